@@ -1,0 +1,99 @@
+// Connection: one session with a database. Implemented by each driver.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "drivers/config.hpp"
+#include "drivers/result.hpp"
+#include "drivers/value.hpp"
+
+namespace orm::db {
+
+class Backend;
+class Dialect;
+struct Features;
+
+enum class TransactionState {
+    idle,            // autocommit: no transaction open
+    active,          // inside BEGIN ... (savepoints included)
+    failed,          // a statement failed inside the transaction; only ROLLBACK (TO SAVEPOINT) works
+};
+
+struct StatementCacheStats {
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+    std::size_t size = 0;
+    std::size_t capacity = 0;
+};
+
+class Connection {
+public:
+    virtual ~Connection() = default;
+    Connection() = default;
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    virtual const Backend& backend() const = 0;
+    const Dialect& dialect() const;
+    const Features& features() const;
+    virtual const ConnectionConfig& config() const = 0;
+
+    // Runs one statement with bound parameters through the prepared statement cache (keyed by the
+    // SQL text). Throws orm::ProgrammingError when the parameter count does not match the statement.
+    // The Result must be consumed or destroyed before the next statement on this connection.
+    virtual Result execute(std::string_view sql, std::span<const Value> params) = 0;
+    Result execute(std::string_view sql) { return execute(sql, std::span<const Value>{}); }
+    Result execute(std::string_view sql, std::initializer_list<Value> params) {
+        return execute(sql, std::span<const Value>(params.begin(), params.size()));
+    }
+    // Runs one or more ';'-separated statements without parameters and without caching (DDL, SET).
+    virtual void execute_script(std::string_view sql) = 0;
+
+    // The key of the row the last INSERT on this connection created (Features::has_last_insert_id).
+    virtual std::int64_t last_insert_id() = 0;
+
+    virtual void begin() = 0;
+    virtual void commit() = 0;
+    virtual void rollback() = 0;
+    virtual void savepoint(std::string_view name);
+    virtual void release_savepoint(std::string_view name);
+    virtual void rollback_to_savepoint(std::string_view name);
+    virtual TransactionState transaction_state() const = 0;
+
+    // The statement timeout for statements that follow (0: none). Where the backend supports it
+    // (Features::supports_statement_timeout) the server cancels the statement itself.
+    virtual void set_statement_timeout(std::chrono::milliseconds timeout) = 0;
+
+    // Asks the database to stop the statement running on this connection. Safe to call from any thread.
+    virtual void cancel() = 0;
+    // True once the connection is known to be unusable (lost, closed); it is never used again.
+    virtual bool is_broken() const = 0;
+    // Health check for pools: cheap local checks, plus a round trip when `ping` is set.
+    virtual bool is_usable(bool ping) = 0;
+    virtual void close() = 0;
+
+    virtual StatementCacheStats statement_cache_stats() const = 0;
+    virtual void clear_statement_cache() = 0;
+};
+
+// Runs BEGIN; rolls back in the destructor unless commit() was called.
+class Transaction {
+public:
+    explicit Transaction(Connection& c) : c_(c) { c_.begin(); }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    ~Transaction();
+    void commit() { done_ = true; c_.commit(); }
+    void rollback() { done_ = true; c_.rollback(); }
+
+private:
+    Connection& c_;
+    bool done_ = false;
+};
+
+}  // namespace orm::db

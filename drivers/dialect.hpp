@@ -1,0 +1,40 @@
+// Dialect (Django's "operations"): how a backend spells things in SQL. The ORM's compiler asks
+// the dialect for every vendor-specific piece of text; it never checks which backend it talks to.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "drivers/value.hpp"
+
+namespace orm::db {
+
+class Dialect {
+public:
+    virtual ~Dialect() = default;
+    virtual std::string_view name() const = 0;
+
+    // Quotes an identifier ("a""b" for a"b). Throws orm::InterfaceError for empty names or NUL bytes.
+    virtual std::string quote_name(std::string_view identifier) const;
+    // The placeholder for the index-th bound parameter (1-based): "?" or "$1".
+    virtual std::string placeholder(std::size_t index) const = 0;
+    // " LIMIT n OFFSET m" (with a leading space), or "" when neither is set.
+    virtual std::string limit_offset(std::optional<std::int64_t> limit, std::int64_t offset) const;
+    // An SQL literal, for the few places parameters cannot go (DDL DEFAULT clauses). Never used for
+    // query values, which are always bound.
+    virtual std::string literal(const Value& v) const;
+
+    virtual std::string begin_sql() const { return "BEGIN"; }
+    virtual std::string savepoint_sql(std::string_view name) const;
+    virtual std::string release_savepoint_sql(std::string_view name) const;
+    virtual std::string rollback_to_savepoint_sql(std::string_view name) const;
+
+    // LIKE pattern escaping: user text matched literally (%, _ and the escape char escaped with '\').
+    virtual std::string escape_like(std::string_view text) const;
+    // The clause after a LIKE pattern that declares the escape character.
+    virtual std::string_view like_escape_clause() const { return " ESCAPE '\\'"; }
+};
+
+}  // namespace orm::db

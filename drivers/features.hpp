@@ -1,0 +1,57 @@
+// Features: what a backend can do. Library code and tests ask these flags, never the vendor name.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+namespace orm::db {
+
+struct Features {
+    // INSERT/UPDATE/DELETE ... RETURNING cols.
+    bool supports_returning = false;
+    // Connection::last_insert_id() gives the key of the last inserted row.
+    bool has_last_insert_id = false;
+    // Multi-row INSERT ... RETURNING gives every new key (bulk_create can fill primary keys).
+    bool can_return_rows_from_bulk_insert = false;
+    bool supports_savepoints = true;
+    // CREATE/DROP TABLE inside a transaction is rolled back with it.
+    bool supports_transactional_ddl = true;
+    // SELECT ... FOR UPDATE, and its NOWAIT / SKIP LOCKED variants.
+    bool supports_select_for_update = false;
+    bool supports_select_for_update_nowait = false;
+    bool supports_select_for_update_skip_locked = false;
+    // Server-side statement timeout that cancels the statement on the server.
+    bool supports_statement_timeout = false;
+    // Connection::cancel() interrupts a running statement.
+    bool supports_cancel = true;
+    // A native boolean column type (else stored as 0/1 integers).
+    bool has_native_boolean = false;
+    // Timestamps stored with a time zone (else stored as UTC text).
+    bool has_native_timestamp = false;
+    // Case-insensitive comparisons fold non-ASCII letters (e.g. 'É' iexact 'é').
+    bool case_insensitive_matches_non_ascii = false;
+    // Regular expression lookups run in the database.
+    bool supports_regex = false;
+    // Several connections can write at the same time (else writers serialize on a file lock).
+    bool supports_concurrent_writers = false;
+    // Enforces varchar(n) lengths itself (else only the ORM checks max_length).
+    bool enforces_max_length = false;
+    // Column types are enforced (SQLite's flexible typing lets '12abc' into an integer column).
+    bool strict_column_types = false;
+    // Most bound parameters one statement may carry.
+    std::size_t max_query_params = 999;
+    // TEXT values may contain NUL bytes.
+    bool text_allows_nul = false;
+    // The database lives in this process (no server to lose, no network round trip).
+    bool is_embedded = false;
+};
+
+// Flag names with pointers, so runners can print and look up features by name.
+struct FeatureFlag {
+    std::string_view name;
+    bool Features::*flag;
+};
+const std::vector<FeatureFlag>& feature_flags();
+
+}  // namespace orm::db

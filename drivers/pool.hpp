@@ -1,0 +1,91 @@
+// Pool: a bounded, thread-safe set of connections to one database, with an acquire timeout,
+// a health check on checkout, and broken connections discarded and replaced.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "drivers/config.hpp"
+#include "drivers/connection.hpp"
+
+namespace orm::db {
+
+class Pool;
+
+// A connection on loan from a pool; returns it (or discards it if broken) when destroyed.
+// A connection returned inside a transaction is rolled back first.
+class PooledConnection {
+public:
+    PooledConnection() = default;
+    PooledConnection(Pool* pool, std::unique_ptr<Connection> c) : pool_(pool), c_(std::move(c)) {}
+    PooledConnection(PooledConnection&& o) noexcept = default;
+    PooledConnection& operator=(PooledConnection&& o) noexcept;
+    ~PooledConnection();
+
+    Connection* operator->() const { return c_.get(); }
+    Connection& operator*() const { return *c_; }
+    Connection* get() const { return c_.get(); }
+    explicit operator bool() const { return c_ != nullptr; }
+    // Gives the connection back now.
+    void release();
+
+private:
+    Pool* pool_ = nullptr;
+    std::unique_ptr<Connection> c_;
+};
+
+struct PoolStats {
+    std::size_t open = 0;          // connections that exist (idle + in use)
+    std::size_t idle = 0;
+    std::size_t in_use = 0;
+    std::size_t waiting = 0;       // callers blocked in acquire()
+    std::uint64_t created = 0;
+    std::uint64_t discarded = 0;   // broken or failed health checks
+    std::uint64_t timeouts = 0;
+};
+
+class Pool {
+public:
+    using Factory = std::function<std::unique_ptr<Connection>()>;
+    Pool(Factory factory, PoolOptions options, std::string description);
+    ~Pool();
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+
+    // A healthy connection, waiting up to the pool's acquire timeout. Throws orm::TimeoutError
+    // naming the pool size and how long it waited; orm::ConnectionError if a new connection fails.
+    PooledConnection acquire();
+    PooledConnection acquire(std::chrono::milliseconds timeout);
+
+    PoolStats stats() const;
+    const PoolOptions& options() const { return options_; }
+    // Closes idle connections; connections in use are closed when returned.
+    void close();
+
+private:
+    friend class PooledConnection;
+    void give_back(std::unique_ptr<Connection> c) noexcept;
+
+    struct Idle {
+        std::unique_ptr<Connection> conn;
+        std::chrono::steady_clock::time_point since;
+    };
+
+    Factory factory_;
+    PoolOptions options_;
+    std::string description_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Idle> idle_;
+    std::size_t open_ = 0;
+    std::size_t waiting_ = 0;
+    bool closed_ = false;
+    std::uint64_t created_ = 0, discarded_ = 0, timeouts_ = 0;
+};
+
+}  // namespace orm::db

@@ -1,0 +1,97 @@
+// Value: the one type every parameter and column travels as between the ORM and a driver.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+namespace orm {
+
+using Bytes = std::vector<std::uint8_t>;
+// Timestamps are UTC with microsecond precision (what both SQLite text and PostgreSQL hold).
+using Timestamp = std::chrono::sys_time<std::chrono::microseconds>;
+using Date = std::chrono::sys_days;
+
+// The kinds a value (or a column) can have. Order matches Value::Storage's alternatives.
+enum class ValueKind : std::uint8_t { null, boolean, int32, int64, float64, text, bytes, timestamp, date };
+
+std::string_view to_string(ValueKind kind) noexcept;
+
+class Value {
+public:
+    using Storage = std::variant<std::monostate, bool, std::int32_t, std::int64_t, double, std::string,
+                                 Bytes, Timestamp, Date>;
+
+    Value() noexcept = default;
+    Value(std::nullopt_t) noexcept {}
+    Value(std::nullptr_t) noexcept {}
+    Value(bool v) noexcept : v_(v) {}
+    Value(std::int32_t v) noexcept : v_(v) {}
+    Value(std::int64_t v) noexcept : v_(v) {}
+    // long long is a distinct type from int64_t (long) on LP64; both are 64-bit integers.
+    template <class T>
+        requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, std::int32_t> &&
+                 !std::is_same_v<T, std::int64_t> && !std::is_same_v<T, char>)
+    Value(T v) noexcept {
+        if constexpr (sizeof(T) <= 4 && std::is_signed_v<T>)
+            v_ = static_cast<std::int32_t>(v);
+        else
+            v_ = static_cast<std::int64_t>(v);
+    }
+    Value(double v) noexcept : v_(v) {}
+    Value(float v) noexcept : v_(static_cast<double>(v)) {}
+    Value(std::string v) noexcept : v_(std::move(v)) {}
+    Value(std::string_view v) : v_(std::string(v)) {}
+    Value(const char* v) : v_(std::string(v)) {}
+    Value(Bytes v) noexcept : v_(std::move(v)) {}
+    template <class Dur>
+    Value(std::chrono::sys_time<Dur> t) : v_(std::chrono::floor<std::chrono::microseconds>(t)) {}
+    Value(Date d) noexcept : v_(d) {}
+    Value(std::chrono::year_month_day d) : v_(Date(d)) {}
+    template <class T>
+    Value(const std::optional<T>& v) {
+        if (v) *this = Value(*v);
+    }
+
+    ValueKind kind() const noexcept { return static_cast<ValueKind>(v_.index()); }
+    bool is_null() const noexcept { return v_.index() == 0; }
+    const Storage& storage() const noexcept { return v_; }
+
+    // Typed access; throws orm::DataError naming both kinds when the value holds another kind.
+    // Integer widths convert losslessly (int32 -> int64; int64 -> int32 only when in range).
+    bool as_bool() const;
+    std::int32_t as_int32() const;
+    std::int64_t as_int64() const;
+    double as_double() const;
+    const std::string& as_text() const;
+    const Bytes& as_bytes() const;
+    Timestamp as_timestamp() const;
+    Date as_date() const;
+
+    // A human-readable rendering for messages and the query log (text quoted, bytes as hex,
+    // long values shortened). Never used to build SQL.
+    std::string debug_string() const;
+
+    friend bool operator==(const Value&, const Value&) = default;
+
+private:
+    Storage v_;
+};
+
+// Canonical text forms shared by the drivers (SQLite stores these; PostgreSQL parses them).
+// Timestamps: "YYYY-MM-DD HH:MM:SS.ffffff" (always six digits, so text order is time order).
+std::string format_timestamp(Timestamp t);
+std::string format_date(Date d);
+// Accepts "YYYY-MM-DD[ T]HH:MM[:SS[.f{1,9}]]" with an optional "Z", "+HH", "+HH:MM" or "+HHMM"
+// offset (converted to UTC). Throws orm::DataError quoting the input when it does not parse.
+Timestamp parse_timestamp(std::string_view text);
+Date parse_date(std::string_view text);
+// Shortest text that reads back as the same double; "Infinity", "-Infinity", "NaN" as PostgreSQL spells them.
+std::string format_double(double v);
+
+}  // namespace orm
