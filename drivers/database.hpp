@@ -15,6 +15,8 @@ public:
     // Parses the URL and prepares the pool; no connection is opened until one is needed.
     static std::shared_ptr<Database> open(std::string_view url);
     explicit Database(ConnectionConfig cfg);
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
 
     const Backend& backend() const { return *cfg_.backend; }
     const ConnectionConfig& config() const { return cfg_; }

@@ -1,0 +1,136 @@
+// URL option parsing shared by every backend: durations, sizes, booleans, query strings, and
+// the common pool / timeout / cache options.
+#include "drivers/config.hpp"
+
+#include <charconv>
+#include <regex>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "drivers/errors.hpp"
+
+namespace orm::db {
+
+const std::vector<std::string_view>& common_url_options() {
+    static const std::vector<std::string_view> names = {
+        "pool_size", "pool_timeout", "health_check_interval", "statement_timeout", "connect_timeout",
+        "statement_cache_size",
+    };
+    return names;
+}
+
+std::chrono::milliseconds parse_duration_option(std::string_view option, std::string_view value) {
+    double number = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+    std::string_view unit(end, static_cast<std::size_t>(value.data() + value.size() - end));
+    double factor = -1;
+    if (ec == std::errc() && number >= 0) {
+        if (unit.empty() || unit == "ms") factor = 1;
+        else if (unit == "s") factor = 1000;
+        else if (unit == "min" || unit == "m") factor = 60'000;
+        else if (unit == "h") factor = 3'600'000;
+        else if (unit == "us") factor = 0.001;
+    }
+    if (factor < 0)
+        throw InterfaceError(fmt::format(
+            "option {}: '{}' is not a duration; use a non-negative number with an optional unit "
+            "(us, ms, s, min, h), e.g. 250ms or 5s; a bare number means milliseconds",
+            option, value));
+    return std::chrono::milliseconds(static_cast<std::int64_t>(number * factor + 0.5));
+}
+
+std::size_t parse_size_option(std::string_view option, std::string_view value) {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || end != value.data() + value.size())
+        throw InterfaceError(fmt::format("option {}: '{}' is not a non-negative integer", option, value));
+    return n;
+}
+
+bool parse_bool_option(std::string_view option, std::string_view value) {
+    if (value == "1" || value == "true" || value == "on" || value == "yes") return true;
+    if (value == "0" || value == "false" || value == "off" || value == "no") return false;
+    throw InterfaceError(
+        fmt::format("option {}: '{}' is not a boolean; use one of true/false, on/off, yes/no, 1/0", option, value));
+}
+
+namespace {
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string percent_decode(std::string_view url, std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%') {
+            int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
+            int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                throw InterfaceError(fmt::format("malformed URL '{}': bad percent escape in '{}'", mask_password(url), s));
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> split_query_string(std::string_view url, std::string_view query) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        if (eq == std::string_view::npos || eq == 0)
+            throw InterfaceError(fmt::format("malformed URL '{}': query parameter '{}' is not of the form key=value",
+                                             mask_password(url), pair));
+        out.emplace_back(percent_decode(url, pair.substr(0, eq)), percent_decode(url, pair.substr(eq + 1)));
+    }
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> apply_common_options(
+    ConnectionConfig& cfg, std::vector<std::pair<std::string, std::string>> pairs) {
+    std::vector<std::pair<std::string, std::string>> rest;
+    for (auto& [k, v] : pairs) {
+        if (k == "pool_size") {
+            cfg.pool.max_size = parse_size_option(k, v);
+            if (cfg.pool.max_size == 0) throw InterfaceError("option pool_size: must be at least 1");
+        } else if (k == "pool_timeout") {
+            cfg.pool.acquire_timeout = parse_duration_option(k, v);
+        } else if (k == "health_check_interval") {
+            cfg.pool.health_check_interval = parse_duration_option(k, v);
+        } else if (k == "statement_timeout") {
+            cfg.statement_timeout = parse_duration_option(k, v);
+        } else if (k == "connect_timeout") {
+            cfg.connect_timeout = parse_duration_option(k, v);
+        } else if (k == "statement_cache_size") {
+            cfg.statement_cache_size = parse_size_option(k, v);
+        } else {
+            rest.emplace_back(std::move(k), std::move(v));
+        }
+    }
+    return rest;
+}
+
+std::string mask_password(std::string_view url) {
+    std::string s(url);
+    // URI form: scheme://user:password@host
+    static const std::regex uri_pw(R"(^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?]*:)[^@/?]*@)");
+    s = std::regex_replace(s, uri_pw, "$1***@", std::regex_constants::format_first_only);
+    // key=value form and query parameters: password=... (quoted or not)
+    static const std::regex kv_pw(R"((password\s*=\s*)('([^'\\]|\\.)*'|[^\s&]*))", std::regex::icase);
+    s = std::regex_replace(s, kv_pw, "$1***");
+    return s;
+}
+
+}  // namespace orm::db

@@ -1,0 +1,28 @@
+// Connection defaults shared by drivers: savepoints through the dialect, the Transaction guard.
+#include "drivers/connection.hpp"
+
+#include "drivers/backend.hpp"
+#include "drivers/dialect.hpp"
+#include "drivers/features.hpp"
+
+namespace orm::db {
+
+const Dialect& Connection::dialect() const { return backend().dialect(); }
+const Features& Connection::features() const { return backend().features(); }
+
+void Connection::savepoint(std::string_view name) { execute_script(dialect().savepoint_sql(name)); }
+void Connection::release_savepoint(std::string_view name) { execute_script(dialect().release_savepoint_sql(name)); }
+void Connection::rollback_to_savepoint(std::string_view name) {
+    execute_script(dialect().rollback_to_savepoint_sql(name));
+}
+
+Transaction::~Transaction() {
+    if (done_) return;
+    try {
+        if (!c_.is_broken() && c_.transaction_state() != TransactionState::idle) c_.rollback();
+    } catch (...) {
+        // A rollback that fails leaves the connection broken; the pool discards it.
+    }
+}
+
+}  // namespace orm::db

@@ -1,0 +1,90 @@
+// Default SQL spellings (standard SQL); backends override what they spell differently.
+#include "drivers/dialect.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "drivers/errors.hpp"
+
+namespace orm::db {
+
+std::string Dialect::quote_name(std::string_view identifier) const {
+    if (identifier.empty()) throw InterfaceError("empty SQL identifier");
+    if (identifier.find('\0') != std::string_view::npos)
+        throw InterfaceError(fmt::format("SQL identifier '{}' contains a NUL byte", identifier.substr(0, 40)));
+    std::string out;
+    out.reserve(identifier.size() + 2);
+    out += '"';
+    for (char c : identifier) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    out += '"';
+    return out;
+}
+
+std::string Dialect::limit_offset(std::optional<std::int64_t> limit, std::int64_t offset) const {
+    std::string out;
+    if (limit) out += fmt::format(" LIMIT {}", *limit);
+    if (offset > 0) {
+        if (!limit) out += " LIMIT -1";
+        out += fmt::format(" OFFSET {}", offset);
+    }
+    return out;
+}
+
+std::string Dialect::literal(const Value& v) const {
+    return std::visit(
+        [&](const auto& x) -> std::string {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::monostate>) {
+                return "NULL";
+            } else if constexpr (std::is_same_v<T, bool>) {
+                return x ? "TRUE" : "FALSE";
+            } else if constexpr (std::is_same_v<T, double>) {
+                if (!std::isfinite(x)) return fmt::format("'{}'", format_double(x));
+                return format_double(x);
+            } else if constexpr (std::is_integral_v<T>) {
+                return std::to_string(x);
+            } else if constexpr (std::is_same_v<T, std::string>) {
+                if (x.find('\0') != std::string::npos)
+                    throw DataError("a DDL literal cannot contain a NUL byte");
+                std::string out = "'";
+                for (char c : x) {
+                    if (c == '\'') out += '\'';
+                    out += c;
+                }
+                return out + "'";
+            } else if constexpr (std::is_same_v<T, Bytes>) {
+                std::string out = "X'";
+                for (auto b : x) out += fmt::format("{:02X}", b);
+                return out + "'";
+            } else if constexpr (std::is_same_v<T, Timestamp>) {
+                return "'" + format_timestamp(x) + "'";
+            } else {
+                return "'" + format_date(x) + "'";
+            }
+        },
+        v.storage());
+}
+
+std::string Dialect::savepoint_sql(std::string_view name) const { return "SAVEPOINT " + quote_name(name); }
+std::string Dialect::release_savepoint_sql(std::string_view name) const {
+    return "RELEASE SAVEPOINT " + quote_name(name);
+}
+std::string Dialect::rollback_to_savepoint_sql(std::string_view name) const {
+    return "ROLLBACK TO SAVEPOINT " + quote_name(name);
+}
+
+std::string Dialect::escape_like(std::string_view text) const {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        if (c == '%' || c == '_' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace orm::db

@@ -1,0 +1,134 @@
+// Pool: bounded, thread-safe, with acquire timeout and a health check on checkout.
+#include "drivers/pool.hpp"
+
+#include <fmt/format.h>
+
+#include "drivers/errors.hpp"
+
+namespace orm::db {
+
+PooledConnection& PooledConnection::operator=(PooledConnection&& o) noexcept {
+    if (this != &o) {
+        release();
+        pool_ = o.pool_;
+        c_ = std::move(o.c_);
+    }
+    return *this;
+}
+
+PooledConnection::~PooledConnection() { release(); }
+
+void PooledConnection::release() {
+    if (c_ && pool_) pool_->give_back(std::move(c_));
+    c_.reset();
+}
+
+Pool::Pool(Factory factory, PoolOptions options, std::string description)
+    : factory_(std::move(factory)), options_(options), description_(std::move(description)) {}
+
+Pool::~Pool() { close(); }
+
+PooledConnection Pool::acquire() { return acquire(options_.acquire_timeout); }
+
+PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    const auto deadline = start + timeout;
+    std::unique_lock lock(mu_);
+    for (;;) {
+        if (closed_) throw InterfaceError(fmt::format("connection pool for {} is closed", description_));
+        // Most recently returned first: its socket and caches are warmest.
+        while (!idle_.empty()) {
+            Idle item = std::move(idle_.back());
+            idle_.pop_back();
+            lock.unlock();
+            bool ok = false;
+            try {
+                const bool ping = clock::now() - item.since >= options_.health_check_interval;
+                ok = !item.conn->is_broken() && item.conn->is_usable(ping);
+            } catch (...) {
+                ok = false;
+            }
+            if (ok) return PooledConnection(this, std::move(item.conn));
+            try { item.conn->close(); } catch (...) {}
+            item.conn.reset();
+            lock.lock();
+            --open_;
+            ++discarded_;
+        }
+        if (open_ < options_.max_size) {
+            ++open_;
+            lock.unlock();
+            try {
+                auto c = factory_();
+                lock.lock();
+                ++created_;
+                lock.unlock();
+                return PooledConnection(this, std::move(c));
+            } catch (...) {
+                lock.lock();
+                --open_;
+                cv_.notify_one();
+                throw;
+            }
+        }
+        ++waiting_;
+        bool woke = cv_.wait_until(lock, deadline, [&] { return closed_ || !idle_.empty() || open_ < options_.max_size; });
+        --waiting_;
+        if (!woke) {
+            ++timeouts_;
+            auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+            throw TimeoutError(fmt::format(
+                "no connection available from the pool for {} within {} ms: all {} connections are in use "
+                "(pool_size={}); return connections sooner, or raise pool_size or pool_timeout in the URL",
+                description_, waited.count(), open_, options_.max_size));
+        }
+    }
+}
+
+void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
+    bool keep = !c->is_broken();
+    if (keep && c->transaction_state() != TransactionState::idle) {
+        // A connection returned mid-transaction must not leak that transaction to its next user.
+        try {
+            c->rollback();
+        } catch (...) {
+            keep = false;
+        }
+        keep = keep && !c->is_broken() && c->transaction_state() == TransactionState::idle;
+    }
+    std::unique_lock lock(mu_);
+    if (!keep || closed_) {
+        --open_;
+        if (!keep) ++discarded_;
+        lock.unlock();
+        try { c->close(); } catch (...) {}
+        c.reset();
+        cv_.notify_one();
+        return;
+    }
+    idle_.push_back({std::move(c), std::chrono::steady_clock::now()});
+    lock.unlock();
+    cv_.notify_one();
+}
+
+PoolStats Pool::stats() const {
+    std::lock_guard lock(mu_);
+    return {open_, idle_.size(), open_ - idle_.size(), waiting_, created_, discarded_, timeouts_};
+}
+
+void Pool::close() {
+    std::deque<Idle> idle;
+    {
+        std::lock_guard lock(mu_);
+        closed_ = true;
+        idle.swap(idle_);
+        open_ -= idle.size();
+    }
+    cv_.notify_all();
+    for (auto& item : idle) {
+        try { item.conn->close(); } catch (...) {}
+    }
+}
+
+}  // namespace orm::db
