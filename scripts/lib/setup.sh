@@ -1,0 +1,36 @@
+# Shared set-up for scripts/demo, scripts/test and scripts/bench: install what a fresh Debian 12
+# machine lacks, then configure and build with meson. Source this file.
+
+WEFT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WEFT_PACKAGES=(g++ meson ninja-build pkg-config cmake libpq-dev libboost-context-dev libsqlite3-dev
+               doctest-dev libfmt-dev postgresql-15)
+
+weft_ensure_packages() {
+    local missing=() p
+    for p in "${WEFT_PACKAGES[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "setup: installing ${missing[*]}"
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; return 1; }
+        sudo=sudo
+    fi
+    # The postgresql package would start a system cluster; we only need its binaries.
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+        { echo "setup: apt-get install failed" >&2; return 1; }
+}
+
+# weft_build BUILD_DIR [meson options...]: configure once, then build.
+weft_build() {
+    local dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$WEFT_ROOT" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log" >&2; return 1; }
+        rm -f "$dir.setup.log"
+    fi
+    # Two cores: more jobs only thrash memory and the other core's work.
+    ninja -C "$dir" -j "${WEFT_JOBS:-2}" >"$dir.build.log" 2>&1 || { tail -60 "$dir.build.log" >&2; return 1; }
+    rm -f "$dir.build.log"
+}
