@@ -1,0 +1,98 @@
+// Benchmark helpers (see bench_util.hpp).
+#include "bench/bench_util.hpp"
+
+#include <cstdio>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace weft::bench {
+
+namespace {
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+std::string json_escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+}  // namespace
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+Sample measure(std::int64_t ops, const std::function<void(std::int64_t)>& body) {
+    auto start = std::chrono::steady_clock::now();
+    double cpu0 = thread_cpu_seconds();
+    for (std::int64_t i = 0; i < ops; ++i) body(i);
+    double cpu = thread_cpu_seconds() - cpu0;
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return {static_cast<double>(ops) / wall, cpu * 1e6 / static_cast<double>(ops)};
+}
+
+Comparison compare(std::string name, std::string baseline, double target, int rounds, std::int64_t ops,
+                   const std::function<void(std::int64_t)>& ours, const std::function<void(std::int64_t)>& theirs) {
+    measure(std::max<std::int64_t>(ops / 10, 1), ours);  // warm caches, statement caches, pages
+    measure(std::max<std::int64_t>(ops / 10, 1), theirs);
+    std::vector<double> o_ops, o_cpu, t_ops, t_cpu;
+    for (int r = 0; r < rounds; ++r) {
+        // Alternate which goes first so drift on a shared machine hits both alike.
+        Sample a, b;
+        if (r % 2 == 0) {
+            a = measure(ops, ours);
+            b = measure(ops, theirs);
+        } else {
+            b = measure(ops, theirs);
+            a = measure(ops, ours);
+        }
+        o_ops.push_back(a.ops_per_sec);
+        o_cpu.push_back(a.cpu_us_per_op);
+        t_ops.push_back(b.ops_per_sec);
+        t_cpu.push_back(b.cpu_us_per_op);
+    }
+    Comparison c{std::move(name), std::move(baseline), target, {median(o_ops), median(o_cpu)}, {median(t_ops), median(t_cpu)}};
+    fmt::print("  {:<44} ours {:>10.0f}/s ({:.2f} us cpu)  {} {:>10.0f}/s ({:.2f} us cpu)  ratio {:.3f}\n", c.name,
+               c.ours.ops_per_sec, c.ours.cpu_us_per_op, c.baseline, c.theirs.ops_per_sec, c.theirs.cpu_us_per_op,
+               c.ratio());
+    std::fflush(stdout);
+    return c;
+}
+
+void print_table(const std::vector<Comparison>& rows) {
+    fmt::print("\n{:<44} {:>12} {:>9} {:<14} {:>12} {:>9} {:>7} {:>7}\n", "benchmark", "ours ops/s", "cpu us", "baseline",
+               "theirs ops/s", "cpu us", "ratio", "target");
+    fmt::print("{}\n", std::string(122, '-'));
+    for (const auto& r : rows)
+        fmt::print("{:<44} {:>12.0f} {:>9.2f} {:<14} {:>12.0f} {:>9.2f} {:>7.3f} {:>7.2f}{}\n", r.name, r.ours.ops_per_sec,
+                   r.ours.cpu_us_per_op, r.baseline, r.theirs.ops_per_sec, r.theirs.cpu_us_per_op, r.ratio(), r.target,
+                   r.ratio() >= r.target ? "" : "  (below target)");
+}
+
+void write_json(const std::string& path, const std::vector<Comparison>& rows) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) throw std::runtime_error("cannot write " + path);
+    fmt::print(f, "[\n");
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto& r = rows[i];
+        fmt::print(f,
+                   "  {{\"name\": \"{}\", \"ours\": {:.1f}, \"baseline\": \"{}\", \"theirs\": {:.1f}, \"ratio\": {:.4f}, "
+                   "\"target\": {:.2f}, \"ours_cpu_us\": {:.3f}, \"theirs_cpu_us\": {:.3f}}}{}\n",
+                   json_escape(r.name), r.ours.ops_per_sec, json_escape(r.baseline), r.theirs.ops_per_sec, r.ratio(),
+                   r.target, r.ours.cpu_us_per_op, r.theirs.cpu_us_per_op, i + 1 < rows.size() ? "," : "");
+    }
+    fmt::print(f, "]\n");
+    std::fclose(f);
+}
+
+}  // namespace weft::bench

@@ -1,0 +1,41 @@
+// Benchmark helpers: alternate ours and the baseline several times, take medians of throughput
+// and of client CPU per operation, print a table, and write JSON records.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace weft::bench {
+
+struct Sample {
+    double ops_per_sec = 0;
+    double cpu_us_per_op = 0;  // CPU time of the calling thread (client side)
+};
+
+// Runs `ops` operations through `body(i)` once and measures wall and thread CPU time.
+Sample measure(std::int64_t ops, const std::function<void(std::int64_t)>& body);
+
+struct Comparison {
+    std::string name;
+    std::string baseline;
+    double target = 0;  // the ratio the issue asks for
+    Sample ours, theirs;
+    double ratio() const { return theirs.ops_per_sec > 0 ? ours.ops_per_sec / theirs.ops_per_sec : 0; }
+};
+
+// Alternates ours/theirs `rounds` times (after one warm-up each) and keeps the medians.
+Comparison compare(std::string name, std::string baseline, double target, int rounds, std::int64_t ops,
+                   const std::function<void(std::int64_t)>& ours, const std::function<void(std::int64_t)>& theirs);
+
+void print_table(const std::vector<Comparison>& rows);
+// Writes [{"name", "ours", "baseline", "theirs", "ratio", "target", "ours_cpu_us", "theirs_cpu_us"}, ...].
+void write_json(const std::string& path, const std::vector<Comparison>& rows);
+
+double median(std::vector<double> v);
+
+}  // namespace weft::bench
