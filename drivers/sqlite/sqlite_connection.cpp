@@ -1,0 +1,109 @@
+// SqliteConnection (see sqlite_connection.hpp).
+#include "drivers/sqlite/sqlite_connection.hpp"
+
+#include <fmt/format.h>
+
+#include "drivers/errors.hpp"
+#include "drivers/sqlite/sqlite_options.hpp"
+
+namespace orm::db::sqlite {
+
+namespace {
+
+std::string begin_sql(const SqliteOptions& o) {
+    if (!o.transaction_mode.empty()) return "BEGIN " + o.transaction_mode;
+    return o.mode == OpenMode::ro ? "BEGIN DEFERRED" : "BEGIN IMMEDIATE";
+}
+
+}  // namespace
+
+SqliteConnection::SqliteConnection(const Backend& backend, ConnectionConfig cfg)
+    : backend_(backend), cfg_(std::move(cfg)) {
+    if (cfg_.target.empty())
+        throw InterfaceError(fmt::format("no SQLite database path given (URL '{}'); use sqlite:///abs/path.db, "
+                                         "sqlite://relative/path.db or sqlite::memory:",
+                                         cfg_.url));
+    SqliteOptions options = read_options(cfg_);
+    begin_sql_ = begin_sql(options);
+    session_ = std::make_shared<Session>(cfg_.target, options, cfg_.statement_cache_size);
+    if (cfg_.statement_timeout.count() > 0) session_->set_statement_timeout(cfg_.statement_timeout);
+}
+
+SqliteConnection::~SqliteConnection() { close(); }
+
+std::unique_ptr<SqliteCursor> SqliteConnection::run(std::string_view sql, std::span<const Value> params,
+                                                    bool buffer_rows) {
+    std::shared_ptr<Statement> st = session_->acquire(sql);
+    try {
+        // A statement that writes runs to its end inside this call (its RETURNING rows, if any, are
+        // buffered), so it can bind text and blobs without copying them.
+        const bool finish_here = buffer_rows || !sqlite3_stmt_readonly(st->handle.get());
+        session_->bind(*st, params, /*copy=*/!finish_here);
+        const std::int64_t changes_before = finish_here ? session_->total_changes() : 0;
+        bool row = session_->step(*st);
+        if (!finish_here) return std::make_unique<SqliteCursor>(session_, std::move(st), row);
+
+        BufferedRows rows = drain(*session_, *st, row);
+        // sqlite3_changes64 keeps the count of the last INSERT/UPDATE/DELETE, even across DDL and
+        // queries; only report it when this statement changed something.
+        std::int64_t affected = session_->total_changes() != changes_before ? session_->changes() : 0;
+        session_->release(*st);
+        return std::make_unique<SqliteCursor>(std::move(rows), affected);
+    } catch (...) {
+        session_->release(*st);
+        throw;
+    }
+}
+
+Result SqliteConnection::execute(std::string_view sql, std::span<const Value> params) {
+    return Result(run(sql, params, /*buffer_rows=*/false));
+}
+
+void SqliteConnection::execute_script(std::string_view sql) { session_->exec(sql); }
+
+std::int64_t SqliteConnection::last_insert_id() { return session_->last_insert_rowid(); }
+
+void SqliteConnection::begin() { run(begin_sql_, {}, false); }
+
+void SqliteConnection::commit() { run("COMMIT", {}, false); }
+
+void SqliteConnection::rollback() {
+    if (session_->is_closed() || !session_->in_transaction()) return;
+    run("ROLLBACK", {}, false);
+}
+
+TransactionState SqliteConnection::transaction_state() const {
+    // No "failed" state: a failed statement only undoes itself and the transaction stays usable.
+    // sqlite3_get_autocommit also notices when SQLite rolled the transaction back on its own.
+    return session_->in_transaction() ? TransactionState::active : TransactionState::idle;
+}
+
+void SqliteConnection::set_statement_timeout(std::chrono::milliseconds timeout) {
+    session_->set_statement_timeout(timeout);
+}
+
+void SqliteConnection::cancel() { session_->interrupt(); }
+
+bool SqliteConnection::is_broken() const { return session_->is_broken(); }
+
+bool SqliteConnection::is_usable(bool ping) {
+    if (session_->is_broken()) return false;
+    if (!ping) return true;
+    try {
+        // Reads the database header, so a deleted-and-replaced or corrupt file shows up here.
+        Result r = execute("PRAGMA schema_version");
+        while (r.next()) {
+        }
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+void SqliteConnection::close() { session_->close(); }
+
+StatementCacheStats SqliteConnection::statement_cache_stats() const { return session_->cache_stats(); }
+
+void SqliteConnection::clear_statement_cache() { session_->clear_cache(); }
+
+}  // namespace orm::db::sqlite

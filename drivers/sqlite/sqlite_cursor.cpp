@@ -1,0 +1,304 @@
+// SqliteCursor: typed, strict reads of SQLite column values (see sqlite_cursor.hpp).
+//
+// Values are read through sqlite3_value_* on sqlite3_column_value() (live rows) or on
+// sqlite3_value_dup() copies (buffered rows), so both modes share one set of getters. The SQLite
+// docs reserve the value_* functions for "protected" values; the distinction is only the
+// connection mutex, which connections opened with SQLITE_OPEN_NOMUTEX do not have, and it is
+// exactly what sqlite3_column_*() do internally.
+#include "drivers/sqlite/sqlite_cursor.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "drivers/errors.hpp"
+#include "drivers/sqlite/sqlite_errors.hpp"
+
+namespace orm::db::sqlite {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+std::string_view storage_name(int type) noexcept {
+    switch (type) {
+    case SQLITE_INTEGER: return "an integer";
+    case SQLITE_FLOAT: return "a real number";
+    case SQLITE_TEXT: return "text";
+    case SQLITE_BLOB: return "a blob";
+    default: return "NULL";
+    }
+}
+
+std::string_view value_text(sqlite3_value* v) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
+    int n = sqlite3_value_bytes(v);  // after value_text: the length of the UTF-8 form
+    return p ? std::string_view(p, static_cast<std::size_t>(n)) : std::string_view();
+}
+
+template <class T>
+bool parse_number(std::string_view s, T& out) {
+    if (s.empty()) return false;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && end == s.data() + s.size();
+}
+
+}  // namespace
+
+DeclaredKind declared_kind(const char* decl) noexcept {
+    if (!decl) return DeclaredKind::other;
+    std::string_view d(decl);
+    if (iequals(d, "boolean") || iequals(d, "bool")) return DeclaredKind::boolean;
+    if (iequals(d, "date")) return DeclaredKind::date;
+    if (iequals(d, "datetime") || (d.size() >= 9 && iequals(d.substr(0, 9), "timestamp")))
+        return DeclaredKind::timestamp;
+    return DeclaredKind::other;
+}
+
+BufferedRows drain(Session& session, Statement& st, bool have_row) {
+    sqlite3_stmt* s = st.handle.get();
+    BufferedRows rows;
+    const int n = sqlite3_column_count(s);
+    rows.names.reserve(static_cast<std::size_t>(n));
+    rows.kinds.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        const char* name = sqlite3_column_name(s, i);
+        rows.names.emplace_back(name ? name : "");
+        rows.kinds.push_back(declared_kind(sqlite3_column_decltype(s, i)));
+    }
+    for (bool row = have_row; row; row = session.step(st)) {
+        for (int i = 0; i < n; ++i) {
+            ValuePtr copy(sqlite3_value_dup(sqlite3_column_value(s, i)));
+            if (!copy) throw_error(SQLITE_NOMEM, "out of memory copying a row", "buffering rows", st.sql);
+            rows.cells.push_back(std::move(copy));
+        }
+    }
+    return rows;
+}
+
+SqliteCursor::SqliteCursor(std::shared_ptr<Session> session, std::shared_ptr<Statement> st, bool have_row)
+    : session_(std::move(session)), st_(std::move(st)), pending_(have_row), released_(false) {
+    columns_ = static_cast<std::size_t>(sqlite3_column_count(st_->handle.get()));
+    if (!have_row) {
+        done_ = true;
+        release();
+    }
+}
+
+SqliteCursor::SqliteCursor(BufferedRows rows, std::int64_t rows_affected)
+    : rows_(std::move(rows)), columns_(rows_.names.size()), rows_affected_(rows_affected) {}
+
+SqliteCursor::~SqliteCursor() { release(); }
+
+void SqliteCursor::release() noexcept {
+    if (released_) return;
+    released_ = true;
+    session_->release(*st_);
+}
+
+bool SqliteCursor::next() {
+    if (done_) {
+        on_row_ = false;
+        return false;
+    }
+    if (!st_) {  // buffered
+        if (columns_ != 0 && (rows_read_ + 1) * columns_ <= rows_.cells.size()) {
+            ++rows_read_;
+            on_row_ = true;
+            return true;
+        }
+        on_row_ = false;
+        done_ = true;
+        return false;
+    }
+    if (pending_) {
+        pending_ = false;
+        on_row_ = true;
+        return true;
+    }
+    on_row_ = false;
+    bool row;
+    try {
+        row = session_->step(*st_);
+    } catch (...) {
+        done_ = true;
+        released_ = true;  // step() reset the statement before throwing
+        throw;
+    }
+    if (row) {
+        on_row_ = true;
+        return true;
+    }
+    done_ = true;
+    release();  // done: let go of the read transaction now, not when the Result is destroyed
+    return false;
+}
+
+std::string_view SqliteCursor::column_name(std::size_t i) const {
+    if (i >= columns_)
+        throw InterfaceError(fmt::format("column index {} out of range: the result has {} columns", i, columns_));
+    if (!st_) return rows_.names[i];
+    const char* name = sqlite3_column_name(st_->handle.get(), static_cast<int>(i));
+    return name ? std::string_view(name) : std::string_view();
+}
+
+sqlite3_value* SqliteCursor::cell(std::size_t i) const {
+    if (i >= columns_)
+        throw InterfaceError(fmt::format("column index {} out of range: the result has {} columns", i, columns_));
+    if (!on_row_) throw InterfaceError("no current row: call next() and check that it returned true");
+    if (!st_) return rows_.cells[(rows_read_ - 1) * columns_ + i].get();
+    return sqlite3_column_value(st_->handle.get(), static_cast<int>(i));
+}
+
+DeclaredKind SqliteCursor::kind(std::size_t i) const {
+    if (!st_) return rows_.kinds[i];
+    return declared_kind(sqlite3_column_decltype(st_->handle.get(), static_cast<int>(i)));
+}
+
+std::string SqliteCursor::describe(std::size_t i) const {
+    return fmt::format("column {} ('{}')", i, column_name(i));
+}
+
+void SqliteCursor::type_error(std::size_t i, sqlite3_value* v, std::string_view wanted) const {
+    int type = sqlite3_value_type(v);
+    std::string held;
+    if (type == SQLITE_TEXT || type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
+        std::string_view t = value_text(v);
+        held = fmt::format("{} '{}'", storage_name(type), t.size() > 60 ? std::string(t.substr(0, 57)) + "..." : t);
+    } else if (type == SQLITE_BLOB) {
+        held = fmt::format("a blob of {} bytes", sqlite3_value_bytes(v));
+    } else {
+        held = "NULL";
+    }
+    std::string hint = type == SQLITE_NULL ? " (read it as std::optional)" : "";
+    throw DataError(fmt::format("{} holds {}, which cannot be read as {}{}", describe(i), held, wanted, hint));
+}
+
+bool SqliteCursor::is_null(std::size_t i) const { return sqlite3_value_type(cell(i)) == SQLITE_NULL; }
+
+bool SqliteCursor::get_bool(std::size_t i) const {
+    sqlite3_value* v = cell(i);
+    if (sqlite3_value_type(v) == SQLITE_INTEGER) {
+        auto n = sqlite3_value_int64(v);
+        if (n == 0 || n == 1) return n == 1;
+    }
+    type_error(i, v, "bool (0 or 1)");
+}
+
+std::int64_t SqliteCursor::get_int64(std::size_t i) const {
+    sqlite3_value* v = cell(i);
+    switch (sqlite3_value_type(v)) {
+    case SQLITE_INTEGER: return sqlite3_value_int64(v);
+    case SQLITE_FLOAT: {
+        // Exactly integral reals (e.g. from arithmetic on REAL columns) read fine; 1.5 does not.
+        double d = sqlite3_value_double(v);
+        if (std::isfinite(d) && d == std::trunc(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+            return static_cast<std::int64_t>(d);
+        break;
+    }
+    case SQLITE_TEXT: {
+        std::int64_t out = 0;
+        if (parse_number(value_text(v), out)) return out;
+        break;
+    }
+    default: break;
+    }
+    type_error(i, v, "a 64-bit integer");
+}
+
+double SqliteCursor::get_double(std::size_t i) const {
+    sqlite3_value* v = cell(i);
+    switch (sqlite3_value_type(v)) {
+    case SQLITE_FLOAT: return sqlite3_value_double(v);
+    case SQLITE_INTEGER: return static_cast<double>(sqlite3_value_int64(v));
+    case SQLITE_TEXT: {
+        double out = 0;
+        std::string_view t = value_text(v);
+        if (t == "Infinity") return HUGE_VAL;
+        if (t == "-Infinity") return -HUGE_VAL;
+        if (parse_number(t, out)) return out;
+        break;
+    }
+    default: break;
+    }
+    type_error(i, v, "double");
+}
+
+std::string_view SqliteCursor::get_text(std::size_t i) const {
+    sqlite3_value* v = cell(i);
+    switch (sqlite3_value_type(v)) {
+    case SQLITE_TEXT:
+    case SQLITE_INTEGER:
+    case SQLITE_FLOAT: return value_text(v);
+    default: type_error(i, v, "text");
+    }
+}
+
+Bytes SqliteCursor::get_bytes(std::size_t i) const {
+    sqlite3_value* v = cell(i);
+    int type = sqlite3_value_type(v);
+    if (type != SQLITE_BLOB && type != SQLITE_TEXT) type_error(i, v, "bytes");
+    const auto* p = static_cast<const std::uint8_t*>(sqlite3_value_blob(v));
+    auto n = static_cast<std::size_t>(sqlite3_value_bytes(v));
+    return p ? Bytes(p, p + n) : Bytes();
+}
+
+Timestamp SqliteCursor::get_timestamp(std::size_t i) const {
+    sqlite3_value* v = cell(i);
+    if (sqlite3_value_type(v) != SQLITE_TEXT) type_error(i, v, "a timestamp");
+    try {
+        return parse_timestamp(value_text(v));
+    } catch (const DataError& e) {
+        throw DataError(fmt::format("{}: {}", describe(i), e.what()));
+    }
+}
+
+Date SqliteCursor::get_date(std::size_t i) const {
+    sqlite3_value* v = cell(i);
+    if (sqlite3_value_type(v) != SQLITE_TEXT) type_error(i, v, "a date");
+    try {
+        return parse_date(value_text(v));
+    } catch (const DataError& e) {
+        throw DataError(fmt::format("{}: {}", describe(i), e.what()));
+    }
+}
+
+Value SqliteCursor::get_value(std::size_t i) const {
+    sqlite3_value* v = cell(i);
+    switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL: return Value();
+    case SQLITE_INTEGER: {
+        auto n = sqlite3_value_int64(v);
+        if (kind(i) == DeclaredKind::boolean && (n == 0 || n == 1)) return Value(n == 1);
+        return Value(n);
+    }
+    case SQLITE_FLOAT: return Value(sqlite3_value_double(v));
+    case SQLITE_BLOB: return Value(get_bytes(i));
+    default: break;
+    }
+    std::string_view t = value_text(v);
+    // Declared timestamp/date columns come back as such when their text parses; SQLite's
+    // flexible typing may have let other text in, which is returned as it is.
+    try {
+        switch (kind(i)) {
+        case DeclaredKind::timestamp: return Value(parse_timestamp(t));
+        case DeclaredKind::date: return Value(parse_date(t));
+        default: break;
+        }
+    } catch (const DataError&) {
+    }
+    return Value(std::string(t));
+}
+
+}  // namespace orm::db::sqlite

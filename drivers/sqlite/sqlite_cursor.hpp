@@ -1,0 +1,78 @@
+// SqliteCursor: rows of one SQLite statement, read either live off the statement (sync mode,
+// SELECTs: nothing is copied) or from a buffer of rows copied off it (statements that write and
+// return rows, and later every statement in async mode, where the statement must be finished
+// before control returns to the calling fiber).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "drivers/result.hpp"
+#include "drivers/sqlite/sqlite_handles.hpp"
+#include "drivers/sqlite/sqlite_session.hpp"
+
+namespace orm::db::sqlite {
+
+// What a column's declared type says its text or integers mean (for Cursor::get_value).
+enum class DeclaredKind : std::uint8_t { other, boolean, timestamp, date };
+DeclaredKind declared_kind(const char* decltype_text) noexcept;
+
+struct BufferedRows {
+    std::vector<std::string> names;
+    std::vector<DeclaredKind> kinds;
+    std::vector<ValuePtr> cells;  // row-major, names.size() per row
+};
+
+// Copies the column names of `st`, then (when `have_row`) the current row and every row after it,
+// stepping to the end. The statement is left done but not reset.
+BufferedRows drain(Session& session, Statement& st, bool have_row);
+
+class SqliteCursor final : public Cursor {
+public:
+    // Live: the statement was stepped once by execute(); `have_row` says that step gave a row.
+    // The cursor releases (resets) the statement when it is done or destroyed.
+    SqliteCursor(std::shared_ptr<Session> session, std::shared_ptr<Statement> st, bool have_row);
+    // Buffered: the statement is already finished and released.
+    SqliteCursor(BufferedRows rows, std::int64_t rows_affected);
+    ~SqliteCursor() override;
+
+    bool next() override;
+    std::size_t column_count() const override { return columns_; }
+    std::string_view column_name(std::size_t i) const override;
+    bool is_null(std::size_t i) const override;
+    bool get_bool(std::size_t i) const override;
+    std::int64_t get_int64(std::size_t i) const override;
+    double get_double(std::size_t i) const override;
+    std::string_view get_text(std::size_t i) const override;
+    Bytes get_bytes(std::size_t i) const override;
+    Timestamp get_timestamp(std::size_t i) const override;
+    Date get_date(std::size_t i) const override;
+    Value get_value(std::size_t i) const override;
+    std::int64_t rows_affected() const override { return rows_affected_; }
+
+private:
+    // The current row's value in column i (checks the index and that there is a current row).
+    sqlite3_value* cell(std::size_t i) const;
+    DeclaredKind kind(std::size_t i) const;
+    std::string describe(std::size_t i) const;
+    [[noreturn]] void type_error(std::size_t i, sqlite3_value* v, std::string_view wanted) const;
+    void release() noexcept;
+
+    // Live mode
+    std::shared_ptr<Session> session_;
+    std::shared_ptr<Statement> st_;
+    bool pending_ = false;   // execute() already stepped onto the first row
+    bool released_ = true;
+    // Buffered mode
+    BufferedRows rows_;
+    std::size_t rows_read_ = 0;
+
+    std::size_t columns_ = 0;
+    bool on_row_ = false;
+    bool done_ = false;
+    std::int64_t rows_affected_ = 0;
+};
+
+}  // namespace orm::db::sqlite

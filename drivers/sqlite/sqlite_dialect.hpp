@@ -1,0 +1,18 @@
+// SqliteDialect: how SQLite spells placeholders and DDL literals. The base class's LIMIT/OFFSET
+// (with "LIMIT -1" for an OFFSET alone) and quoting already fit SQLite.
+#pragma once
+
+#include "drivers/dialect.hpp"
+
+namespace orm::db::sqlite {
+
+class SqliteDialect final : public Dialect {
+public:
+    std::string_view name() const override { return "sqlite"; }
+    std::string placeholder(std::size_t) const override { return "?"; }
+    // Booleans as 1/0, blobs as X'..', infinities as 9e999, timestamps and dates as their text.
+    // Throws orm::InterfaceError for NaN and for text holding NUL bytes (no literal spells them).
+    std::string literal(const Value& v) const override;
+};
+
+}  // namespace orm::db::sqlite

@@ -1,0 +1,287 @@
+// Session: every sqlite3 call that does I/O or changes connection state (see sqlite_session.hpp).
+#include "drivers/sqlite/sqlite_session.hpp"
+
+#include <climits>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "drivers/errors.hpp"
+#include "drivers/sqlite/sqlite_errors.hpp"
+
+namespace orm::db::sqlite {
+
+namespace {
+
+// VM instructions between two looks at the clock: a few microseconds of work, so a timeout
+// fires promptly while the clock reads cost well under 1% of the statement.
+constexpr int progress_interval = 1000;
+
+int open_flags(OpenMode mode) {
+    // NOMUTEX: a connection is used by one thread at a time (the pool may hand it to another
+    // thread later, which is fine); SQLite's own per-connection mutex would only cost time.
+    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE | SQLITE_OPEN_EXRESCODE;
+    switch (mode) {
+    case OpenMode::rwc: return flags | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    case OpenMode::rw: return flags | SQLITE_OPEN_READWRITE;
+    case OpenMode::ro: return flags | SQLITE_OPEN_READONLY;
+    }
+    return flags;
+}
+
+std::string_view mode_name(OpenMode mode) {
+    switch (mode) {
+    case OpenMode::rwc: return "rwc";
+    case OpenMode::rw: return "rw";
+    case OpenMode::ro: return "ro";
+    }
+    return "?";
+}
+
+bool only_separators(std::string_view s) {
+    for (char c : s)
+        if (c != ' ' && c != '\n' && c != '\t' && c != '\r' && c != ';' && c != '\f' && c != '\v') return false;
+    return true;
+}
+
+}  // namespace
+
+Session::Session(const std::string& path, const SqliteOptions& o, std::size_t cache_capacity)
+    : path_(path), busy_timeout_(o.busy_timeout), cache_(cache_capacity), cache_capacity_(cache_capacity) {
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw, open_flags(o.mode), nullptr);
+    db_.reset(raw);
+    auto open_error = [&](int code, std::string_view message) {
+        std::string text = fmt::format("cannot open SQLite database '{}' (mode={}): {} [{}]", path, mode_name(o.mode),
+                                       message, result_code_name(code));
+        db_.reset();
+        closed_ = true;
+        orm::throw_database_error("08001", text);  // sqlclient_unable_to_establish_sqlconnection
+    };
+    if (rc != SQLITE_OK) open_error(rc, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
+
+    sqlite3_extended_result_codes(raw, 1);
+    sqlite3_busy_timeout(raw, static_cast<int>(std::min<std::int64_t>(o.busy_timeout.count(), INT_MAX)));
+
+    std::string journal = o.journal_mode;
+    if (journal.empty() && o.mode != OpenMode::ro) journal = is_memory_target(path) ? "MEMORY" : "WAL";
+    std::string setup = fmt::format("PRAGMA foreign_keys = {};", o.foreign_keys ? "ON" : "OFF");
+    if (!journal.empty()) setup += fmt::format("PRAGMA journal_mode = {};", journal);
+    if (!o.synchronous.empty()) setup += fmt::format("PRAGMA synchronous = {};", o.synchronous);
+    // The journal_mode pragma reads the file header, so a file that is not a database fails here.
+    char* err = nullptr;
+    rc = sqlite3_exec(raw, setup.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+        std::string message = err ? err : sqlite3_errmsg(raw);
+        sqlite3_free(err);
+        open_error(rc, message);
+    }
+}
+
+Session::~Session() { close(); }
+
+void Session::ensure_open() const {
+    if (closed_) throw InterfaceError(fmt::format("the SQLite connection to '{}' is closed", path_));
+}
+
+void Session::fail(int code, std::string message, std::string_view doing, std::string_view sql) {
+    switch (code & 0xff) {
+    case SQLITE_INTERRUPT:
+        message += timed_out_ ? fmt::format(": canceling statement due to statement timeout ({}ms)", timeout_.count())
+                              : std::string(": canceling statement due to user request (Connection::cancel)");
+        break;
+    case SQLITE_BUSY:
+        message += fmt::format(" (gave up after busy_timeout={}ms)", busy_timeout_.count());
+        break;
+    default: break;
+    }
+    if (is_fatal(code)) broken_ = true;
+    throw_error(code, message, doing, sql);
+}
+
+std::shared_ptr<Statement> Session::prepare(std::string_view sql, bool persistent) {
+    if (sql.size() >= static_cast<std::size_t>(INT_MAX))
+        fail(SQLITE_TOOBIG, "SQL text too long", "preparing", sql);
+    sqlite3_stmt* raw = nullptr;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
+                                persistent ? SQLITE_PREPARE_PERSISTENT : 0, &raw, &tail);
+    auto st = std::make_shared<Statement>();
+    st->handle.reset(raw);
+    if (rc != SQLITE_OK) fail(rc, sqlite3_errmsg(db_.get()), "preparing", sql);
+    if (!raw) throw ProgrammingError(fmt::format("empty statement: the SQL text holds no statement to run: '{}'",
+                                                 shorten_sql(sql)));
+    if (tail && tail < sql.data() + sql.size())
+        check_single_statement(sql.substr(static_cast<std::size_t>(tail - sql.data())), sql);
+    st->sql = std::string(sql);
+    return st;
+}
+
+void Session::check_single_statement(std::string_view rest, std::string_view sql) {
+    if (only_separators(rest)) return;
+    if (rest.front() == '\0')
+        throw ProgrammingError(fmt::format("the SQL text contains a NUL byte at offset {}: {}",
+                                           sql.size() - rest.size(), shorten_sql(sql)));
+    // Only comments may follow; anything that prepares (or fails to) is a second statement.
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v3(db_.get(), rest.data(), static_cast<int>(rest.size()), 0, &raw, nullptr);
+    StmtPtr second(raw);
+    if (rc != SQLITE_OK || second)
+        throw ProgrammingError(fmt::format("execute() runs a single statement, but the SQL text holds more "
+                                           "(use execute_script for several): {}",
+                                           shorten_sql(sql)));
+}
+
+std::shared_ptr<Statement> Session::acquire(std::string_view sql) {
+    ensure_open();
+    std::shared_ptr<Statement> st;
+    if (auto* hit = cache_.find(sql); hit && !(*hit)->busy) {
+        st = *hit;
+    } else if (hit) {
+        st = prepare(sql, false);  // the cached one is held by a live cursor
+    } else {
+        st = prepare(sql, cache_capacity_ > 0);
+        if (cache_capacity_ > 0) cache_.insert(sql, st);
+    }
+    st->busy = true;
+    st->spent = {};
+    return st;
+}
+
+void Session::bind(Statement& st, std::span<const Value> params, bool copy) {
+    sqlite3_stmt* s = st.handle.get();
+    int expected = sqlite3_bind_parameter_count(s);
+    if (static_cast<std::size_t>(expected) != params.size())
+        throw ProgrammingError(fmt::format("statement expects {} parameter{}, got {}: {}", expected,
+                                           expected == 1 ? "" : "s", params.size(), shorten_sql(st.sql)));
+    auto text_mode = copy ? SQLITE_TRANSIENT : SQLITE_STATIC;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        const int n = static_cast<int>(i + 1);
+        const auto& storage = params[i].storage();
+        int rc = std::visit(
+            [&](const auto& v) -> int {
+                using T = std::decay_t<decltype(v)>;
+                if constexpr (std::is_same_v<T, std::monostate>) {
+                    return sqlite3_bind_null(s, n);
+                } else if constexpr (std::is_same_v<T, bool>) {
+                    return sqlite3_bind_int(s, n, v ? 1 : 0);
+                } else if constexpr (std::is_same_v<T, std::int32_t>) {
+                    return sqlite3_bind_int(s, n, v);
+                } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                    return sqlite3_bind_int64(s, n, v);
+                } else if constexpr (std::is_same_v<T, double>) {
+                    // SQLite turns a bound NaN into NULL; refusing is better than silently storing NULL.
+                    if (std::isnan(v)) {
+                        sqlite3_clear_bindings(s);
+                        throw DataError(fmt::format("cannot bind NaN to parameter {}: SQLite would store it as "
+                                                    "NULL: {}",
+                                                    n, shorten_sql(st.sql)));
+                    }
+                    return sqlite3_bind_double(s, n, v);
+                } else if constexpr (std::is_same_v<T, std::string>) {
+                    // Explicit length: NUL bytes and any UTF-8 survive.
+                    return sqlite3_bind_text64(s, n, v.data(), v.size(), text_mode, SQLITE_UTF8);
+                } else if constexpr (std::is_same_v<T, Bytes>) {
+                    // A null data pointer would bind NULL, and an empty vector may have one.
+                    if (v.empty()) return sqlite3_bind_zeroblob(s, n, 0);
+                    return sqlite3_bind_blob64(s, n, v.data(), v.size(), text_mode);
+                } else if constexpr (std::is_same_v<T, Timestamp>) {
+                    std::string t = format_timestamp(v);
+                    return sqlite3_bind_text64(s, n, t.data(), t.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+                } else {
+                    static_assert(std::is_same_v<T, Date>);
+                    std::string t = format_date(v);
+                    return sqlite3_bind_text64(s, n, t.data(), t.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+                }
+            },
+            storage);
+        if (rc != SQLITE_OK) {
+            std::string message = sqlite3_errmsg(db_.get());
+            sqlite3_clear_bindings(s);
+            fail(rc, message, fmt::format("binding parameter {} ({})", n, to_string(params[i].kind())), st.sql);
+        }
+    }
+}
+
+int Session::on_progress(void* self) noexcept {
+    auto* s = static_cast<Session*>(self);
+    if (Clock::now() < s->deadline_) return 0;
+    s->timed_out_ = true;
+    return 1;  // makes the running statement fail with SQLITE_INTERRUPT
+}
+
+bool Session::step(Statement& st) {
+    ensure_open();
+    timed_out_ = false;
+    int rc;
+    if (timeout_.count() > 0) {
+        auto start = Clock::now();
+        deadline_ = start + timeout_ - st.spent;
+        rc = sqlite3_step(st.handle.get());
+        st.spent += Clock::now() - start;
+    } else {
+        rc = sqlite3_step(st.handle.get());
+    }
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    std::string message = sqlite3_errmsg(db_.get());
+    release(st);
+    fail(rc, std::move(message), "executing", st.sql);
+}
+
+void Session::release(Statement& st) noexcept {
+    sqlite3_reset(st.handle.get());
+    sqlite3_clear_bindings(st.handle.get());
+    st.busy = false;
+}
+
+void Session::exec(std::string_view script) {
+    ensure_open();
+    if (script.find('\0') != std::string_view::npos)
+        throw ProgrammingError(fmt::format("the SQL script contains a NUL byte: {}", shorten_sql(script)));
+    std::string text(script);
+    timed_out_ = false;
+    deadline_ = Clock::now() + timeout_;
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &err);
+    if (rc == SQLITE_OK) return;
+    std::string message = err ? err : sqlite3_errmsg(db_.get());
+    sqlite3_free(err);
+    fail(rc, std::move(message), "running script", script);
+}
+
+bool Session::in_transaction() const { return db_ && sqlite3_get_autocommit(db_.get()) == 0; }
+
+std::int64_t Session::last_insert_rowid() const {
+    ensure_open();
+    return sqlite3_last_insert_rowid(db_.get());
+}
+
+std::int64_t Session::changes() const { return sqlite3_changes64(db_.get()); }
+
+std::int64_t Session::total_changes() const { return sqlite3_total_changes64(db_.get()); }
+
+void Session::set_statement_timeout(std::chrono::milliseconds timeout) {
+    ensure_open();
+    if (timeout.count() < 0) throw InterfaceError("statement timeout must not be negative");
+    timeout_ = timeout;
+    if (timeout.count() > 0)
+        sqlite3_progress_handler(db_.get(), progress_interval, &Session::on_progress, this);
+    else
+        sqlite3_progress_handler(db_.get(), 0, nullptr, nullptr);
+}
+
+void Session::interrupt() noexcept {
+    std::lock_guard lock(handle_mu_);
+    if (db_) sqlite3_interrupt(db_.get());
+}
+
+void Session::close() noexcept {
+    std::lock_guard lock(handle_mu_);
+    if (closed_ && !db_) return;
+    cache_.clear();
+    db_.reset();  // an open transaction is rolled back by SQLite
+    closed_ = true;
+}
+
+}  // namespace orm::db::sqlite

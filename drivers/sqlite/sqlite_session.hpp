@@ -1,0 +1,97 @@
+// Session: the one class that calls the sqlite3 functions which do I/O or change a connection's
+// state (open, prepare, bind, step, exec, interrupt, close). SqliteConnection and SqliteCursor go
+// through it, so async mode can later run each of these calls on a worker thread in one place.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "drivers/connection.hpp"
+#include "drivers/sqlite/sqlite_handles.hpp"
+#include "drivers/sqlite/sqlite_options.hpp"
+#include "drivers/statement_cache.hpp"
+#include "drivers/value.hpp"
+
+namespace orm::db::sqlite {
+
+struct Statement {
+    StmtPtr handle;
+    std::string sql;
+    // Held by a cursor that has not been destroyed: executing the same SQL meanwhile prepares a
+    // separate statement instead of resetting this one under the cursor's feet.
+    bool busy = false;
+    // Time spent inside sqlite3_step for the current execution (the statement timeout's budget).
+    std::chrono::nanoseconds spent{0};
+};
+
+class Session {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    // Opens `path` (a file or ":memory:") and applies the options. Throws orm::ConnectionError.
+    Session(const std::string& path, const SqliteOptions& options, std::size_t cache_capacity);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    // A prepared statement for `sql` (from the cache when possible), marked busy; give it back
+    // with release(). Throws orm::ProgrammingError for empty SQL or more than one statement.
+    std::shared_ptr<Statement> acquire(std::string_view sql);
+    // Checks the parameter count, then binds. `copy` false binds text and blobs without copying
+    // them; only allowed when the statement runs to completion before `params` goes away.
+    void bind(Statement& st, std::span<const Value> params, bool copy);
+    // One sqlite3_step under the statement timeout: true for a row, false when done. On error the
+    // statement is reset and the mapped orm::DatabaseError is thrown.
+    bool step(Statement& st);
+    // Reset + clear bindings; the statement may be handed out again.
+    void release(Statement& st) noexcept;
+    // Runs ';'-separated statements with sqlite3_exec.
+    void exec(std::string_view script);
+
+    bool in_transaction() const;
+    std::int64_t last_insert_rowid() const;
+    std::int64_t changes() const;
+    std::int64_t total_changes() const;
+
+    void set_statement_timeout(std::chrono::milliseconds timeout);
+    std::chrono::milliseconds statement_timeout() const noexcept { return timeout_; }
+    // sqlite3_interrupt; safe from any thread, also while close() runs.
+    void interrupt() noexcept;
+    void close() noexcept;
+    bool is_closed() const noexcept { return closed_; }
+    bool is_broken() const noexcept { return broken_ || closed_; }
+
+    StatementCacheStats cache_stats() const { return cache_.stats(); }
+    void clear_cache() { cache_.clear(); }
+
+    // The raw handle, for users who need the C API (custom functions, backups); nullptr once closed.
+    sqlite3* native_handle() const noexcept { return db_.get(); }
+
+private:
+    std::shared_ptr<Statement> prepare(std::string_view sql, bool persistent);
+    void check_single_statement(std::string_view rest, std::string_view sql);
+    void ensure_open() const;
+    [[noreturn]] void fail(int code, std::string message, std::string_view doing, std::string_view sql);
+    static int on_progress(void* self) noexcept;
+
+    DbPtr db_;
+    std::string path_;
+    std::chrono::milliseconds busy_timeout_;
+    // Guards db_ between interrupt() (any thread) and close().
+    mutable std::mutex handle_mu_;
+    // Declared after db_, so cached statements are finalized before the handle is closed.
+    StatementCache<std::shared_ptr<Statement>> cache_;
+    std::size_t cache_capacity_;
+    std::chrono::milliseconds timeout_{0};
+    Clock::time_point deadline_{};
+    bool timed_out_ = false;
+    bool closed_ = false;
+    bool broken_ = false;
+};
+
+}  // namespace orm::db::sqlite
