@@ -1,0 +1,71 @@
+// PgBackend: the PostgreSQL parts, URL parsing (libpq parses its own syntax) and connect.
+#include "drivers/postgres/pg_backend.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "drivers/errors.hpp"
+#include "drivers/postgres/pg_connection.hpp"
+#include "drivers/postgres/pg_conninfo.hpp"
+#include "drivers/postgres/pg_dialect.hpp"
+#include "drivers/postgres/pg_features.hpp"
+#include "drivers/postgres/pg_introspection.hpp"
+#include "drivers/postgres/pg_libpq.hpp"
+#include "drivers/postgres/pg_schema.hpp"
+
+namespace orm::db::postgres {
+
+namespace {
+
+class PgBackend final : public Backend {
+public:
+    std::string_view name() const override { return "postgresql"; }
+    std::vector<std::string_view> schemes() const override { return {"postgresql", "postgres"}; }
+    const Dialect& dialect() const override { return dialect_; }
+    const Features& features() const override { return pg_features(); }
+    const SchemaEditor& schema_editor() const override { return schema_; }
+    const Introspection& introspection() const override { return introspection_; }
+    // No PostgreSQL-only options yet: every other parameter belongs to libpq.
+    std::vector<std::string_view> option_names() const override { return {}; }
+
+    ConnectionConfig parse_url(std::string_view url) const override {
+        ConnectionConfig cfg;
+        cfg.backend = this;
+        cfg.url = mask_password(url);
+        std::vector<std::string_view> ours = common_url_options();
+        for (auto n : option_names()) ours.push_back(n);
+
+        PgConninfo split = split_conninfo(url, cfg.url, ours);
+        for (auto& [k, v] : apply_common_options(cfg, std::move(split.ours))) cfg.options.emplace(k, v);
+
+        std::string error;
+        auto keywords = PgHandle::parse_conninfo(split.libpq, error);
+        if (!keywords)
+            throw InterfaceError(fmt::format(
+                "invalid PostgreSQL URL '{}': {}. weft's own options are {}; every other parameter goes to libpq "
+                "(see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS)",
+                cfg.url, scrub(error, split.secrets), fmt::join(ours, ", ")));
+        cfg.target = to_conninfo(*keywords);
+        return cfg;
+    }
+
+    std::unique_ptr<Connection> connect(const ConnectionConfig& cfg) const override {
+        if (cfg.backend && cfg.backend != this)
+            throw InterfaceError(fmt::format("connection config for '{}' belongs to another backend", cfg.url));
+        return std::make_unique<PgConnection>(*this, cfg);
+    }
+
+private:
+    PgDialect dialect_;
+    PgSchemaEditor schema_{dialect_};
+    PgIntrospection introspection_;
+};
+
+}  // namespace
+
+std::shared_ptr<const Backend> make_backend() {
+    static const std::shared_ptr<const Backend> backend = std::make_shared<PgBackend>();
+    return backend;
+}
+
+}  // namespace orm::db::postgres

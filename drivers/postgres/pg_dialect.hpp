@@ -1,0 +1,20 @@
+// PgDialect: how PostgreSQL spells things ($n placeholders, LIMIT/OFFSET, typed literals).
+#pragma once
+
+#include "drivers/dialect.hpp"
+
+namespace orm::db::postgres {
+
+class PgDialect final : public Dialect {
+public:
+    std::string_view name() const override { return "postgresql"; }
+    std::string placeholder(std::size_t index) const override;
+    // No "LIMIT -1": PostgreSQL rejects negative limits, and OFFSET stands alone.
+    std::string limit_offset(std::optional<std::int64_t> limit, std::int64_t offset) const override;
+    // Typed literals: bytea as '\x..'::bytea (X'..' is a bit string here), timestamps with +00,
+    // non-finite doubles as 'Infinity'::double precision. Relies on standard_conforming_strings
+    // (set at connect).
+    std::string literal(const Value& v) const override;
+};
+
+}  // namespace orm::db::postgres

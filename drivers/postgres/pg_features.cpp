@@ -1,0 +1,36 @@
+// PostgreSQL feature flags (PostgreSQL 12 or later assumed: identity columns, shortest-exact floats).
+#include "drivers/postgres/pg_features.hpp"
+
+namespace orm::db::postgres {
+
+const Features& pg_features() {
+    static const Features f = [] {
+        Features x;
+        x.supports_returning = true;
+        x.has_last_insert_id = false;  // no session-wide "last id": use INSERT ... RETURNING
+        x.can_return_rows_from_bulk_insert = true;
+        x.supports_savepoints = true;
+        x.supports_transactional_ddl = true;
+        x.supports_select_for_update = true;
+        x.supports_select_for_update_nowait = true;
+        x.supports_select_for_update_skip_locked = true;
+        x.supports_statement_timeout = true;
+        x.supports_cancel = true;
+        x.has_native_boolean = true;
+        x.has_native_timestamp = true;
+        // lower()/ILIKE fold non-ASCII letters under any non-C LC_CTYPE (C.UTF-8, en_US.UTF-8...);
+        // a database created with LC_CTYPE=C folds ASCII only.
+        x.case_insensitive_matches_non_ascii = true;
+        x.supports_regex = true;
+        x.supports_concurrent_writers = true;
+        x.enforces_max_length = true;
+        x.strict_column_types = true;
+        x.max_query_params = 65535;  // the protocol's Int16 parameter count
+        x.text_allows_nul = false;
+        x.is_embedded = false;
+        return x;
+    }();
+    return f;
+}
+
+}  // namespace orm::db::postgres

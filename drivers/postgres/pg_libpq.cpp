@@ -1,0 +1,166 @@
+// PgHandle: thin wrappers over libpq; no policy lives here (see pg_connection.cpp for that).
+#include "drivers/postgres/pg_libpq.hpp"
+
+#include <libpq-fe.h>
+
+#include <cstring>
+
+namespace orm::db::postgres {
+
+namespace {
+void drop_notice(void*, const char*) {}
+}  // namespace
+
+// ---- Result ---------------------------------------------------------------------------------
+
+PgHandle::Result::Result(pg_result* r) : r_(r, PQclear) {}
+
+PgHandle::Result::Status PgHandle::Result::status() const {
+    if (!r_) return Status::fatal_error;
+    switch (PQresultStatus(r_.get())) {
+        case PGRES_EMPTY_QUERY: return Status::empty_query;
+        case PGRES_COMMAND_OK: return Status::command_ok;
+        case PGRES_TUPLES_OK: return Status::tuples_ok;
+        case PGRES_COPY_IN: return Status::copy_in;
+        case PGRES_COPY_OUT: return Status::copy_out;
+        case PGRES_FATAL_ERROR: return Status::fatal_error;
+        default: return Status::other;
+    }
+}
+
+int PgHandle::Result::rows() const { return r_ ? PQntuples(r_.get()) : 0; }
+int PgHandle::Result::columns() const { return r_ ? PQnfields(r_.get()) : 0; }
+std::string_view PgHandle::Result::column_name(int col) const { return PQfname(r_.get(), col); }
+Oid PgHandle::Result::column_type(int col) const { return PQftype(r_.get(), col); }
+bool PgHandle::Result::is_null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+
+std::string_view PgHandle::Result::value(int row, int col) const {
+    return {PQgetvalue(r_.get(), row, col), static_cast<std::size_t>(PQgetlength(r_.get(), row, col))};
+}
+
+std::string_view PgHandle::Result::command_status() const { return r_ ? PQcmdStatus(r_.get()) : ""; }
+std::string_view PgHandle::Result::command_tuples() const { return r_ ? PQcmdTuples(r_.get()) : ""; }
+int PgHandle::Result::param_count() const { return r_ ? PQnparams(r_.get()) : 0; }
+
+std::string_view PgHandle::Result::error_field(Field f) const {
+    if (!r_) return {};
+    int code = 0;
+    switch (f) {
+        case Field::sqlstate: code = PG_DIAG_SQLSTATE; break;
+        case Field::primary: code = PG_DIAG_MESSAGE_PRIMARY; break;
+        case Field::detail: code = PG_DIAG_MESSAGE_DETAIL; break;
+        case Field::hint: code = PG_DIAG_MESSAGE_HINT; break;
+        case Field::position: code = PG_DIAG_STATEMENT_POSITION; break;
+        case Field::context: code = PG_DIAG_CONTEXT; break;
+        case Field::severity: code = PG_DIAG_SEVERITY_NONLOCALIZED; break;
+    }
+    const char* v = PQresultErrorField(r_.get(), code);
+    return v ? std::string_view(v) : std::string_view{};
+}
+
+std::string_view PgHandle::Result::error_message() const { return r_ ? PQresultErrorMessage(r_.get()) : ""; }
+
+// ---- Connection -----------------------------------------------------------------------------
+
+std::optional<Keywords> PgHandle::parse_conninfo(const std::string& conninfo, std::string& error) {
+    char* err = nullptr;
+    PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+    if (!opts) {
+        error = err ? err : "out of memory";
+        if (err) PQfreemem(err);
+        while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+        return std::nullopt;
+    }
+    Keywords out;
+    for (PQconninfoOption* o = opts; o->keyword; ++o)
+        if (o->val) out.emplace_back(o->keyword, o->val);
+    PQconninfoFree(opts);
+    return out;
+}
+
+bool PgHandle::connect(const Keywords& keywords) {
+    close();
+    std::vector<const char*> keys, values;
+    for (const auto& [k, v] : keywords) {
+        keys.push_back(k.c_str());
+        values.push_back(v.c_str());
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    conn_ = {PQconnectdbParams(keys.data(), values.data(), 0), PQfinish};
+    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) return false;
+    PQsetNoticeProcessor(conn_.get(), drop_notice, nullptr);
+    cancel_ = {PQgetCancel(conn_.get()), PQfreeCancel};
+    return true;
+}
+
+void PgHandle::close() {
+    cancel_.reset();
+    conn_.reset();
+}
+
+bool PgHandle::connection_ok() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+
+PgHandle::TxStatus PgHandle::transaction_status() const {
+    if (!conn_) return TxStatus::unknown;
+    switch (PQtransactionStatus(conn_.get())) {
+        case PQTRANS_IDLE: return TxStatus::idle;
+        case PQTRANS_ACTIVE: return TxStatus::active;
+        case PQTRANS_INTRANS: return TxStatus::in_transaction;
+        case PQTRANS_INERROR: return TxStatus::in_error;
+        default: return TxStatus::unknown;
+    }
+}
+
+std::string PgHandle::error_message() const {
+    if (!conn_) return "connection is closed";
+    std::string m = PQerrorMessage(conn_.get());
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    return m;
+}
+
+int PgHandle::socket() const { return conn_ ? PQsocket(conn_.get()) : -1; }
+int PgHandle::backend_pid() const { return conn_ ? PQbackendPID(conn_.get()) : 0; }
+int PgHandle::server_version() const { return conn_ ? PQserverVersion(conn_.get()) : 0; }
+bool PgHandle::consume_input() { return conn_ && PQconsumeInput(conn_.get()) == 1; }
+
+PgHandle::Result PgHandle::run_blocking(const PgRequest& req) {
+    PGconn* c = conn_.get();
+    if (!c) return Result{};
+    switch (req.kind) {
+        case PgRequest::Kind::simple_query: return Result(PQexec(c, req.sql));
+        case PgRequest::Kind::prepare: return Result(PQprepare(c, req.name, req.sql, 0, nullptr));
+        case PgRequest::Kind::describe_prepared: return Result(PQdescribePrepared(c, req.name));
+        case PgRequest::Kind::exec_prepared:
+            return Result(PQexecPrepared(c, req.name, req.n_params, req.values, req.lengths, req.formats, 0));
+        case PgRequest::Kind::exec_params:
+            return Result(PQexecParams(c, req.sql, req.n_params, nullptr, req.values, req.lengths, req.formats, 0));
+    }
+    return Result{};
+}
+
+void PgHandle::abandon_copy(Result::Status status) {
+    PGconn* c = conn_.get();
+    if (!c) return;
+    if (status == Result::Status::copy_in) {
+        PQputCopyEnd(c, "COPY FROM STDIN is not supported by weft's execute()");
+    } else if (status == Result::Status::copy_out) {
+        char* buf = nullptr;
+        while (PQgetCopyData(c, &buf, 0) > 0) PQfreemem(buf);
+    }
+    while (PGresult* r = PQgetResult(c)) PQclear(r);
+}
+
+bool PgHandle::cancel(std::string& error) {
+    if (!cancel_) {
+        error = "connection is closed";
+        return false;
+    }
+    char buf[256] = {};
+    if (PQcancel(cancel_.get(), buf, sizeof buf) == 1) return true;
+    error = buf;
+    while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+    return false;
+}
+
+}  // namespace orm::db::postgres

@@ -1,0 +1,112 @@
+// PgHandle: the only class that calls libpq (STYLE item 6). Every method names the libpq call it
+// wraps; PGconn, PGresult and PGcancel are owned by unique_ptrs with their libpq deleters. No
+// other file includes libpq-fe.h, so the rest of the driver sees plain C++ types.
+//
+// The async seam: a PgRequest describes one protocol exchange that produces one PGresult.
+// Sync mode runs it with run_blocking() (PQexec / PQprepare / PQdescribePrepared /
+// PQexecPrepared / PQexecParams). Async mode will send the same request with the PQsend* twin,
+// then PQflush / PQconsumeInput / PQisBusy while the fiber waits on socket() with a deadline,
+// and collect the result with PQgetResult. What goes into a request and what is done with the
+// result (error mapping, statement cache, PgCursor) is shared code that never waits.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+struct pg_cancel;
+
+namespace orm::db::postgres {
+
+using Oid = unsigned int;
+using Keywords = std::vector<std::pair<std::string, std::string>>;
+
+// One request: what to send. Pointers are borrowed for the duration of the call.
+struct PgRequest {
+    enum class Kind { simple_query, prepare, describe_prepared, exec_prepared, exec_params };
+    Kind kind = Kind::simple_query;
+    const char* sql = nullptr;    // simple_query, prepare, exec_params (NUL-terminated)
+    const char* name = nullptr;   // prepare, describe_prepared, exec_prepared
+    int n_params = 0;             // exec_prepared, exec_params
+    const char* const* values = nullptr;
+    const int* lengths = nullptr;
+    const int* formats = nullptr;
+};
+
+class PgHandle {
+public:
+    // An owned PGresult (may be empty when libpq returned NULL).
+    class Result {
+    public:
+        enum class Status { empty_query, command_ok, tuples_ok, copy_in, copy_out, fatal_error, other };
+        enum class Field { sqlstate, primary, detail, hint, position, context, severity };
+
+        Result() = default;
+        bool has_value() const { return r_ != nullptr; }
+        Status status() const;                                  // PQresultStatus
+        int rows() const;                                       // PQntuples
+        int columns() const;                                    // PQnfields
+        std::string_view column_name(int col) const;            // PQfname
+        Oid column_type(int col) const;                         // PQftype
+        bool is_null(int row, int col) const;                   // PQgetisnull
+        std::string_view value(int row, int col) const;         // PQgetvalue + PQgetlength
+        std::string_view command_status() const;                // PQcmdStatus
+        std::string_view command_tuples() const;                // PQcmdTuples
+        int param_count() const;                                // PQnparams
+        std::string_view error_field(Field f) const;            // PQresultErrorField ("" when absent)
+        std::string_view error_message() const;                 // PQresultErrorMessage
+
+    private:
+        friend class PgHandle;
+        explicit Result(pg_result* r);
+        std::unique_ptr<pg_result, void (*)(pg_result*)> r_{nullptr, nullptr};
+    };
+
+    enum class TxStatus { idle, active, in_transaction, in_error, unknown };
+
+    PgHandle() = default;
+    PgHandle(PgHandle&&) noexcept = default;
+    PgHandle& operator=(PgHandle&&) noexcept = default;
+
+    // PQconninfoParse: the keywords a conninfo string (URI or key=value) sets, or nullopt with
+    // libpq's error in `error`.
+    static std::optional<Keywords> parse_conninfo(const std::string& conninfo, std::string& error);
+
+    // PQconnectdbParams (expand_dbname = 0), then PQsetNoticeProcessor (notices are dropped
+    // rather than printed to stderr) and PQgetCancel. False on failure; see error_message().
+    bool connect(const Keywords& keywords);
+    // PQfinish and PQfreeCancel (through the unique_ptrs). Idempotent.
+    void close();
+    bool is_open() const { return conn_ != nullptr; }
+
+    bool connection_ok() const;                // PQstatus == CONNECTION_OK
+    TxStatus transaction_status() const;       // PQtransactionStatus
+    std::string error_message() const;         // PQerrorMessage, trailing newline removed
+    int socket() const;                        // PQsocket
+    int backend_pid() const;                   // PQbackendPID
+    int server_version() const;                // PQserverVersion
+    bool consume_input();                      // PQconsumeInput
+
+    // The blocking twin of each PQsend*: PQexec, PQprepare (paramTypes NULL), PQdescribePrepared,
+    // PQexecPrepared / PQexecParams (paramTypes NULL, text results).
+    Result run_blocking(const PgRequest& req);
+
+    // Leaves COPY state after an unsupported COPY: PQputCopyEnd with an error / PQgetCopyData
+    // until done, then PQgetResult until NULL.
+    void abandon_copy(Result::Status status);
+
+    // PQcancel on the PGcancel object taken at connect. Thread-safe with respect to queries
+    // running on this handle (not with respect to close(): the caller serializes those).
+    bool cancel(std::string& error);
+
+private:
+    std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_{nullptr, nullptr};
+    std::unique_ptr<pg_cancel, void (*)(pg_cancel*)> cancel_{nullptr, nullptr};
+};
+
+}  // namespace orm::db::postgres

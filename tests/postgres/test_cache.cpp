@@ -1,0 +1,1 @@
+#include "tests/postgres/pg_test.hpp"
