@@ -1,0 +1,89 @@
+// StackPool: mmap'ed fiber stacks with an optional guard page, reused per thread.
+#include "drivers/bridge/detail/stack_pool.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <new>
+
+#include "drivers/bridge/detail/settings.hpp"
+
+namespace orm::detail {
+namespace {
+
+std::size_t page_size() noexcept {
+    static const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    return size;
+}
+
+// Every stack is mapped with one extra page below it; with guard_pages that page is made
+// PROT_NONE, without it is simply never touched (so it costs no memory, and deallocate() can
+// find the mapping's start from the stack alone).
+void* map_stack(std::size_t size, bool guard) {
+    const std::size_t page = page_size();
+    // MAP_NORESERVE: memory is committed page by page as the stack grows, which is what keeps an
+    // idle fiber at a few KiB. MAP_STACK also opts the region out of transparent huge pages.
+    void* base = ::mmap(nullptr, size + page, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED) throw std::bad_alloc();
+    if (guard) {
+        if (::mprotect(base, page, PROT_NONE) != 0) {
+            ::munmap(base, size + page);
+            throw std::bad_alloc();
+        }
+    } else {
+        // Without a guard, neighbouring stacks merge into one mapping that could be backed by
+        // huge pages, turning every touched stack into 2 MiB of resident memory.
+        ::madvise(base, size + page, MADV_NOHUGEPAGE);
+    }
+    return static_cast<char*>(base) + page + size;
+}
+
+void unmap_stack(void* top, std::size_t size) noexcept {
+    ::munmap(static_cast<char*>(top) - size - page_size(), size + page_size());
+}
+
+}  // namespace
+
+StackPool::~StackPool() { flush(); }
+
+void StackPool::flush() noexcept {
+    for (void* top : free_) unmap_stack(top, size_);
+    free_.clear();
+}
+
+boost::context::stack_context StackPool::allocate() {
+    const std::uint64_t generation = settings.generation.load(std::memory_order_acquire);
+    if (generation != generation_) {
+        flush();
+        generation_ = generation;
+        size_ = settings.stack_size.load(std::memory_order_relaxed);
+    }
+    boost::context::stack_context sc;
+    sc.size = size_;
+    if (!free_.empty()) {
+        sc.sp = free_.back();
+        free_.pop_back();
+    } else {
+        sc.sp = map_stack(size_, settings.guard_pages.load(std::memory_order_relaxed));
+    }
+    return sc;
+}
+
+void StackPool::deallocate(boost::context::stack_context& sc) noexcept {
+    const bool reusable = sc.size == size_ &&
+                          generation_ == settings.generation.load(std::memory_order_relaxed) &&
+                          free_.size() < settings.stack_cache.load(std::memory_order_relaxed);
+    if (reusable) {
+        try {
+            free_.push_back(sc.sp);
+            return;
+        } catch (...) {
+            // no room to remember it: unmap instead
+        }
+    }
+    unmap_stack(sc.sp, sc.size);
+}
+
+}  // namespace orm::detail

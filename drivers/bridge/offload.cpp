@@ -1,0 +1,113 @@
+// run_in_thread: a shared pool of worker threads; completions come back through each loop's
+// eventfd, so a waiting fiber costs its loop nothing until its job is done.
+#include "drivers/bridge/offload.hpp"
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "drivers/bridge/detail/loop.hpp"
+#include "drivers/bridge/detail/report.hpp"
+#include "drivers/bridge/detail/settings.hpp"
+
+namespace orm::detail {
+namespace {
+
+// Threads start on demand (while queued jobs outnumber idle workers) up to
+// FiberOptions::offload_threads and then stay for reuse; they are joined at exit, after
+// finishing what is queued, since fibers wait on it.
+class WorkerPool {
+public:
+    static WorkerPool& instance() {
+        static WorkerPool pool;
+        return pool;
+    }
+
+    void submit(OffloadJob& job) {
+        std::lock_guard lock(mu_);
+        jobs_.push_back(&job);
+        if (jobs_.size() > idle_ && threads_.size() < settings.offload_threads.load(std::memory_order_relaxed)) {
+            try {
+                threads_.emplace_back([this] { work(); });
+            } catch (...) {
+                if (threads_.empty()) {
+                    jobs_.pop_back();
+                    throw;
+                }
+                // the running workers will get to it
+            }
+        }
+        cv_.notify_one();
+    }
+
+    ~WorkerPool() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        for (std::thread& t : threads_) t.join();
+    }
+
+private:
+    void work() {
+        std::unique_lock lock(mu_);
+        for (;;) {
+            ++idle_;
+            cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+            --idle_;
+            if (jobs_.empty()) return;  // stopping, and nothing left to do
+            OffloadJob* job = jobs_.front();
+            jobs_.pop_front();
+            lock.unlock();
+            job->run();
+            job->loop->notify(*job->waiter);  // the job may be gone from here on
+            lock.lock();
+        }
+    }
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<OffloadJob*> jobs_;
+    std::vector<std::thread> threads_;
+    std::size_t idle_ = 0;
+    bool stop_ = false;
+};
+
+}  // namespace
+
+void run_offloaded(OffloadJob& job) {
+    FiberRecord* const fiber = current_fiber;
+    Loop* const loop = fiber ? fiber->loop : Loop::current_if_any();
+    // Outside a fiber the point of offloading is to keep this thread's fibers running; with none
+    // (or from a loop callback, or at thread exit, where nothing may wait) inline is the same.
+    const bool offload =
+        loop && !loop->closing() && (fiber || (loop->live_fibers() > 0 && !loop->in_loop_callback()));
+    if (!offload) {
+        job.run();
+    } else {
+        Waiter w(*loop, fiber, WaitKind::offload, no_deadline);
+        job.waiter = &w;
+        job.loop = loop;
+        WorkerPool::instance().submit(job);
+        ++loop->offload_waits;
+        try {
+            // Not cancellable: the job lives in this frame until a worker has finished with it.
+            while (loop->park(w) != WakeReason::ready) {
+            }
+        } catch (...) {
+            // Only a failing epoll could get here; returning would free the job under the worker.
+            std::fprintf(stderr, "weft: the fiber loop failed while a thread offload was in flight: %s\n",
+                         describe_exception(std::current_exception()).c_str());
+            std::terminate();
+        }
+        --loop->offload_waits;
+    }
+    if (job.error) std::rethrow_exception(job.error);
+}
+
+}  // namespace orm::detail

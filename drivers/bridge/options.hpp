@@ -1,0 +1,35 @@
+// Process-wide settings of the fiber runtime: stack size and caching, the slow-fiber
+// threshold, and the size of the thread pool behind orm::run_in_thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace orm {
+
+struct FiberOptions {
+    // Usable stack per fiber, rounded up to whole pages (minimum 16 KiB). Stacks are mmap'ed and
+    // committed lazily, so an idle fiber costs the pages it has touched, not this size. 128 KiB
+    // because in sync mode a fiber runs libpq and sqlite3 on its own stack, and libpq's connect
+    // path (getaddrinfo, NSS, TLS setup) is known to want tens of KiB.
+    std::size_t stack_size = 128 * 1024;
+    // A PROT_NONE page below every stack, so an overflow faults at once instead of silently
+    // corrupting the neighbouring stack. Costs one mprotect per new stack (amortised by the
+    // cache) and a second memory mapping per live fiber; with vm.max_map_count at its usual
+    // 65530 that caps a process at roughly 30,000 live fibers. Turn off only for more.
+    bool guard_pages = true;
+    // Finished fibers' stacks kept per thread for reuse (no mmap/munmap per spawn).
+    std::size_t stack_cache = 1024;
+    // A fiber running longer than this between two switches is reported (FiberReport::slow_fiber).
+    // Zero turns the check off (and with it one clock read per switch).
+    std::chrono::milliseconds slow_fiber_threshold{100};
+    // Upper bound on the worker threads behind orm::run_in_thread (started on demand).
+    std::size_t offload_threads = 8;
+};
+
+// Applies to stacks allocated and switches made after the call, on every thread. Throws
+// orm::InterfaceError for a stack size below 16 KiB or above 1 GiB, or zero offload threads.
+void set_fiber_options(const FiberOptions& options);
+FiberOptions fiber_options();
+
+}  // namespace orm

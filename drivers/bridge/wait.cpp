@@ -1,0 +1,80 @@
+// wait_io / yield_now / sleep_until: the waits every driver builds on.
+#include "drivers/bridge/wait.hpp"
+
+#include <poll.h>
+
+#include <fmt/format.h>
+
+#include "drivers/bridge/detail/loop.hpp"
+#include "drivers/bridge/detail/report.hpp"
+#include "drivers/errors.hpp"
+
+namespace orm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const char* become(Io interest) {
+    switch (interest) {
+        case Io::readable: return "readable";
+        case Io::writable: return "writable";
+        default: return "readable or writable";
+    }
+}
+
+// With the deadline already gone, a wait is only a readiness check.
+Io poll_now(int fd, Io interest) {
+    pollfd p{fd, short((any(interest & Io::readable) ? POLLIN : 0) | (any(interest & Io::writable) ? POLLOUT : 0)), 0};
+    if (::poll(&p, 1, 0) < 0) return Io{};
+    if (p.revents & POLLNVAL)
+        throw InterfaceError(fmt::format("cannot wait for fd {}: it is not an open file descriptor", fd));
+    const bool err = p.revents & (POLLERR | POLLHUP);
+    return interest & Io(((p.revents & POLLIN) || err ? unsigned(Io::readable) : 0u) |
+                         ((p.revents & POLLOUT) || err ? unsigned(Io::writable) : 0u));
+}
+
+}  // namespace
+
+Io wait_io(int fd, Io interest, Deadline deadline) {
+    if (fd < 0) throw InterfaceError(fmt::format("wait_io: invalid file descriptor {}", fd));
+    if (!any(interest)) throw InterfaceError("wait_io: asked to wait for nothing (interest is empty)");
+    detail::Loop& loop = detail::Loop::current();
+    loop.check_can_wait("orm::wait_io()");
+    const Deadline start = deadline == no_deadline ? Deadline{} : Clock::now();
+    if (deadline != no_deadline && deadline <= start) {
+        if (Io ready = poll_now(fd, interest); any(ready)) return ready;
+        throw TimeoutError(fmt::format("timed out waiting for fd {} to become {}: the deadline had already passed",
+                                       fd, become(interest)));
+    }
+    detail::Waiter w(loop, detail::current_fiber, detail::WaitKind::io, deadline);
+    w.fd = fd;
+    w.interest = interest;
+    if (!loop.watch(w)) return interest;
+    detail::WakeReason reason;
+    {
+        struct Unwatch {
+            detail::Waiter& w;
+            ~Unwatch() { w.loop->unwatch(w); }
+        } unwatch{w};
+        reason = loop.park(w);
+    }
+    if (reason == detail::WakeReason::ready) return w.ready;
+    if (reason == detail::WakeReason::cancelled) detail::throw_cancelled("orm::wait_io()");
+    throw TimeoutError(fmt::format("timed out after {} waiting for fd {} to become {}",
+                                   detail::format_duration(deadline - start), fd, become(interest)));
+}
+
+void yield_now() { detail::Loop::current().yield(); }
+
+void sleep_until(Deadline t) {
+    detail::Loop& loop = detail::Loop::current();
+    loop.check_can_wait("orm::sleep_until()");
+    if (t != no_deadline && t <= Clock::now()) {
+        loop.yield();
+        return;
+    }
+    detail::Waiter w(loop, detail::current_fiber, detail::WaitKind::sleep, t);
+    if (loop.park(w) == detail::WakeReason::cancelled) detail::throw_cancelled("orm::sleep_until()");
+}
+
+}  // namespace orm

@@ -1,0 +1,43 @@
+// Suspension points of the fiber runtime: wait for a file descriptor, sleep, yield.
+//
+// Inside a fiber each call suspends only that fiber; the thread's loop runs others meanwhile.
+// Outside any fiber the call drives this thread's loop itself until its own condition holds, so
+// other fibers of the thread make progress too (greenhack's start_loop()). From inside the loop
+// where neither is possible (a reporter callback) or while the thread is exiting, they throw
+// orm::InterfaceError instead of hanging; a loop that can never wake the caller again (every
+// fiber waits on another, nothing external pending) throws orm::InterfaceError with a dump.
+#pragma once
+
+#include <chrono>
+
+#include "drivers/bridge/deadline.hpp"
+
+namespace orm {
+
+enum class Io : unsigned { readable = 1, writable = 2, both = 3 };
+constexpr Io operator&(Io a, Io b) noexcept { return Io(unsigned(a) & unsigned(b)); }
+constexpr Io operator|(Io a, Io b) noexcept { return Io(unsigned(a) | unsigned(b)); }
+constexpr bool any(Io a) noexcept { return unsigned(a) != 0; }
+
+// Waits until `fd` is ready for what `interest` asks (readable, writable, or either) and returns
+// what is ready, a non-empty subset of `interest`; an error or hang-up counts as ready both ways
+// (the next read/write reports it). Like poll(), it may return spuriously: re-check and wait
+// again. Throws orm::TimeoutError at `deadline`, naming the fd, the direction and the time
+// waited; with a deadline already passed it only checks readiness, without suspending. One
+// fiber at a time may wait per fd and direction (else orm::InterfaceError). Close an fd only
+// when nobody waits on it.
+Io wait_io(int fd, Io interest, Deadline deadline);
+inline void wait_readable(int fd, Deadline deadline) { wait_io(fd, Io::readable, deadline); }
+inline void wait_writable(int fd, Deadline deadline) { wait_io(fd, Io::writable, deadline); }
+
+// Lets every other ready fiber run once before the caller continues (outside a fiber: runs one
+// nonblocking round of the loop). CPU-bound fibers call it to share the loop.
+void yield_now();
+
+// Suspends until `t` (a time already passed: yields once). Accurate to the kernel's timer
+// slack (tens of microseconds), not to the millisecond.
+void sleep_until(Deadline t);
+template <class Rep, class Period>
+void sleep_for(std::chrono::duration<Rep, Period> d) { sleep_until(deadline_after(d)); }
+
+}  // namespace orm
