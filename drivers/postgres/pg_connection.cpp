@@ -151,27 +151,61 @@ Result PgConnection::execute_uncached(std::string_view sql, const PgParams& para
     return Result(std::make_unique<PgCursor>(check(round_trip(req), sql)));
 }
 
+namespace {
+
+// Failures a statement prepared against an older table definition can cause: the server fixed
+// each parameter's type when the statement was prepared, and a table dropped and re-created
+// with other column types (a migration, a test fixture) leaves those types stale.
+// Class 22 covers values that no longer parse as the parameter's type (22P02, 22P03, 22021,
+// 22003, 22007...); 42804 / 42883 a NULL or operator that no longer fits; 08P01 binary bytea
+// data against a non-bytea parameter. Genuine errors of these kinds pay one extra
+// prepare + describe, and only on the error path.
+bool may_be_stale_types(std::string_view sqlstate) {
+    return sqlstate.starts_with("22") || sqlstate == "42804" || sqlstate == "42883" || sqlstate == "08P01";
+}
+
+}  // namespace
+
 Result PgConnection::execute_cached(std::string_view sql, const PgParams& params) {
+    Prepared* p = nullptr;
     for (int attempt = 0;; ++attempt) {
-        Prepared* p = cache_.find(sql);
+        if (!p) p = cache_.find(sql);
         if (!p) p = &prepare(sql);
-        if (p->param_count != params.size())
-            throw ProgrammingError(fmt::format("statement expects {} parameter{}, got {}: {}", p->param_count,
-                                               p->param_count == 1 ? "" : "s", params.size(), shorten_sql(sql)));
+        if (p->param_types.size() != static_cast<std::size_t>(params.size()))
+            throw ProgrammingError(fmt::format("statement expects {} parameter{}, got {}: {}", p->param_types.size(),
+                                               p->param_types.size() == 1 ? "" : "s", params.size(),
+                                               shorten_sql(sql)));
         PgRequest req;
         req.kind = PgRequest::Kind::exec_prepared;
         req.name = p->name.c_str();
         params.apply(req);
         PgHandle::Result r = round_trip(req);
         if (succeeded(r)) return Result(std::make_unique<PgCursor>(std::move(r)));
-        // 26000: the statement is gone (DEALLOCATE ALL, DISCARD ALL); 0A000: "cached plan must
-        // not change result type" after the table changed. Drop it; outside a transaction the
-        // failed statement changed nothing, so preparing afresh and running it again is safe.
+        if (lost(r) || attempt > 0) check(std::move(r), sql);  // throws
+        bool idle = handle_.transaction_status() == PgHandle::TxStatus::idle;
         std::string_view state = r.error_field(Field::sqlstate);
-        if (!lost(r) && (state == "26000" || state == "0A000")) {
+        if (state == "26000" || state == "0A000") {
+            // 26000: the statement is gone (DEALLOCATE ALL, DISCARD ALL); 0A000: "cached plan
+            // must not change result type" after the table changed. Drop it; outside a
+            // transaction the failed statement changed nothing, so running it afresh is safe.
             if (state == "26000") p->gone = true;
             cache_.erase(sql);
-            if (attempt == 0 && handle_.transaction_status() == PgHandle::TxStatus::idle) continue;
+            p = nullptr;
+            if (idle) continue;
+        } else if (may_be_stale_types(state)) {
+            // Prepare afresh and retry only if the server now infers other parameter types;
+            // otherwise the error was genuine and stands. Inside a transaction nothing can run
+            // until ROLLBACK, so just drop the entry: the next use prepares it again.
+            std::vector<Oid> old_types = p->param_types;
+            cache_.erase(sql);
+            p = nullptr;
+            if (idle) {
+                Prepared& fresh = prepare(sql);
+                if (fresh.param_types != old_types) {
+                    p = &fresh;
+                    continue;
+                }
+            }
         }
         check(std::move(r), sql);  // throws
     }
@@ -196,7 +230,9 @@ PgConnection::Prepared& PgConnection::prepare(std::string_view sql) {
         if (!broken_) pending_deallocate_.push_back(name);
         throw;
     }
-    return *cache_.insert(sql, Prepared{std::move(name), d.param_count()});
+    Prepared prepared{std::move(name), {}};
+    for (int i = 0; i < d.param_count(); ++i) prepared.param_types.push_back(d.param_type(i));
+    return *cache_.insert(sql, std::move(prepared));
 }
 
 void PgConnection::flush_deallocations() {
@@ -273,8 +309,10 @@ void PgConnection::set_statement_timeout(std::chrono::milliseconds timeout) {
 // ---- lifecycle ----------------------------------------------------------------------------
 
 void PgConnection::cancel() {
+    // Touches only the PGcancel object, under the lock that close() and mark_broken() take to
+    // free it; the flags belong to the owning thread and are not read here.
     std::lock_guard lock(cancel_mu_);
-    if (broken_ || closed_) return;
+    if (!handle_.can_cancel()) return;  // closed or lost: nothing runs
     std::string error;
     if (!handle_.cancel(error)) throw OperationalError("PostgreSQL cancel request failed: " + error);
 }

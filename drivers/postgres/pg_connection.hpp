@@ -54,7 +54,7 @@ public:
 private:
     struct Prepared {
         std::string name;      // "weft_<n>", never reused on this connection
-        int param_count = 0;   // from PQdescribePrepared
+        std::vector<Oid> param_types;  // as the server inferred them (PQdescribePrepared)
         bool gone = false;     // the server no longer has it: nothing to DEALLOCATE
     };
 

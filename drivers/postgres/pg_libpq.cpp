@@ -41,6 +41,7 @@ std::string_view PgHandle::Result::value(int row, int col) const {
 std::string_view PgHandle::Result::command_status() const { return r_ ? PQcmdStatus(r_.get()) : ""; }
 std::string_view PgHandle::Result::command_tuples() const { return r_ ? PQcmdTuples(r_.get()) : ""; }
 int PgHandle::Result::param_count() const { return r_ ? PQnparams(r_.get()) : 0; }
+Oid PgHandle::Result::param_type(int i) const { return PQparamtype(r_.get(), i); }
 
 std::string_view PgHandle::Result::error_field(Field f) const {
     if (!r_) return {};

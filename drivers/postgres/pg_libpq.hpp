@@ -58,6 +58,7 @@ public:
         std::string_view command_status() const;                // PQcmdStatus
         std::string_view command_tuples() const;                // PQcmdTuples
         int param_count() const;                                // PQnparams
+        Oid param_type(int i) const;                            // PQparamtype
         std::string_view error_field(Field f) const;            // PQresultErrorField ("" when absent)
         std::string_view error_message() const;                 // PQresultErrorMessage
 
@@ -103,6 +104,7 @@ public:
     // PQcancel on the PGcancel object taken at connect. Thread-safe with respect to queries
     // running on this handle (not with respect to close(): the caller serializes those).
     bool cancel(std::string& error);
+    bool can_cancel() const { return cancel_ != nullptr; }
 
 private:
     std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_{nullptr, nullptr};

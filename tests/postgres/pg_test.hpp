@@ -7,7 +7,9 @@
 
 #include <cstdlib>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <typeinfo>
 
 #include "drivers/backend.hpp"
 #include "drivers/connection.hpp"
@@ -47,5 +49,49 @@ inline std::string table(const std::string& base) {
     static const std::string suffix = std::to_string(::getpid());
     return "weft_t_" + base + "_" + suffix;
 }
+
+// Runs f, which must throw E (or a subclass); returns the caught error for further checks.
+template <class E, class F>
+E expect_error(F&& f) {
+    try {
+        f();
+    } catch (const E& e) {
+        return e;
+    } catch (const std::exception& e) {
+        FAIL("expected " << typeid(E).name() << ", got " << typeid(e).name() << ": " << e.what());
+    }
+    FAIL("expected " << typeid(E).name() << ", nothing was thrown");
+    throw std::logic_error("unreachable");
+}
+
+inline std::int64_t scalar_int(orm::db::Connection& c, const std::string& sql) {
+    auto v = c.execute(sql).scalar<std::int64_t>();
+    REQUIRE(v.has_value());
+    return *v;
+}
+
+// Creates `name` with the given column list, dropping a leftover first; drops it at scope exit.
+class ScratchTable {
+public:
+    ScratchTable(orm::db::Connection& c, std::string name, const std::string& columns) : c_(c), name_(std::move(name)) {
+        c_.execute_script("DROP TABLE IF EXISTS " + quoted() + " CASCADE");
+        c_.execute_script("CREATE TABLE " + quoted() + " (" + columns + ")");
+    }
+    ~ScratchTable() {
+        try {
+            if (!c_.is_broken()) {
+                if (c_.transaction_state() != orm::db::TransactionState::idle) c_.rollback();
+                c_.execute_script("DROP TABLE IF EXISTS " + quoted() + " CASCADE");
+            }
+        } catch (...) {
+        }
+    }
+    const std::string& name() const { return name_; }
+    std::string quoted() const { return "\"" + name_ + "\""; }
+
+private:
+    orm::db::Connection& c_;
+    std::string name_;
+};
 
 }  // namespace pgtest
