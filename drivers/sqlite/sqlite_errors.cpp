@@ -79,6 +79,16 @@ std::string_view sqlstate_for_generic_error(std::string_view m) noexcept {
     return "42000";  // syntax_error_or_access_rule_violation
 }
 
+// Constraint failures without a specific extended code. ON DELETE RESTRICT, for one, fails with
+// SQLITE_CONSTRAINT_TRIGGER and the message "FOREIGN KEY constraint failed".
+std::string_view sqlstate_for_other_constraint(std::string_view m) noexcept {
+    if (contains(m, "FOREIGN KEY constraint failed")) return "23503";
+    if (contains(m, "UNIQUE constraint failed")) return "23505";
+    if (contains(m, "NOT NULL constraint failed")) return "23502";
+    if (contains(m, "CHECK constraint failed")) return "23514";
+    return "23000";  // integrity_constraint_violation (e.g. RAISE(ABORT, ...) in a trigger)
+}
+
 }  // namespace
 
 std::string_view result_code_name(int code) noexcept {
@@ -104,7 +114,7 @@ std::string_view sqlstate_for(int code, std::string_view message) noexcept {
     }
     switch (code & 0xff) {
     case SQLITE_ERROR: return sqlstate_for_generic_error(message);
-    case SQLITE_CONSTRAINT: return "23000";             // integrity_constraint_violation
+    case SQLITE_CONSTRAINT: return sqlstate_for_other_constraint(message);
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return "55P03";                 // lock_not_available
     case SQLITE_INTERRUPT: return "57014";              // query_canceled
@@ -155,8 +165,13 @@ std::string shorten_sql(std::string_view sql, std::size_t max) {
     }
     if (i < sql.size()) {
         // Do not leave half a UTF-8 sequence behind.
-        while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
-        if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0x80)) out.pop_back();
+        std::size_t start = out.size();
+        while (start > 0 && (static_cast<unsigned char>(out[start - 1]) & 0xC0) == 0x80) --start;
+        if (start > 0) {
+            auto lead = static_cast<unsigned char>(out[start - 1]);
+            std::size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+            if (out.size() - (start - 1) < need) out.resize(start - 1);
+        }
         out += fmt::format("... ({} bytes in all)", sql.size());
     }
     return out;
