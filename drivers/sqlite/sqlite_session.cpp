@@ -104,6 +104,7 @@ std::shared_ptr<Statement> Session::prepare(std::string_view sql, bool persisten
         fail(SQLITE_TOOBIG, "SQL text too long", "preparing", sql);
     sqlite3_stmt* raw = nullptr;
     const char* tail = nullptr;
+    timed_out_ = false;
     int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
                                 persistent ? SQLITE_PREPARE_PERSISTENT : 0, &raw, &tail);
     auto st = std::make_shared<Statement>();
@@ -210,16 +211,27 @@ int Session::on_progress(void* self) noexcept {
     return 1;  // makes the running statement fail with SQLITE_INTERRUPT
 }
 
+// The deadline only holds while a statement runs: SQLite may call the progress handler from
+// sqlite3_prepare too, which must not trip over the deadline of an earlier statement.
+struct Session::Armed {
+    Session& s;
+    Armed(Session& session, Clock::time_point deadline) : s(session) {
+        s.timed_out_ = false;
+        s.deadline_ = deadline;
+    }
+    ~Armed() { s.deadline_ = Clock::time_point::max(); }
+};
+
 bool Session::step(Statement& st) {
     ensure_open();
-    timed_out_ = false;
     int rc;
     if (timeout_.count() > 0) {
         auto start = Clock::now();
-        deadline_ = start + timeout_ - st.spent;
+        Armed armed(*this, start + timeout_ - st.spent);
         rc = sqlite3_step(st.handle.get());
         st.spent += Clock::now() - start;
     } else {
+        timed_out_ = false;
         rc = sqlite3_step(st.handle.get());
     }
     if (rc == SQLITE_ROW) return true;
@@ -240,10 +252,12 @@ void Session::exec(std::string_view script) {
     if (script.find('\0') != std::string_view::npos)
         throw ProgrammingError(fmt::format("the SQL script contains a NUL byte: {}", shorten_sql(script)));
     std::string text(script);
-    timed_out_ = false;
-    deadline_ = Clock::now() + timeout_;
     char* err = nullptr;
-    int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &err);
+    int rc;
+    {
+        Armed armed(*this, Clock::now() + timeout_);
+        rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &err);
+    }
     if (rc == SQLITE_OK) return;
     std::string message = err ? err : sqlite3_errmsg(db_.get());
     sqlite3_free(err);

@@ -78,6 +78,7 @@ private:
     void ensure_open() const;
     [[noreturn]] void fail(int code, std::string message, std::string_view doing, std::string_view sql);
     static int on_progress(void* self) noexcept;
+    struct Armed;
 
     DbPtr db_;
     std::string path_;
@@ -88,7 +89,7 @@ private:
     StatementCache<std::shared_ptr<Statement>> cache_;
     std::size_t cache_capacity_;
     std::chrono::milliseconds timeout_{0};
-    Clock::time_point deadline_{};
+    Clock::time_point deadline_ = Clock::time_point::max();
     bool timed_out_ = false;
     bool closed_ = false;
     bool broken_ = false;
