@@ -101,7 +101,7 @@ void PgConnection::configure_session() {
 PgHandle::Result PgConnection::round_trip(const PgRequest& req) { return handle_.run_blocking(req); }
 
 bool PgConnection::lost(const PgHandle::Result& r) const {
-    if (!handle_.connection_ok()) return true;
+    if (!handle_.connection_ok() || handle_.session_ending()) return true;
     // FATAL / PANIC: the server ends the session after sending it (pg_terminate_backend, shutdown).
     auto severity = r.error_field(Field::severity);
     return severity == "FATAL" || severity == "PANIC";
@@ -326,12 +326,14 @@ bool PgConnection::is_usable(bool ping) {
     auto tx = handle_.transaction_status();
     if (tx == PgHandle::TxStatus::active || tx == PgHandle::TxStatus::unknown) return false;
     // An idle session receives nothing unasked except notifications, or a FATAL error followed by
-    // EOF when the server ends it (pg_terminate_backend, shutdown). Reading what is there (no
-    // round trip) makes libpq notice the EOF and report CONNECTION_BAD.
+    // EOF when the server ends it (pg_terminate_backend, shutdown). Reading and parsing what is
+    // there (no round trip) shows either the FATAL message or the EOF (CONNECTION_BAD).
     for (int i = 0; i < 4; ++i) {
         pollfd p{handle_.socket(), POLLIN, 0};
         if (::poll(&p, 1, 0) <= 0) break;
-        if (!handle_.consume_input() || !handle_.connection_ok()) {
+        bool read = handle_.consume_input();
+        handle_.is_busy();  // parses: an unsolicited ErrorResponse reaches the notice receiver
+        if (!read || !handle_.connection_ok() || handle_.session_ending()) {
             mark_broken();
             return false;
         }

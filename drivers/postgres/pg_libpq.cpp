@@ -7,10 +7,6 @@
 
 namespace orm::db::postgres {
 
-namespace {
-void drop_notice(void*, const char*) {}
-}  // namespace
-
 // ---- Result ---------------------------------------------------------------------------------
 
 PgHandle::Result::Result(pg_result* r) : r_(r, PQclear) {}
@@ -81,6 +77,7 @@ std::optional<Keywords> PgHandle::parse_conninfo(const std::string& conninfo, st
 
 bool PgHandle::connect(const Keywords& keywords) {
     close();
+    session_ending_ = false;
     std::vector<const char*> keys, values;
     for (const auto& [k, v] : keywords) {
         keys.push_back(k.c_str());
@@ -90,9 +87,15 @@ bool PgHandle::connect(const Keywords& keywords) {
     values.push_back(nullptr);
     conn_ = {PQconnectdbParams(keys.data(), values.data(), 0), PQfinish};
     if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) return false;
-    PQsetNoticeProcessor(conn_.get(), drop_notice, nullptr);
+    PQsetNoticeReceiver(conn_.get(), &PgHandle::on_notice, this);
     cancel_ = {PQgetCancel(conn_.get()), PQfreeCancel};
     return true;
+}
+
+void PgHandle::on_notice(void* self, const pg_result* notice) {
+    const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity && (std::strcmp(severity, "FATAL") == 0 || std::strcmp(severity, "PANIC") == 0))
+        static_cast<PgHandle*>(self)->session_ending_ = true;
 }
 
 void PgHandle::close() {
@@ -124,6 +127,7 @@ int PgHandle::socket() const { return conn_ ? PQsocket(conn_.get()) : -1; }
 int PgHandle::backend_pid() const { return conn_ ? PQbackendPID(conn_.get()) : 0; }
 int PgHandle::server_version() const { return conn_ ? PQserverVersion(conn_.get()) : 0; }
 bool PgHandle::consume_input() { return conn_ && PQconsumeInput(conn_.get()) == 1; }
+bool PgHandle::is_busy() { return conn_ && PQisBusy(conn_.get()) == 1; }
 
 PgHandle::Result PgHandle::run_blocking(const PgRequest& req) {
     PGconn* c = conn_.get();

@@ -71,15 +71,16 @@ public:
     enum class TxStatus { idle, active, in_transaction, in_error, unknown };
 
     PgHandle() = default;
-    PgHandle(PgHandle&&) noexcept = default;
-    PgHandle& operator=(PgHandle&&) noexcept = default;
+    // Not movable: libpq's notice receiver holds a pointer to this object.
+    PgHandle(const PgHandle&) = delete;
+    PgHandle& operator=(const PgHandle&) = delete;
 
     // PQconninfoParse: the keywords a conninfo string (URI or key=value) sets, or nullopt with
     // libpq's error in `error`.
     static std::optional<Keywords> parse_conninfo(const std::string& conninfo, std::string& error);
 
-    // PQconnectdbParams (expand_dbname = 0), then PQsetNoticeProcessor (notices are dropped
-    // rather than printed to stderr) and PQgetCancel. False on failure; see error_message().
+    // PQconnectdbParams (expand_dbname = 0), then PQsetNoticeReceiver (notices are not printed
+    // to stderr; see session_ending()) and PQgetCancel. False on failure; see error_message().
     bool connect(const Keywords& keywords);
     // PQfinish and PQfreeCancel (through the unique_ptrs). Idempotent.
     void close();
@@ -92,6 +93,10 @@ public:
     int backend_pid() const;                   // PQbackendPID
     int server_version() const;                // PQserverVersion
     bool consume_input();                      // PQconsumeInput
+    bool is_busy();                            // PQisBusy (also parses input already read)
+    // True once the server sent a FATAL or PANIC error outside a query (libpq hands those to the
+    // notice receiver): it is about to close the session, even if the EOF has not arrived yet.
+    bool session_ending() const { return session_ending_; }
 
     // The blocking twin of each PQsend*: PQexec, PQprepare (paramTypes NULL), PQdescribePrepared,
     // PQexecPrepared / PQexecParams (paramTypes NULL, text results).
@@ -107,6 +112,9 @@ public:
     bool can_cancel() const { return cancel_ != nullptr; }
 
 private:
+    static void on_notice(void* self, const pg_result* notice);
+
+    bool session_ending_ = false;
     std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_{nullptr, nullptr};
     std::unique_ptr<pg_cancel, void (*)(pg_cancel*)> cancel_{nullptr, nullptr};
 };

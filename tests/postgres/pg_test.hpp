@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
+#include <vector>
 
 #include "drivers/backend.hpp"
 #include "drivers/connection.hpp"
@@ -92,6 +93,28 @@ public:
 private:
     orm::db::Connection& c_;
     std::string name_;
+};
+
+// Drops the named tables now (leftovers) and again at scope exit, even when a check fails.
+class DropOnExit {
+public:
+    DropOnExit(orm::db::Connection& c, std::vector<std::string> tables) : c_(c), tables_(std::move(tables)) { drop(); }
+    ~DropOnExit() {
+        try {
+            if (!c_.is_broken()) {
+                if (c_.transaction_state() != orm::db::TransactionState::idle) c_.rollback();
+                drop();
+            }
+        } catch (...) {
+        }
+    }
+
+private:
+    void drop() {
+        for (const auto& t : tables_) c_.execute_script("DROP TABLE IF EXISTS \"" + t + "\" CASCADE");
+    }
+    orm::db::Connection& c_;
+    std::vector<std::string> tables_;
 };
 
 }  // namespace pgtest
