@@ -13,10 +13,11 @@ struct FiberOptions {
     // because in sync mode a fiber runs libpq and sqlite3 on its own stack, and libpq's connect
     // path (getaddrinfo, NSS, TLS setup) is known to want tens of KiB.
     std::size_t stack_size = 128 * 1024;
-    // A PROT_NONE page below every stack, so an overflow faults at once instead of silently
-    // corrupting the neighbouring stack. Costs one mprotect per new stack (amortised by the
-    // cache) and a second memory mapping per live fiber; with vm.max_map_count at its usual
-    // 65530 that caps a process at roughly 30,000 live fibers. Turn off only for more.
+    // An inaccessible page below every stack, so an overflow faults at once instead of silently
+    // corrupting the neighbouring stack. One madvise(MADV_GUARD_INSTALL) per new stack (the cache
+    // amortises it). Before Linux 6.13 it takes mprotect, which gives every stack a second
+    // memory mapping: with vm.max_map_count at its usual 65530 that caps a process at roughly
+    // 30,000 live fibers there; turn guard pages off only to go beyond that on such kernels.
     bool guard_pages = true;
     // Finished fibers' stacks kept per thread for reuse (no mmap/munmap per spawn).
     std::size_t stack_cache = 1024;

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "drivers/bridge/detail/report.hpp"
+#include "drivers/bridge/wait.hpp"
 #include "drivers/errors.hpp"
 
 namespace orm {
@@ -80,8 +81,18 @@ std::string format_duration(std::chrono::nanoseconds d) {
     return fmt::format("{:.3f} s", ns / 1e9);
 }
 
+bool is_cancellation(const std::exception_ptr& e) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const FiberCancelled&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
 void throw_cancelled(std::string_view what) {
-    throw InterfaceError(fmt::format(
+    throw FiberCancelled(fmt::format(
         "{}: cancelled because its thread is exiting (the loop cancels the fibers still suspended "
         "on it, so they unwind and release what they hold)",
         what));

@@ -64,7 +64,12 @@ Io wait_io(int fd, Io interest, Deadline deadline) {
                                    detail::format_duration(deadline - start), fd, become(interest)));
 }
 
-void yield_now() { detail::Loop::current().yield(); }
+void yield_now() {
+    if (detail::FiberRecord* f = detail::current_fiber)
+        f->loop->yield();
+    else
+        detail::Loop::current().yield();
+}
 
 void sleep_until(Deadline t) {
     detail::Loop& loop = detail::Loop::current();

@@ -11,8 +11,16 @@
 #include <chrono>
 
 #include "drivers/bridge/deadline.hpp"
+#include "drivers/errors.hpp"
 
 namespace orm {
+
+// What every waiting call throws on a fiber whose thread is exiting: the loop cancels the
+// fibers still suspended on it so that they unwind and release what they hold. Catch-all
+// handlers in fibers should let it pass. (Destructors that wait must catch, as for timeouts.)
+class FiberCancelled : public InterfaceError {
+    using InterfaceError::InterfaceError;
+};
 
 enum class Io : unsigned { readable = 1, writable = 2, both = 3 };
 constexpr Io operator&(Io a, Io b) noexcept { return Io(unsigned(a) & unsigned(b)); }

@@ -63,9 +63,9 @@ bool WaitQueue::notify_locked() {
     return true;
 }
 
-void WaitQueue::notify_one() {
+bool WaitQueue::notify_one() {
     std::lock_guard g(mu_);
-    notify_locked();
+    return notify_locked();
 }
 
 void WaitQueue::notify_all() {

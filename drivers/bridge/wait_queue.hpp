@@ -35,8 +35,10 @@ public:
         return true;
     }
 
-    // Callable from any thread, with or without the waiters' mutex held.
-    void notify_one();
+    // Callable from any thread, with or without the waiters' mutex held. notify_one() says
+    // whether it woke a waiter; that waiter's wait_until() then returns true, even if its
+    // deadline passes meanwhile, so no notification is lost to a timeout.
+    bool notify_one();
     void notify_all();
     std::size_t waiting() const;
 

@@ -1,33 +1,40 @@
 // Sanitized builds only: the thread-local "current context" that Boost.Context's ucontext
 // implementation expects from the library. Debian builds libboost_context for fcontext, which
-// lacks it, and detail/context.hpp switches to ucontext under AddressSanitizer. Same scheme as
-// Boost's own src/fiber.cpp: a per-thread record for the thread's original stack, made on first use.
+// lacks it, and detail/context.hpp switches to ucontext under AddressSanitizer.
+//
+// Boost's own version frees the record in a thread_local destructor, which may run before the
+// loop's (which still switches into fibers to cancel them). Here it is made on first use and
+// freed by the loop's owner after the loop is gone.
 #include "drivers/bridge/detail/context.hpp"
+
+namespace orm::detail {
 
 #if defined(BOOST_USE_UCONTEXT)
 
-namespace boost::context::detail {
 namespace {
-thread_local fiber_activation_record* current_record = nullptr;
-thread_local std::size_t users = 0;
+thread_local boost::context::detail::fiber_activation_record* current_record = nullptr;
 }  // namespace
 
-fiber_activation_record_initializer::fiber_activation_record_initializer() noexcept {
-    if (users++ == 0) current_record = new fiber_activation_record();
+void release_thread_context() noexcept {
+    delete current_record;
+    current_record = nullptr;
 }
 
-fiber_activation_record_initializer::~fiber_activation_record_initializer() {
-    if (--users == 0) {
-        delete current_record;
-        current_record = nullptr;
-    }
-}
+}  // namespace orm::detail
+
+namespace boost::context::detail {
 
 fiber_activation_record*& fiber_activation_record::current() noexcept {
-    thread_local fiber_activation_record_initializer initializer;
-    return current_record;
+    if (!orm::detail::current_record) orm::detail::current_record = new fiber_activation_record();
+    return orm::detail::current_record;
 }
 
 }  // namespace boost::context::detail
+
+#else
+
+void release_thread_context() noexcept {}
+
+}  // namespace orm::detail
 
 #endif

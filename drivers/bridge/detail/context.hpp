@@ -18,3 +18,8 @@
 
 #include <boost/context/fiber.hpp>
 #include <boost/context/stack_context.hpp>
+
+namespace orm::detail {
+// Frees what the context implementation keeps per thread (after the thread's loop is gone).
+void release_thread_context() noexcept;
+}  // namespace orm::detail

@@ -3,6 +3,7 @@
 // is what a thread waiting outside any fiber drives until its own wait ends.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -88,6 +89,7 @@ private:
     void poll(bool block);
     void fire_timers();
     void drain_remote();
+    bool spin_for_remote() const noexcept;
     void finish(FiberRecord& f);
     void make_ready(FiberRecord& f) noexcept;
     bool arm(int fd, FdEntry& e);
@@ -114,12 +116,13 @@ private:
     Waiter* outside_ = nullptr;  // the thread's own wait while it drives the loop
     bool driving_ = false;
     bool closing_ = false;
-    unsigned batches_since_poll_ = 0;
+    unsigned resumes_since_poll_ = 0;
 
     std::mutex remote_mu_;
     std::vector<Waiter*> remote_;  // notify()'ed from other threads, not yet delivered
     std::vector<Waiter*> remote_batch_;
     bool wake_pending_ = false;  // the eventfd has been written since the last drain
+    std::atomic<bool> remote_posted_{false};  // remote_ is not empty (read without the mutex)
 
     mutable std::timed_mutex owner_mu_;
     bool owner_locked_ = false;

@@ -20,6 +20,9 @@ std::string describe_exception(const std::exception_ptr& e);
 // "250 us", "12.5 ms", "2.300 s".
 std::string format_duration(std::chrono::nanoseconds d);
 
+// The exception is the FiberCancelled that throw_cancelled() throws.
+bool is_cancellation(const std::exception_ptr& e) noexcept;
+
 // The error every wait throws when its thread is exiting and the loop cancels its fibers.
 [[noreturn]] void throw_cancelled(std::string_view what);
 

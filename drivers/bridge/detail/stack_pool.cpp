@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <new>
 
@@ -17,26 +18,37 @@ std::size_t page_size() noexcept {
     return size;
 }
 
-// Every stack is mapped with one extra page below it; with guard_pages that page is made
-// PROT_NONE, without it is simply never touched (so it costs no memory, and deallocate() can
-// find the mapping's start from the stack alone).
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102  // Linux 6.13; glibc 2.36 does not know it yet
+#endif
+
+// Linux 6.13+ installs a guard page without a mapping of its own; older kernels need mprotect,
+// which splits the region into two mappings (and so counts against vm.max_map_count twice).
+std::atomic<bool> guard_install_works{true};
+
+// Every stack is mapped with one extra page below it; with guard_pages that page faults on any
+// access, without it is simply never touched (so it costs no memory, and deallocate() can find
+// the mapping's start from the stack alone).
 void* map_stack(std::size_t size, bool guard) {
     const std::size_t page = page_size();
     // MAP_NORESERVE: memory is committed page by page as the stack grows, which is what keeps an
-    // idle fiber at a few KiB. MAP_STACK also opts the region out of transparent huge pages.
+    // idle fiber at a few KiB. MAP_STACK also opts the region out of transparent huge pages
+    // (Linux 6.7+), which would otherwise back merged neighbouring stacks with 2 MiB pages.
     void* base = ::mmap(nullptr, size + page, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (base == MAP_FAILED) throw std::bad_alloc();
-    if (guard) {
-        if (::mprotect(base, page, PROT_NONE) != 0) {
-            ::munmap(base, size + page);
-            throw std::bad_alloc();
-        }
-    } else {
-        // Without a guard, neighbouring stacks merge into one mapping that could be backed by
-        // huge pages, turning every touched stack into 2 MiB of resident memory.
-        ::madvise(base, size + page, MADV_NOHUGEPAGE);
+    bool guarded = !guard;
+    if (guard && guard_install_works.load(std::memory_order_relaxed)) {
+        guarded = ::madvise(base, page, MADV_GUARD_INSTALL) == 0;
+        if (!guarded && errno == EINVAL) guard_install_works.store(false, std::memory_order_relaxed);
     }
+    if (!guarded) guarded = ::mprotect(base, page, PROT_NONE) == 0;
+    if (!guarded) {
+        ::munmap(base, size + page);
+        throw std::bad_alloc();
+    }
+    if (!guard || !guard_install_works.load(std::memory_order_relaxed))
+        ::madvise(base, size + page, MADV_NOHUGEPAGE);  // kernels where MAP_STACK does not imply it
     return static_cast<char*>(base) + page + size;
 }
 
