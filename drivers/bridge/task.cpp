@@ -8,17 +8,14 @@
 #include "drivers/errors.hpp"
 
 namespace orm::detail {
-namespace {
 
-// Rethrows the fiber's exception (once someone has it, it is no longer reported as lost).
-void rethrow_error(FiberRecord* r) {
+// Once someone has the exception, it is no longer reported as lost.
+void task_rethrow(FiberRecord* r) {
     if (r->error) {
         r->retrieved = true;
         std::rethrow_exception(r->error);
     }
 }
-
-}  // namespace
 
 TaskRef spawn_fiber(std::string name, std::unique_ptr<TaskBody> body) {
     Loop& loop = Loop::current();
@@ -61,7 +58,6 @@ bool task_wait_until(FiberRecord* r, Deadline deadline) {
 void task_join(FiberRecord* r) {
     while (!task_wait_until(r, no_deadline)) {
     }
-    rethrow_error(r);
 }
 
 std::string task_name(const FiberRecord* r) { return r->display_name(); }
@@ -90,7 +86,7 @@ TaskRef run_root(std::string name, std::unique_ptr<TaskBody> body) {
         } clear{*group};
         if (loop.park(w) == WakeReason::cancelled) throw_cancelled("orm::run()");
     }
-    rethrow_error(root.get());
+    task_rethrow(root.get());
     return root;
 }
 

@@ -86,7 +86,8 @@ TaskRef spawn_fiber(std::string name, std::unique_ptr<TaskBody> body);
 TaskRef run_root(std::string name, std::unique_ptr<TaskBody> body);
 bool task_done(const FiberRecord* r) noexcept;
 bool task_wait_until(FiberRecord* r, Deadline deadline);
-void task_join(FiberRecord* r);  // waits for the end, then rethrows the fiber's exception if any
+void task_join(FiberRecord* r);     // waits for the end (errors of the wait itself propagate)
+void task_rethrow(FiberRecord* r);  // rethrows the fiber's exception, if it ended with one
 std::string task_name(const FiberRecord* r);
 std::uint64_t task_id(const FiberRecord* r) noexcept;
 [[noreturn]] void throw_empty_task(const char* operation);
@@ -129,12 +130,14 @@ public:
     }
     // Waits for the fiber to end (suspending the calling fiber, or driving this thread's loop
     // outside any fiber) and returns its value or rethrows its exception with its original type.
-    // The Task is empty afterwards.
+    // The Task is empty afterwards, unless the wait itself failed (joined from the wrong thread,
+    // deadlock, thread exiting), which leaves it as it was.
     T get() {
         if (!valid()) detail::throw_empty_task("Task::get()");
+        detail::task_join(ref_.get());
         detail::TaskRef ref = std::move(ref_);
         auto* result = std::exchange(result_, nullptr);
-        detail::task_join(ref.get());
+        detail::task_rethrow(ref.get());
         if constexpr (!std::is_void_v<T>) return std::move(*result->value);
     }
     // Waits like get() but only until `deadline`; true when the fiber has ended.

@@ -45,37 +45,49 @@ TEST_CASE("an exception retrieved with get() is not reported") {
 }
 
 TEST_CASE("a fiber blocking the loop past the threshold is reported; one that yields is not") {
+    // Wall time between switches is what blocks the loop, so a heavily overloaded machine that
+    // preempts a fiber for longer than the threshold is reported too: keep the margins wide.
     OptionsGuard restore;
     auto options = orm::fiber_options();
-    options.slow_fiber_threshold = 30ms;
+    options.slow_fiber_threshold = 50ms;
     orm::set_fiber_options(options);
     ReportCapture capture;
     orm::run([] {
         orm::spawn("hog", [] {
-            const auto until = Clock::now() + 80ms;
+            const auto until = Clock::now() + 150ms;
             while (Clock::now() < until) {
             }
         });
         orm::spawn("polite", [] {
-            const auto until = Clock::now() + 80ms;
+            const auto until = Clock::now() + 150ms;
             while (Clock::now() < until) orm::yield_now();
         });
     });
-    auto slow = capture.of_kind(Kind::slow_fiber);
-    REQUIRE(slow.size() == 1);
-    CHECK(slow[0].fiber_name == "hog");
-    CHECK(slow[0].duration >= 70ms);
-    CHECK(contains(slow[0].message, "hog"));
-    CHECK(contains(slow[0].message, "threshold 30.0 ms"));
+    auto named = [&](const std::string& name) {
+        std::vector<orm::FiberReport> out;
+        for (auto& r : capture.of_kind(Kind::slow_fiber))
+            if (r.fiber_name == name) out.push_back(r);
+        return out;
+    };
+    auto hog = named("hog");
+    REQUIRE(hog.size() == 1);
+    CHECK(hog[0].duration >= 140ms);
+    CHECK(contains(hog[0].message, "'hog'"));
+    CHECK(contains(hog[0].message, "threshold 50.0 ms"));
+    // The yielding fiber is measured per slice, never as one 150 ms run. (On an idle machine it
+    // is not reported at all; under heavy overload a preempted slice may exceed 50 ms.)
+    for (auto& r : named("polite")) CHECK(r.duration < 140ms);
 
     options.slow_fiber_threshold = 0ms;  // off
     orm::set_fiber_options(options);
     orm::run([] {
-        const auto until = Clock::now() + 40ms;
-        while (Clock::now() < until) {
-        }
+        orm::spawn("unwatched", [] {
+            const auto until = Clock::now() + 80ms;
+            while (Clock::now() < until) {
+            }
+        });
     });
-    CHECK(capture.of_kind(Kind::slow_fiber).size() == 1);
+    CHECK(named("unwatched").empty());
 }
 
 TEST_CASE("the dump lists every fiber with its state and what it waits for") {

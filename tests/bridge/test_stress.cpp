@@ -24,7 +24,7 @@ TEST_CASE("20,000 fibers sleeping, yielding and joining") {
         tasks.reserve(n);
         std::mt19937 rng(42);
         for (int i = 0; i < n; ++i) {
-            if (i % 1000 == 0) orm::yield_now();  // mapping thousands of new stacks takes a while
+            if (i % 200 == 0) orm::yield_now();  // mapping thousands of new stacks takes a while
             const auto nap = std::chrono::microseconds(rng() % 20'000);
             tasks.push_back(orm::spawn([&go, i, nap] {
                 orm::yield_now();

@@ -225,15 +225,12 @@ WakeReason Loop::park(Waiter& w) {
         switch_out(*f);  // back once wake() has made it ready (and disarmed its timer)
         return w.reason;
     }
-    outside_ = &w;
     try {
-        drive([&w] { return w.reason != WakeReason::none; });
+        drive([&w] { return w.reason != WakeReason::none; }, &w);
     } catch (...) {
-        outside_ = nullptr;
         if (w.heap_index != not_in_heap) timers_.erase(w);
         throw;
     }
-    outside_ = nullptr;
     return w.reason;
 }
 
@@ -295,13 +292,17 @@ void Loop::drain_remote() {
 }
 
 template <class Done>
-void Loop::drive(Done done) {
+void Loop::drive(Done done, Waiter* waiting) {
     driving_ = true;
     OwnerLock lock(*this);
+    outside_ = waiting;  // under the lock, for dumps
     struct Reset {
-        bool& driving;
-        ~Reset() { driving = false; }
-    } reset{driving_};
+        Loop& loop;
+        ~Reset() {
+            loop.outside_ = nullptr;
+            loop.driving_ = false;
+        }
+    } reset{*this};
     while (!done()) {
         if (ready_head_) {
             run_ready();

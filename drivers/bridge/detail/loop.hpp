@@ -82,8 +82,9 @@ private:
         bool registered = false;  // added to the epoll set (the kernel drops it when the fd closes)
     };
 
+    // Runs the loop until done(); `waiting` is the thread's own wait, shown in dumps.
     template <class Done>
-    void drive(Done done);
+    void drive(Done done, Waiter* waiting);
     void drive_once();
     void run_ready();
     void poll(bool block);
