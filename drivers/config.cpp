@@ -112,7 +112,11 @@ std::vector<std::pair<std::string, std::string>> apply_common_options(
         } else if (k == "statement_timeout") {
             cfg.statement_timeout = parse_duration_option(k, v);
         } else if (k == "connect_timeout") {
-            cfg.connect_timeout = parse_duration_option(k, v);
+            // libpq spells connect_timeout in whole seconds; a bare number keeps that meaning here
+            // so conninfo strings copied from elsewhere behave as they did.
+            bool bare = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+            cfg.connect_timeout = bare ? std::chrono::milliseconds(std::chrono::seconds(parse_size_option(k, v)))
+                                       : parse_duration_option(k, v);
         } else if (k == "statement_cache_size") {
             cfg.statement_cache_size = parse_size_option(k, v);
         } else {
@@ -125,7 +129,7 @@ std::vector<std::pair<std::string, std::string>> apply_common_options(
 std::string mask_password(std::string_view url) {
     std::string s(url);
     // URI form: scheme://user:password@host
-    static const std::regex uri_pw(R"(^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?]*:)[^@/?]*@)");
+    static const std::regex uri_pw(R"(^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?]*:)[^@/]*@)");
     s = std::regex_replace(s, uri_pw, "$1***@", std::regex_constants::format_first_only);
     // key=value form and query parameters: password=... (quoted or not)
     static const std::regex kv_pw(R"((password\s*=\s*)('([^'\\]|\\.)*'|[^\s&]*))", std::regex::icase);

@@ -38,6 +38,10 @@ TEST_CASE("query strings split and percent-decode; common options are applied") 
     CHECK(cfg.pool.max_size == 3);
     CHECK(cfg.statement_timeout == 2000ms);
     CHECK(cfg.pool.acquire_timeout == 100ms);
+    apply_common_options(cfg, {{"connect_timeout", "10"}});
+    CHECK(cfg.connect_timeout == 10000ms);  // libpq's unit: seconds
+    apply_common_options(cfg, {{"connect_timeout", "250ms"}});
+    CHECK(cfg.connect_timeout == 250ms);
     REQUIRE(rest.size() == 1);
     CHECK(rest[0].first == "x");
     CHECK_THROWS_AS(split_query_string("u", "novalue"), InterfaceError);
@@ -52,6 +56,7 @@ TEST_CASE("passwords are masked in URIs and key=value strings") {
     CHECK(mask_password("host=x password='s3 cret' dbname=y") == "host=x password=*** dbname=y");
     CHECK(mask_password("postgresql://h/db?password=s3cret&x=1") == "postgresql://h/db?password=***&x=1");
     CHECK(mask_password("sqlite:///tmp/a.db") == "sqlite:///tmp/a.db");
+    CHECK(mask_password("postgresql://bob:a?b&c@host/db") == "postgresql://bob:***@host/db");
 }
 
 TEST_CASE("the statement cache is an LRU that evicts the least recently used handle") {
