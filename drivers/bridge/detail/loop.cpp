@@ -69,14 +69,6 @@ std::int64_t switch_clock_ns(std::int64_t threshold_ns) noexcept {
     return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-}
-
 const char* direction(Io interest) {
     switch (interest) {
         case Io::readable: return "readable";
@@ -249,7 +241,6 @@ void Loop::notify(Waiter& w) {
     }
     std::lock_guard lock(remote_mu_);
     remote_.push_back(&w);
-    remote_posted_.store(true, std::memory_order_release);
     if (!wake_pending_) {
         wake_pending_ = true;
         const std::uint64_t one = 1;
@@ -264,20 +255,6 @@ void Loop::retract(Waiter& w) noexcept {
     std::erase(remote_, &w);
 }
 
-// A thread offload typically completes within microseconds. Catching its completion by spinning
-// briefly saves the two thread wake-ups (each ~5-10 us on a VM) that sleeping in epoll_wait and
-// being woken through the eventfd cost; the spin is bounded, so a long job costs ~20 us of CPU.
-bool Loop::spin_for_remote() const noexcept {
-    const auto until = Clock::now() + std::chrono::microseconds(20);
-    do {
-        for (int i = 0; i < 64; ++i) {
-            if (remote_posted_.load(std::memory_order_acquire)) return true;
-            cpu_relax();
-        }
-    } while (Clock::now() < until);
-    return false;
-}
-
 void Loop::drain_remote() {
     std::uint64_t count;
     (void)!::read(wake_fd_, &count, sizeof count);
@@ -285,7 +262,6 @@ void Loop::drain_remote() {
         std::lock_guard lock(remote_mu_);
         std::swap(remote_, remote_batch_);
         wake_pending_ = false;
-        remote_posted_.store(false, std::memory_order_relaxed);
     }
     for (Waiter* w : remote_batch_) wake(*w, WakeReason::ready);
     remote_batch_.clear();
@@ -316,11 +292,6 @@ void Loop::drive(Done done, Waiter* waiting) {
         const bool block = ready_head_ == nullptr;
         if (block && timers_.empty() && fd_waits_ == 0 && queue_waits == 0 && offload_waits == 0)
             throw_deadlock();
-        if (block && offload_waits > 0 && spin_for_remote()) {
-            drain_remote();
-            fire_timers();
-            continue;
-        }
         poll(block);
         fire_timers();
     }

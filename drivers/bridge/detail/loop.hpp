@@ -3,7 +3,6 @@
 // is what a thread waiting outside any fiber drives until its own wait ends.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -90,7 +89,6 @@ private:
     void poll(bool block);
     void fire_timers();
     void drain_remote();
-    bool spin_for_remote() const noexcept;
     void finish(FiberRecord& f);
     void make_ready(FiberRecord& f) noexcept;
     bool arm(int fd, FdEntry& e);
@@ -123,7 +121,6 @@ private:
     std::vector<Waiter*> remote_;  // notify()'ed from other threads, not yet delivered
     std::vector<Waiter*> remote_batch_;
     bool wake_pending_ = false;  // the eventfd has been written since the last drain
-    std::atomic<bool> remote_posted_{false};  // remote_ is not empty (read without the mutex)
 
     mutable std::timed_mutex owner_mu_;
     bool owner_locked_ = false;
