@@ -3,6 +3,7 @@
 
 using namespace orm;
 using namespace orm::db;
+using namespace weft::conformance;
 
 namespace {
 

@@ -5,6 +5,7 @@
 
 using namespace orm;
 using namespace orm::db;
+using namespace weft::conformance;
 
 namespace {
 const ColumnInfo* find_column(const std::vector<ColumnInfo>& cols, std::string_view name) {

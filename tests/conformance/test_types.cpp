@@ -6,6 +6,7 @@
 
 using namespace orm;
 using namespace orm::db;
+using namespace weft::conformance;
 
 namespace {
 
