@@ -70,13 +70,15 @@ Comparison compare(std::string name, std::string baseline, double target, int ro
 }
 
 void print_table(const std::vector<Comparison>& rows) {
-    fmt::print("\n{:<44} {:>12} {:>9} {:<14} {:>12} {:>9} {:>7} {:>7}\n", "benchmark", "ours ops/s", "cpu us", "baseline",
-               "theirs ops/s", "cpu us", "ratio", "target");
-    fmt::print("{}\n", std::string(122, '-'));
+    fmt::print("\n{:<58} {:>12} {:>8} {:<16} {:>12} {:>8} {:>6} {:>6} {:>6}\n", "benchmark", "ours", "cpu us",
+               "baseline", "theirs", "cpu us", "unit", "ratio", "target");
+    fmt::print("{}\n", std::string(140, '-'));
+    auto num = [](double v) { return v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.2f}", v); };
+    auto cpu = [](double v) { return v > 0 ? fmt::format("{:.2f}", v) : std::string("-"); };
     for (const auto& r : rows)
-        fmt::print("{:<44} {:>12.0f} {:>9.2f} {:<14} {:>12.0f} {:>9.2f} {:>7.3f} {:>7.2f}{}\n", r.name, r.ours.ops_per_sec,
-                   r.ours.cpu_us_per_op, r.baseline, r.theirs.ops_per_sec, r.theirs.cpu_us_per_op, r.ratio(), r.target,
-                   r.ratio() >= r.target ? "" : "  (below target)");
+        fmt::print("{:<58} {:>12} {:>8} {:<16} {:>12} {:>8} {:>6} {:>6.3f} {:>6.2f}{}\n", r.name, num(r.ours.ops_per_sec),
+                   cpu(r.ours.cpu_us_per_op), r.baseline, num(r.theirs.ops_per_sec), cpu(r.theirs.cpu_us_per_op), r.unit,
+                   r.ratio(), r.target, r.ratio() >= r.target ? "" : "  (below target)");
 }
 
 void write_json(const std::string& path, const std::vector<Comparison>& rows) {
@@ -87,9 +89,9 @@ void write_json(const std::string& path, const std::vector<Comparison>& rows) {
         const auto& r = rows[i];
         fmt::print(f,
                    "  {{\"name\": \"{}\", \"ours\": {:.1f}, \"baseline\": \"{}\", \"theirs\": {:.1f}, \"ratio\": {:.4f}, "
-                   "\"target\": {:.2f}, \"ours_cpu_us\": {:.3f}, \"theirs_cpu_us\": {:.3f}}}{}\n",
+                   "\"target\": {:.2f}, \"unit\": \"{}\", \"ours_cpu_us\": {:.3f}, \"theirs_cpu_us\": {:.3f}}}{}\n",
                    json_escape(r.name), r.ours.ops_per_sec, json_escape(r.baseline), r.theirs.ops_per_sec, r.ratio(),
-                   r.target, r.ours.cpu_us_per_op, r.theirs.cpu_us_per_op, i + 1 < rows.size() ? "," : "");
+                   r.target, r.unit, r.ours.cpu_us_per_op, r.theirs.cpu_us_per_op, i + 1 < rows.size() ? "," : "");
     }
     fmt::print(f, "]\n");
     std::fclose(f);

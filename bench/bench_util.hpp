@@ -25,7 +25,14 @@ struct Comparison {
     std::string baseline;
     double target = 0;  // the ratio the issue asks for
     Sample ours, theirs;
-    double ratio() const { return theirs.ops_per_sec > 0 ? ours.ops_per_sec / theirs.ops_per_sec : 0; }
+    // Most rows are throughputs (ops/s, higher is better); a few are latencies or sizes, where
+    // the ratio is inverted so that >= target still means "good".
+    std::string unit = "ops/s";
+    bool lower_is_better = false;
+    double ratio() const {
+        if (lower_is_better) return ours.ops_per_sec > 0 ? theirs.ops_per_sec / ours.ops_per_sec : 0;
+        return theirs.ops_per_sec > 0 ? ours.ops_per_sec / theirs.ops_per_sec : 0;
+    }
 };
 
 // Alternates ours/theirs `rounds` times (after one warm-up each) and keeps the medians.
@@ -33,7 +40,7 @@ Comparison compare(std::string name, std::string baseline, double target, int ro
                    const std::function<void(std::int64_t)>& ours, const std::function<void(std::int64_t)>& theirs);
 
 void print_table(const std::vector<Comparison>& rows);
-// Writes [{"name", "ours", "baseline", "theirs", "ratio", "target", "ours_cpu_us", "theirs_cpu_us"}, ...].
+// Writes [{"name", "ours", "baseline", "theirs", "ratio", "target", "unit", "ours_cpu_us", "theirs_cpu_us"}, ...].
 void write_json(const std::string& path, const std::vector<Comparison>& rows);
 
 double median(std::vector<double> v);
