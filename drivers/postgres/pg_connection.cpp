@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "drivers/backend.hpp"
+#include "drivers/bridge/mode.hpp"
+#include "drivers/bridge/offload.hpp"
 #include "drivers/dialect.hpp"
 #include "drivers/errors.hpp"
 #include "drivers/postgres/pg_conninfo.hpp"
@@ -68,13 +70,52 @@ PgConnection::PgConnection(const Backend& backend, const ConnectionConfig& cfg)
         set_keyword(*keywords, "connect_timeout", std::to_string(seconds));
     }
     if (!has_keyword(*keywords, "application_name")) set_keyword(*keywords, "fallback_application_name", "weft");
-    if (!handle_.connect(*keywords)) {
+    begin_operation();
+    if (async_) {
+        connect_async(*keywords, secrets);
+    } else if (!handle_.connect(*keywords)) {
         std::string msg = scrub(handle_.error_message(), secrets);
         handle_.close();
         closed_ = true;
         throw ConnectionError(fmt::format("could not connect to PostgreSQL ({}): {}", cfg_.url, msg), "08001");
     }
     configure_session();
+    connect_deadline_ = no_deadline;
+}
+
+void PgConnection::connect_async(const Keywords& keywords, const std::vector<std::string>& secrets) {
+    // libpq's own connect_timeout only works inside PQconnectdb; here the whole connect,
+    // every host and address libpq tries included, shares one deadline.
+    const auto limit = cfg_.connect_timeout;
+    connect_deadline_ = limit.count() > 0 ? deadline_after(limit) : no_deadline;
+    auto failure = [&](const std::string& why) {
+        handle_.close();
+        closed_ = true;
+        return ConnectionError(fmt::format("could not connect to PostgreSQL ({}): {}", cfg_.url, why), "08001");
+    };
+    // PQconnectStartParams resolves the host name (getaddrinfo blocks): keep that off the loop.
+    if (!orm::run_in_thread([&] { return handle_.connect_start(keywords); }))
+        throw failure(scrub(handle_.error_message(), secrets));
+    Io interest = Io::writable;  // what PQconnectPoll wants before its first call
+    for (;;) {
+        int fd = handle_.socket();
+        if (fd < 0) throw failure(scrub(handle_.error_message(), secrets));
+        try {
+            orm::wait_io(fd, interest, connect_deadline_);
+        } catch (const TimeoutError&) {
+            throw failure(fmt::format("timed out after {} ms (connect_timeout) waiting for the server", limit.count()));
+        } catch (...) {
+            handle_.close();
+            closed_ = true;
+            throw;
+        }
+        switch (handle_.connect_poll()) {
+            case PgHandle::PollStatus::ok: return;
+            case PgHandle::PollStatus::failed: throw failure(scrub(handle_.error_message(), secrets));
+            case PgHandle::PollStatus::reading: interest = Io::readable; break;
+            case PgHandle::PollStatus::writing: interest = Io::writable; break;
+        }
+    }
 }
 
 PgConnection::~PgConnection() { close(); }
@@ -98,7 +139,152 @@ void PgConnection::configure_session() {
 
 // ---- waiting and results ------------------------------------------------------------------
 
-PgHandle::Result PgConnection::round_trip(const PgRequest& req) { return handle_.run_blocking(req); }
+void PgConnection::begin_operation() { async_ = orm::is_async(); }
+
+PgHandle::Result PgConnection::round_trip(const PgRequest& req, std::string_view sql) {
+    if (async_) return round_trip_async(req, sql);
+    // PQexec* ignore nonblocking mode anyway; switching back keeps the sync path exactly libpq's
+    // blocking one. A failure means the connection is bad: check() reports it.
+    if (!handle_.set_nonblocking(false)) return {};
+    return handle_.run_blocking(req);
+}
+
+PgConnection::Exchange PgConnection::new_exchange(std::string_view sql) const {
+    Exchange x;
+    x.sql = sql;
+    if (connect_deadline_ != no_deadline) {
+        x.deadline = connect_deadline_;
+        x.limit = cfg_.connect_timeout;
+        x.limit_name = "connect_timeout";
+        x.may_cancel = false;  // no time left for one: the connection attempt fails
+    } else if (cfg_.statement_timeout.count() > 0) {
+        x.deadline = deadline_after(cfg_.statement_timeout);
+        x.limit = cfg_.statement_timeout;
+        x.limit_name = "statement_timeout";
+    }
+    return x;
+}
+
+PgHandle::Result PgConnection::round_trip_async(const PgRequest& req, std::string_view sql) {
+    Exchange x = new_exchange(sql);
+    // Nothing sent: check() reports libpq's message, and a bad connection as lost.
+    if (!handle_.set_nonblocking(true) || !handle_.send(req)) return {};
+    PgHandle::Result last;
+    try {
+        if (!flush_output(x)) return {};
+        // Straight to waiting: the answer cannot be there yet, so reading first would only cost
+        // a failed recv().
+        while (!handle_.take_results(last)) {
+            wait_socket(Io::readable, x);
+            if (!handle_.consume_input()) {
+                // Lost (EOF, reset). Keep the server's last words (a FATAL error from
+                // pg_terminate_backend or a shutdown); a success without the final
+                // ReadyForQuery may not have committed, so PQexec would report the loss instead.
+                if (last.status() != Status::fatal_error) last = {};
+                return last;
+            }
+        }
+    } catch (...) {
+        // Abandoned mid-exchange (timed out after the cancel grace, or the fiber is being
+        // cancelled): the protocol state is unknown, so the session cannot be used again.
+        mark_broken();
+        throw;
+    }
+    if (x.cancelled && last.has_value() && last.error_field(Field::sqlstate) == "57014") throw_cancelled(x, last);
+    return last;
+}
+
+bool PgConnection::flush_output(Exchange& x) {
+    // libpq's recipe for nonblocking sends: while PQflush has output left, wait for either
+    // direction; if the server talks meanwhile (an early error), read that first, so neither
+    // side stalls on a full buffer.
+    for (;;) {
+        int f = handle_.flush();
+        if (f == 0) return true;
+        if (f < 0) return false;
+        if (any(wait_socket(Io::both, x) & Io::readable) && !handle_.consume_input()) return false;
+    }
+}
+
+Io PgConnection::wait_socket(Io interest, Exchange& x) {
+    for (;;) {
+        try {
+            return orm::wait_io(handle_.socket(), interest, x.deadline);
+        } catch (const TimeoutError&) {
+            if (!x.may_cancel)
+                throw TimeoutError(fmt::format("no answer from PostgreSQL ({}) within {} ms ({})\nSQL: {}", cfg_.url,
+                                               x.limit.count(), x.limit_name, shorten_sql(x.sql)));
+            if (x.cancelled) {
+                std::string cancel = x.cancel_sent ? "a cancel request was sent"
+                                                   : fmt::format("the cancel request failed ({})", x.cancel_error);
+                throw TimeoutError(fmt::format(
+                    "no result from PostgreSQL ({}) within {} ms ({}); {} and no answer came in {} ms more, so "
+                    "the statement was abandoned and the connection closed\nSQL: {}",
+                    cfg_.url, x.limit.count(), x.limit_name, cancel, cancel_grace.count(), shorten_sql(x.sql)));
+            }
+            cancel_on_server(x);
+        }
+    }
+}
+
+void PgConnection::cancel_on_server(Exchange& x) {
+    x.cancelled = true;
+    // PQcancel opens a connection to the server and waits for it to close: a worker thread does
+    // that while this fiber (and the loop) carry on. The PGcancel object is thread-safe and
+    // only freed under cancel_mu_, which close() and mark_broken() take on this thread, not
+    // while this fiber is parked here.
+    x.cancel_sent = orm::run_in_thread([this, &x] {
+        std::lock_guard lock(cancel_mu_);
+        return handle_.cancel(x.cancel_error);
+    });
+    x.deadline = deadline_after(cancel_grace);
+}
+
+void PgConnection::throw_cancelled(const Exchange& x, const PgHandle::Result& r) const {
+    PgFailure f = describe_failure(r, "", x.sql);
+    throw TimeoutError(fmt::format("statement timeout: no result from PostgreSQL ({}) within {} ms ({}), so it "
+                                   "was cancelled on the server: {}",
+                                   cfg_.url, x.limit.count(), x.limit_name, f.message),
+                       f.sqlstate);
+}
+
+void PgConnection::leave_copy(Status status) {
+    if (!async_) {
+        handle_.set_nonblocking(false);
+        handle_.abandon_copy(status);
+        return;
+    }
+    // The same steps as PgHandle::abandon_copy, waiting on the socket instead of blocking.
+    Exchange x = new_exchange("COPY");
+    try {
+        if (status == Status::copy_in) {
+            for (;;) {
+                int r = handle_.put_copy_end("COPY FROM STDIN is not supported by weft's execute()");
+                if (r == 1) break;
+                if (r < 0) return;  // lost: the caller sees it in connection_ok()
+                wait_socket(Io::writable, x);
+            }
+            if (!flush_output(x)) return;
+        } else if (status == Status::copy_out) {
+            for (;;) {
+                int r = handle_.discard_copy_data();
+                if (r == 1) continue;
+                if (r == -1) break;
+                if (r < -1) return;
+                wait_socket(Io::readable, x);
+                if (!handle_.consume_input()) return;
+            }
+        }
+        PgHandle::Result last;
+        while (!handle_.take_results(last)) {
+            wait_socket(Io::readable, x);
+            if (!handle_.consume_input()) return;
+        }
+    } catch (...) {
+        mark_broken();
+        throw;
+    }
+}
 
 bool PgConnection::lost(const PgHandle::Result& r) const {
     if (!handle_.connection_ok() || handle_.session_ending()) return true;
@@ -111,7 +297,7 @@ PgHandle::Result PgConnection::check(PgHandle::Result r, std::string_view sql) {
     if (succeeded(r)) return r;
     auto status = r.status();
     if (r.has_value() && (status == Status::copy_in || status == Status::copy_out)) {
-        handle_.abandon_copy(status);
+        leave_copy(status);
         if (!handle_.connection_ok()) mark_broken();
         throw NotSupportedError(fmt::format("COPY FROM STDIN / TO STDOUT is not supported by execute(): {}",
                                             shorten_sql(sql)));
@@ -127,13 +313,14 @@ PgHandle::Result PgConnection::run_simple(std::string_view sql) {
     PgRequest req;
     req.kind = PgRequest::Kind::simple_query;
     req.sql = q.c_str();
-    return check(round_trip(req), sql);
+    return check(round_trip(req, sql), sql);
 }
 
 // ---- execute ------------------------------------------------------------------------------
 
 Result PgConnection::execute(std::string_view sql, std::span<const Value> params) {
     ensure_usable();
+    begin_operation();
     if (sql.find('\0') != std::string_view::npos) nul_terminated(sql);  // throws
     PgParams encoded(params);  // DataError before anything is sent
     flush_deallocations();
@@ -148,7 +335,7 @@ Result PgConnection::execute_uncached(std::string_view sql, const PgParams& para
     req.kind = PgRequest::Kind::exec_params;
     req.sql = q.c_str();
     params.apply(req);
-    return Result(std::make_unique<PgCursor>(check(round_trip(req), sql)));
+    return Result(std::make_unique<PgCursor>(check(round_trip(req, sql), sql)));
 }
 
 namespace {
@@ -179,7 +366,7 @@ Result PgConnection::execute_cached(std::string_view sql, const PgParams& params
         req.kind = PgRequest::Kind::exec_prepared;
         req.name = p->name.c_str();
         params.apply(req);
-        PgHandle::Result r = round_trip(req);
+        PgHandle::Result r = round_trip(req, sql);
         if (succeeded(r)) return Result(std::make_unique<PgCursor>(std::move(r)));
         if (lost(r) || attempt > 0) check(std::move(r), sql);  // throws
         bool idle = handle_.transaction_status() == PgHandle::TxStatus::idle;
@@ -218,14 +405,14 @@ PgConnection::Prepared& PgConnection::prepare(std::string_view sql) {
     req.kind = PgRequest::Kind::prepare;
     req.sql = q.c_str();
     req.name = name.c_str();
-    check(round_trip(req), sql);
+    check(round_trip(req, sql), sql);
     // One describe per statement, so a wrong parameter count is caught here, not by the server.
     PgRequest describe;
     describe.kind = PgRequest::Kind::describe_prepared;
     describe.name = name.c_str();
     PgHandle::Result d;
     try {
-        d = check(round_trip(describe), sql);
+        d = check(round_trip(describe, sql), sql);
     } catch (...) {
         if (!broken_) pending_deallocate_.push_back(name);
         throw;
@@ -246,12 +433,13 @@ void PgConnection::flush_deallocations() {
     PgRequest req;
     req.kind = PgRequest::Kind::simple_query;
     req.sql = q.c_str();
-    PgHandle::Result r = round_trip(req);
+    PgHandle::Result r = round_trip(req, q);
     if (!succeeded(r) && lost(r)) check(std::move(r), q);  // throws ConnectionError
 }
 
 void PgConnection::execute_script(std::string_view sql) {
     ensure_usable();
+    begin_operation();
     flush_deallocations();
     run_simple(sql);
 }
@@ -266,6 +454,7 @@ std::int64_t PgConnection::last_insert_id() {
 
 void PgConnection::begin() {
     ensure_usable();
+    begin_operation();
     if (handle_.transaction_status() != PgHandle::TxStatus::idle)
         throw_database_error("25001",
                              "cannot begin a transaction: one is already in progress on this connection (use a "
@@ -275,6 +464,7 @@ void PgConnection::begin() {
 
 void PgConnection::commit() {
     ensure_usable();
+    begin_operation();
     PgHandle::Result r = run_simple("COMMIT");
     // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK (and no error).
     if (r.command_status() == "ROLLBACK")
@@ -285,6 +475,7 @@ void PgConnection::commit() {
 
 void PgConnection::rollback() {
     ensure_usable();
+    begin_operation();
     run_simple("ROLLBACK");
 }
 
@@ -301,6 +492,7 @@ TransactionState PgConnection::transaction_state() const {
 void PgConnection::set_statement_timeout(std::chrono::milliseconds timeout) {
     ensure_usable();
     if (timeout.count() < 0) throw InterfaceError("set_statement_timeout: the timeout must not be negative");
+    begin_operation();
     // Note: SET inside a transaction is undone if the transaction rolls back.
     run_simple(fmt::format("SET statement_timeout = {}", timeout.count()));
     cfg_.statement_timeout = timeout;
@@ -311,10 +503,15 @@ void PgConnection::set_statement_timeout(std::chrono::milliseconds timeout) {
 void PgConnection::cancel() {
     // Touches only the PGcancel object, under the lock that close() and mark_broken() take to
     // free it; the flags belong to the owning thread and are not read here.
-    std::lock_guard lock(cancel_mu_);
-    if (!handle_.can_cancel()) return;  // closed or lost: nothing runs
+    auto request = [this](std::string& error) {
+        std::lock_guard lock(cancel_mu_);
+        return !handle_.can_cancel() || handle_.cancel(error);  // closed or lost: nothing runs
+    };
     std::string error;
-    if (!handle_.cancel(error)) throw OperationalError("PostgreSQL cancel request failed: " + error);
+    // PQcancel blocks for a connection to the server: in async mode on a worker thread, so the
+    // caller's loop keeps running (from a thread without fibers it simply runs inline).
+    bool ok = orm::is_async() ? orm::run_in_thread([&] { return request(error); }) : request(error);
+    if (!ok) throw OperationalError("PostgreSQL cancel request failed: " + error);
 }
 
 bool PgConnection::is_usable(bool ping) {
@@ -339,10 +536,11 @@ bool PgConnection::is_usable(bool ping) {
         }
     }
     if (!ping) return true;
+    begin_operation();
     PgRequest req;
     req.kind = PgRequest::Kind::simple_query;
     req.sql = "";  // an empty query: the cheapest full round trip
-    PgHandle::Result r = round_trip(req);
+    PgHandle::Result r = round_trip(req, "");
     if (r.status() == Status::empty_query) return true;
     if (lost(r)) mark_broken();
     return false;
@@ -381,6 +579,7 @@ void PgConnection::clear_statement_cache() {
         return;
     }
     cache_.clear(true);
+    begin_operation();
     flush_deallocations();
 }
 

@@ -1,17 +1,35 @@
 // PgConnection: a PostgreSQL session over PgHandle: the prepared statement cache, parameter
 // encoding, error mapping, transactions, cancel and health checks.
 //
-// Sync and async share everything here except round_trip(), the one member that waits for the
-// server. Sync mode calls PgHandle::run_blocking(); the async path (next issue) will send the
-// same PgRequest with PQsend* and suspend the fiber on the socket until the result is complete,
-// under a deadline. check(), PgCursor, PgParams and the cache logic take finished results and
-// never wait, so they serve both modes unchanged.
+// Sync and async share everything here except how round_trip() (and connecting, and leaving an
+// unsupported COPY) wait for the server. Each public operation reads orm::is_async() once at
+// its start (begin_operation()) and every round trip of that operation runs in that mode:
+// sync mode calls PgHandle::run_blocking(); async mode sends the same PgRequest with PQsend*,
+// then flushes and collects the result while the fiber waits on the socket (orm::wait_io, which
+// drives the loop when called outside a fiber), under a deadline. check(), PgCursor, PgParams
+// and the cache logic take finished results and never wait, so they serve both modes unchanged.
+//
+// Deadlines in async mode: connecting (and configuring the session) is bounded by
+// connect_timeout; every round trip after that by the statement timeout (the URL's
+// statement_timeout, or set_statement_timeout(); 0 = none), also set on the server. When the
+// client-side deadline passes first, the statement is cancelled on the server (PQcancel on a
+// worker thread, so the loop keeps running) and the server's answer awaited for cancel_grace
+// more: a 57014 answer is an orm::TimeoutError and the connection stays usable; silence
+// abandons the statement, closes the connection (is_broken(), so a pool discards it) and throws
+// orm::TimeoutError. A lost server (terminated backend, shutdown) wakes the wait as readable,
+// PQconsumeInput fails and the operation throws orm::ConnectionError.
+//
+// What still blocks the thread in async mode: a host name lookup for the second and later hosts
+// of a multi-host target (libpq does it inside PQconnectPoll; the first lookup runs on a worker
+// thread), and the mutex shared by cancel() and close() while another thread is inside PQcancel.
 #pragma once
 
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "drivers/bridge/deadline.hpp"
+#include "drivers/bridge/wait.hpp"
 #include "drivers/connection.hpp"
 #include "drivers/postgres/pg_libpq.hpp"
 #include "drivers/statement_cache.hpp"
@@ -58,8 +76,40 @@ private:
         bool gone = false;     // the server no longer has it: nothing to DEALLOCATE
     };
 
-    // The only member that waits for the server (see the file comment).
-    PgHandle::Result round_trip(const PgRequest& req);
+    // One nonblocking exchange in progress: its deadline and what to say when it passes.
+    struct Exchange {
+        Deadline deadline = no_deadline;
+        std::chrono::milliseconds limit{0};   // what the deadline was derived from (for messages)
+        const char* limit_name = "";          // "statement_timeout" / "connect_timeout"
+        std::string_view sql;
+        bool may_cancel = true;               // at the deadline: cancel and wait cancel_grace more
+        bool cancelled = false;               // the deadline passed and a cancel was requested
+        bool cancel_sent = false;             // PQcancel succeeded
+        std::string cancel_error;
+    };
+
+    // How long the server has to answer a cancel sent at the client-side deadline before the
+    // statement is abandoned and the connection closed.
+    static constexpr std::chrono::milliseconds cancel_grace{2000};
+
+    // Reads orm::is_async() for the operation that starts (set_async takes effect here).
+    void begin_operation();
+    // The only member that waits for the server in a query (see the file comment); `sql` is
+    // for messages.
+    PgHandle::Result round_trip(const PgRequest& req, std::string_view sql);
+    PgHandle::Result round_trip_async(const PgRequest& req, std::string_view sql);
+    Exchange new_exchange(std::string_view sql) const;
+    // Waits until the socket is ready as asked, under x's deadline; at the deadline, cancels
+    // on the server and waits cancel_grace more; after that throws orm::TimeoutError.
+    Io wait_socket(Io interest, Exchange& x);
+    void cancel_on_server(Exchange& x);
+    // Sends all pending output (reading input when the server talks meanwhile); false if lost.
+    bool flush_output(Exchange& x);
+    [[noreturn]] void throw_cancelled(const Exchange& x, const PgHandle::Result& r) const;
+    // Connecting: blocking (PQconnectdbParams) or nonblocking (PQconnectPoll under connect_timeout).
+    void connect_async(const Keywords& keywords, const std::vector<std::string>& secrets);
+    // After an unsupported COPY: back to the ready state, in this operation's mode.
+    void leave_copy(PgHandle::Result::Status status);
     // Passes a successful result through; otherwise throws its error family (marking the
     // connection broken when it was lost).
     PgHandle::Result check(PgHandle::Result r, std::string_view sql);
@@ -80,6 +130,8 @@ private:
     PgHandle handle_;
     bool broken_ = false;
     bool closed_ = false;
+    bool async_ = false;                        // the mode of the operation in progress
+    Deadline connect_deadline_ = no_deadline;   // bounds round trips while connecting
     std::mutex cancel_mu_;                      // serializes cancel() with closing the handle
     std::vector<std::string> pending_deallocate_;  // evicted statements, DEALLOCATEd when idle
     std::uint64_t next_statement_ = 0;

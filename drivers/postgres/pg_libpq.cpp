@@ -75,21 +75,55 @@ std::optional<Keywords> PgHandle::parse_conninfo(const std::string& conninfo, st
     return out;
 }
 
+namespace {
+
+// Keyword and value arrays as PQconnectdbParams / PQconnectStartParams take them.
+struct KeywordArrays {
+    explicit KeywordArrays(const Keywords& keywords) {
+        for (const auto& [k, v] : keywords) {
+            keys.push_back(k.c_str());
+            values.push_back(v.c_str());
+        }
+        keys.push_back(nullptr);
+        values.push_back(nullptr);
+    }
+    std::vector<const char*> keys, values;
+};
+
+}  // namespace
+
 bool PgHandle::connect(const Keywords& keywords) {
     close();
-    session_ending_ = false;
-    std::vector<const char*> keys, values;
-    for (const auto& [k, v] : keywords) {
-        keys.push_back(k.c_str());
-        values.push_back(v.c_str());
-    }
-    keys.push_back(nullptr);
-    values.push_back(nullptr);
-    conn_ = {PQconnectdbParams(keys.data(), values.data(), 0), PQfinish};
+    KeywordArrays a(keywords);
+    conn_ = {PQconnectdbParams(a.keys.data(), a.values.data(), 0), PQfinish};
     if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) return false;
+    finish_connect();
+    return true;
+}
+
+bool PgHandle::connect_start(const Keywords& keywords) {
+    close();
+    KeywordArrays a(keywords);
+    conn_ = {PQconnectStartParams(a.keys.data(), a.values.data(), 0), PQfinish};
+    return conn_ && PQstatus(conn_.get()) != CONNECTION_BAD;
+}
+
+PgHandle::PollStatus PgHandle::connect_poll() {
+    if (!conn_) return PollStatus::failed;
+    switch (PQconnectPoll(conn_.get())) {
+        case PGRES_POLLING_READING: return PollStatus::reading;
+        case PGRES_POLLING_WRITING: return PollStatus::writing;
+        case PGRES_POLLING_OK: finish_connect(); return PollStatus::ok;
+        default: return PollStatus::failed;
+    }
+}
+
+void PgHandle::finish_connect() {
+    session_ending_ = false;
+    io_failed_ = false;
+    nonblocking_ = PQisnonblocking(conn_.get()) == 1;
     PQsetNoticeReceiver(conn_.get(), &PgHandle::on_notice, this);
     cancel_ = {PQgetCancel(conn_.get()), PQfreeCancel};
-    return true;
 }
 
 void PgHandle::on_notice(void* self, const pg_result* notice) {
@@ -101,9 +135,12 @@ void PgHandle::on_notice(void* self, const pg_result* notice) {
 void PgHandle::close() {
     cancel_.reset();
     conn_.reset();
+    session_ending_ = false;
+    io_failed_ = false;
+    nonblocking_ = false;
 }
 
-bool PgHandle::connection_ok() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+bool PgHandle::connection_ok() const { return conn_ && !io_failed_ && PQstatus(conn_.get()) == CONNECTION_OK; }
 
 PgHandle::TxStatus PgHandle::transaction_status() const {
     if (!conn_) return TxStatus::unknown;
@@ -126,7 +163,12 @@ std::string PgHandle::error_message() const {
 int PgHandle::socket() const { return conn_ ? PQsocket(conn_.get()) : -1; }
 int PgHandle::backend_pid() const { return conn_ ? PQbackendPID(conn_.get()) : 0; }
 int PgHandle::server_version() const { return conn_ ? PQserverVersion(conn_.get()) : 0; }
-bool PgHandle::consume_input() { return conn_ && PQconsumeInput(conn_.get()) == 1; }
+bool PgHandle::consume_input() {
+    if (!conn_) return false;
+    if (PQconsumeInput(conn_.get()) == 1) return true;
+    io_failed_ = true;
+    return false;
+}
 bool PgHandle::is_busy() { return conn_ && PQisBusy(conn_.get()) == 1; }
 
 PgHandle::Result PgHandle::run_blocking(const PgRequest& req) {
@@ -142,6 +184,62 @@ PgHandle::Result PgHandle::run_blocking(const PgRequest& req) {
             return Result(PQexecParams(c, req.sql, req.n_params, nullptr, req.values, req.lengths, req.formats, 0));
     }
     return Result{};
+}
+
+bool PgHandle::set_nonblocking(bool on) {
+    if (!conn_) return false;
+    if (nonblocking_ == on) return true;
+    if (PQsetnonblocking(conn_.get(), on ? 1 : 0) != 0) return false;
+    nonblocking_ = on;
+    return true;
+}
+
+bool PgHandle::send(const PgRequest& req) {
+    PGconn* c = conn_.get();
+    if (!c) return false;
+    switch (req.kind) {
+        case PgRequest::Kind::simple_query: return PQsendQuery(c, req.sql) == 1;
+        case PgRequest::Kind::prepare: return PQsendPrepare(c, req.name, req.sql, 0, nullptr) == 1;
+        case PgRequest::Kind::describe_prepared: return PQsendDescribePrepared(c, req.name) == 1;
+        case PgRequest::Kind::exec_prepared:
+            return PQsendQueryPrepared(c, req.name, req.n_params, req.values, req.lengths, req.formats, 0) == 1;
+        case PgRequest::Kind::exec_params:
+            return PQsendQueryParams(c, req.sql, req.n_params, nullptr, req.values, req.lengths, req.formats, 0) == 1;
+    }
+    return false;
+}
+
+int PgHandle::flush() {
+    if (!conn_) return -1;
+    int r = PQflush(conn_.get());
+    if (r < 0) io_failed_ = true;
+    return r;
+}
+
+bool PgHandle::take_results(Result& last) {
+    PGconn* c = conn_.get();
+    if (!c) return true;
+    while (PQisBusy(c) == 0) {
+        PGresult* r = PQgetResult(c);
+        if (!r) return true;
+        last = Result(r);
+        // Where PQexec stops collecting (fe-exec.c, PQexecFinish): the caller must deal with a
+        // COPY first, and a lost connection has nothing more to give.
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_COPY_IN || s == PGRES_COPY_OUT || s == PGRES_COPY_BOTH || PQstatus(c) == CONNECTION_BAD)
+            return true;
+    }
+    return false;
+}
+
+int PgHandle::put_copy_end(const char* error) { return conn_ ? PQputCopyEnd(conn_.get(), error) : -1; }
+
+int PgHandle::discard_copy_data() {
+    if (!conn_) return -2;
+    char* buf = nullptr;
+    int n = PQgetCopyData(conn_.get(), &buf, 1);
+    if (buf) PQfreemem(buf);
+    return n > 0 ? 1 : n;
 }
 
 void PgHandle::abandon_copy(Result::Status status) {

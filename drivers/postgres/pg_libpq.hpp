@@ -4,10 +4,12 @@
 //
 // The async seam: a PgRequest describes one protocol exchange that produces one PGresult.
 // Sync mode runs it with run_blocking() (PQexec / PQprepare / PQdescribePrepared /
-// PQexecPrepared / PQexecParams). Async mode will send the same request with the PQsend* twin,
-// then PQflush / PQconsumeInput / PQisBusy while the fiber waits on socket() with a deadline,
-// and collect the result with PQgetResult. What goes into a request and what is done with the
-// result (error mapping, statement cache, PgCursor) is shared code that never waits.
+// PQexecPrepared / PQexecParams). Async mode sends the same request with send() (the PQsend*
+// twin) and then drives it with flush() / consume_input() / take_results() while the caller
+// waits on socket() with a deadline; connect_start() / connect_poll() do the same for connecting.
+// PgHandle itself never waits in those calls and holds no policy (deadlines, cancel, errors):
+// PgConnection decides how to wait. What goes into a request and what is done with the result
+// (error mapping, statement cache, PgCursor) is shared code that never waits.
 #pragma once
 
 #include <memory>
@@ -82,17 +84,27 @@ public:
     // PQconnectdbParams (expand_dbname = 0), then PQsetNoticeReceiver (notices are not printed
     // to stderr; see session_ending()) and PQgetCancel. False on failure; see error_message().
     bool connect(const Keywords& keywords);
+    // PQconnectStartParams (expand_dbname = 0): starts a nonblocking connect. False when libpq
+    // could not even start (see error_message()); else drive it with connect_poll(), waiting for
+    // socket() as told (before the first call: writable). Host name lookup happens in here.
+    bool connect_start(const Keywords& keywords);
+    enum class PollStatus { reading, writing, ok, failed };
+    // PQconnectPoll. On `ok` it sets up what connect() does (notice receiver, PGcancel). The
+    // socket may change between calls (libpq tries the next address): re-read socket() each time.
+    PollStatus connect_poll();
+
     // PQfinish and PQfreeCancel (through the unique_ptrs). Idempotent.
     void close();
     bool is_open() const { return conn_ != nullptr; }
 
-    bool connection_ok() const;                // PQstatus == CONNECTION_OK
+    // PQstatus == CONNECTION_OK, and no PQconsumeInput has failed since connecting.
+    bool connection_ok() const;
     TxStatus transaction_status() const;       // PQtransactionStatus
     std::string error_message() const;         // PQerrorMessage, trailing newline removed
     int socket() const;                        // PQsocket
     int backend_pid() const;                   // PQbackendPID
     int server_version() const;                // PQserverVersion
-    bool consume_input();                      // PQconsumeInput
+    bool consume_input();                      // PQconsumeInput (a failure means the connection is lost)
     bool is_busy();                            // PQisBusy (also parses input already read)
     // True once the server sent a FATAL or PANIC error outside a query (libpq hands those to the
     // notice receiver): it is about to close the session, even if the EOF has not arrived yet.
@@ -102,8 +114,29 @@ public:
     // PQexecPrepared / PQexecParams (paramTypes NULL, text results).
     Result run_blocking(const PgRequest& req);
 
-    // Leaves COPY state after an unsupported COPY: PQputCopyEnd with an error / PQgetCopyData
-    // until done, then PQgetResult until NULL.
+    // ---- nonblocking exchanges (async mode) ----
+    // PQsetnonblocking: PQsend* / PQflush / PQputCopyEnd never block in nonblocking mode. Only
+    // calls libpq when the mode changes. False on failure (the connection is bad).
+    bool set_nonblocking(bool on);
+    // The PQsend* twin of run_blocking(): PQsendQuery / PQsendPrepare / PQsendDescribePrepared /
+    // PQsendQueryPrepared / PQsendQueryParams. False when nothing could be queued (error_message()).
+    bool send(const PgRequest& req);
+    // PQflush: 0 when everything is sent, 1 when output remains (wait until socket() is readable
+    // or writable; when readable, consume_input() before flushing again, as libpq asks), -1 on failure.
+    int flush();
+    // PQisBusy / PQgetResult while they do not block, keeping in `last` the result PQexec would
+    // return (the last one; it stops early at a COPY result or a lost connection, as PQexec does).
+    // True once the exchange is over (PQgetResult returned NULL); false when more input is needed.
+    bool take_results(Result& last);
+
+    // COPY without waiting (async mode), for abandoning one: PQputCopyEnd with an error message
+    // (1 queued, 0 no room yet, -1 failed), and PQgetCopyData(async) discarding rows (1 one row
+    // discarded, 0 needs more input, -1 the copy is over, -2 failed).
+    int put_copy_end(const char* error);
+    int discard_copy_data();
+
+    // Leaves COPY state after an unsupported COPY, blocking: PQputCopyEnd with an error /
+    // PQgetCopyData until done, then PQgetResult until NULL. Needs blocking mode.
     void abandon_copy(Result::Status status);
 
     // PQcancel on the PGcancel object taken at connect. Thread-safe with respect to queries
@@ -114,7 +147,11 @@ public:
 private:
     static void on_notice(void* self, const pg_result* notice);
 
+    void finish_connect();
+
     bool session_ending_ = false;
+    bool nonblocking_ = false;  // PQisnonblocking, mirrored
+    bool io_failed_ = false;    // a PQconsumeInput failed: the session is unusable
     std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_{nullptr, nullptr};
     std::unique_ptr<pg_cancel, void (*)(pg_cancel*)> cancel_{nullptr, nullptr};
 };
