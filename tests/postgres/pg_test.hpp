@@ -1,4 +1,5 @@
-// Helpers for the PostgreSQL driver tests: connections to the test server from the environment.
+// Helpers for the PostgreSQL driver tests: connections to the test server from the environment,
+// and both_modes(), which runs a test body in sync mode and again in async mode under fibers.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "drivers/backend.hpp"
+#include "drivers/bridge/bridge.hpp"
 #include "drivers/connection.hpp"
 #include "drivers/dialect.hpp"
 #include "drivers/errors.hpp"
@@ -23,6 +25,33 @@
 #include "drivers/value.hpp"
 
 namespace pgtest {
+
+// Async mode for the guard's lifetime, sync again afterwards (even when a check throws).
+class AsyncMode {
+public:
+    AsyncMode() { orm::set_async(true); }
+    ~AsyncMode() { orm::set_async(false); }
+    AsyncMode(const AsyncMode&) = delete;
+    AsyncMode& operator=(const AsyncMode&) = delete;
+};
+
+// Runs `body` twice, as two doctest subcases so a failure names its mode: in sync mode on the
+// test's thread, then in async mode as the root fiber of orm::run (connections opened inside the
+// body connect nonblockingly too). Subcases inside `body` nest under each mode.
+template <class F>
+void both_modes(F&& body) {
+    SUBCASE("sync mode") { body(); }
+    SUBCASE("async mode") {
+        AsyncMode async;
+        orm::run([&] { body(); });
+    }
+}
+
+// Sleeps without blocking the loop when in a fiber (and plainly outside one).
+template <class Rep, class Period>
+void pause(std::chrono::duration<Rep, Period> d) {
+    orm::sleep_for(d);
+}
 
 inline std::string env(const char* name) {
     const char* v = std::getenv(name);

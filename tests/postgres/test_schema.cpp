@@ -81,100 +81,104 @@ TEST_CASE("create_table_sql spells PostgreSQL types and identity keys") {
 }
 
 TEST_CASE("schema editor: create and drop tables and indexes, checked by introspection") {
-    auto c = pgtest::connect();
-    const auto& ed = c->backend().schema_editor();
-    const auto& in = c->backend().introspection();
-    auto author = author_spec();
-    auto book = book_spec(author);
-    pgtest::DropOnExit cleanup(*c, {book.name, author.name});
+    pgtest::both_modes([&] {
+        auto c = pgtest::connect();
+        const auto& ed = c->backend().schema_editor();
+        const auto& in = c->backend().introspection();
+        auto author = author_spec();
+        auto book = book_spec(author);
+        pgtest::DropOnExit cleanup(*c, {book.name, author.name});
 
-    ed.create_table(*c, author);
-    ed.create_table(*c, book);
-    ed.create_table(*c, book, /*if_not_exists=*/true);  // no error the second time
-    auto names = in.table_names(*c);
-    CHECK(std::is_sorted(names.begin(), names.end()));
-    CHECK(std::find(names.begin(), names.end(), author.name) != names.end());
-    CHECK(in.table_exists(*c, book.name));
+        ed.create_table(*c, author);
+        ed.create_table(*c, book);
+        ed.create_table(*c, book, /*if_not_exists=*/true);  // no error the second time
+        auto names = in.table_names(*c);
+        CHECK(std::is_sorted(names.begin(), names.end()));
+        CHECK(std::find(names.begin(), names.end(), author.name) != names.end());
+        CHECK(in.table_exists(*c, book.name));
 
-    auto cols = in.columns(*c, book.name);
-    REQUIRE(cols.size() == book.columns.size());
-    std::vector<std::pair<std::string, std::string>> expected = {
-        {"id", "integer"},        {"title", "text"},       {"price", "double precision"}, {"in_print", "boolean"},
-        {"pages", "integer"},     {"isbn", "bigint"},      {"cover", "bytea"},            {"added", "timestamptz"},
-        {"published", "date"},    {"author_id", "bigint"},
-    };
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        CAPTURE(i);
-        CHECK(cols[i].name == expected[i].first);
-        CHECK(cols[i].type == expected[i].second);
-    }
-    CHECK(cols[0].primary_key);
-    CHECK_FALSE(cols[0].nullable);
-    CHECK_FALSE(cols[1].nullable);
-    CHECK(cols[4].nullable);
-    CHECK(cols[2].default_sql == std::optional<std::string>("9.5"));
-    CHECK(cols[3].default_sql == std::optional<std::string>("true"));
-    auto acols = in.columns(*c, author.name);
-    REQUIRE(find_column(acols, "name"));
-    CHECK(find_column(acols, "name")->type == "varchar(40)");
+        auto cols = in.columns(*c, book.name);
+        REQUIRE(cols.size() == book.columns.size());
+        std::vector<std::pair<std::string, std::string>> expected = {
+            {"id", "integer"},        {"title", "text"},       {"price", "double precision"}, {"in_print", "boolean"},
+            {"pages", "integer"},     {"isbn", "bigint"},      {"cover", "bytea"},            {"added", "timestamptz"},
+            {"published", "date"},    {"author_id", "bigint"},
+        };
+        for (std::size_t i = 0; i < expected.size(); ++i) {
+            CAPTURE(i);
+            CHECK(cols[i].name == expected[i].first);
+            CHECK(cols[i].type == expected[i].second);
+        }
+        CHECK(cols[0].primary_key);
+        CHECK_FALSE(cols[0].nullable);
+        CHECK_FALSE(cols[1].nullable);
+        CHECK(cols[4].nullable);
+        CHECK(cols[2].default_sql == std::optional<std::string>("9.5"));
+        CHECK(cols[3].default_sql == std::optional<std::string>("true"));
+        auto acols = in.columns(*c, author.name);
+        REQUIRE(find_column(acols, "name"));
+        CHECK(find_column(acols, "name")->type == "varchar(40)");
 
-    auto ixs = in.indexes(*c, book.name);
-    auto* pk = find_index(ixs, book.name + "_pkey");
-    REQUIRE(pk);
-    CHECK(pk->primary);
-    CHECK(pk->columns == std::vector<std::string>{"id"});
-    auto* title = find_index(ixs, orm::db::SchemaEditor::default_index_name(book, book.indexes[0]));
-    REQUIRE(title);
-    CHECK_FALSE(title->unique);
-    CHECK(title->columns == std::vector<std::string>{"title"});
-    auto* uniq = find_index(ixs, pgtest::table("book_title_pub_uniq"));
-    REQUIRE(uniq);
-    CHECK(uniq->unique);
-    CHECK(uniq->columns == std::vector<std::string>{"title", "published"});
-    auto author_ixs = in.indexes(*c, author.name);
-    auto* name_unique = find_index(author_ixs, author.name + "_name_key");
-    REQUIRE(name_unique);
-    CHECK(name_unique->unique);
+        auto ixs = in.indexes(*c, book.name);
+        auto* pk = find_index(ixs, book.name + "_pkey");
+        REQUIRE(pk);
+        CHECK(pk->primary);
+        CHECK(pk->columns == std::vector<std::string>{"id"});
+        auto* title = find_index(ixs, orm::db::SchemaEditor::default_index_name(book, book.indexes[0]));
+        REQUIRE(title);
+        CHECK_FALSE(title->unique);
+        CHECK(title->columns == std::vector<std::string>{"title"});
+        auto* uniq = find_index(ixs, pgtest::table("book_title_pub_uniq"));
+        REQUIRE(uniq);
+        CHECK(uniq->unique);
+        CHECK(uniq->columns == std::vector<std::string>{"title", "published"});
+        auto author_ixs = in.indexes(*c, author.name);
+        auto* name_unique = find_index(author_ixs, author.name + "_name_key");
+        REQUIRE(name_unique);
+        CHECK(name_unique->unique);
 
-    // Identity keys, defaults and the foreign key work.
-    auto aid = c->execute("INSERT INTO \"" + author.name + "\" (name) VALUES ($1) RETURNING id", {"Ann"})
-                   .scalar<std::int64_t>();
-    REQUIRE(aid);
-    auto r = c->execute("INSERT INTO \"" + book.name + "\" (title, author_id) VALUES ($1, $2) RETURNING id, price, in_print",
-                        {"Fibers", *aid});
-    REQUIRE(r.next());
-    CHECK(r.row().get<int>(0) == 1);
-    CHECK(r.row().get<double>(1) == 9.5);
-    CHECK(r.row().get<bool>(2));
-    expect_error<orm::ForeignKeyViolation>(
-        [&] { c->execute("INSERT INTO \"" + book.name + "\" (title, author_id) VALUES ('x', 999)"); });
-    c->execute("DELETE FROM \"" + author.name + "\"");  // cascades
-    CHECK(pgtest::scalar_int(*c, "SELECT count(*) FROM \"" + book.name + "\"") == 0);
+        // Identity keys, defaults and the foreign key work.
+        auto aid = c->execute("INSERT INTO \"" + author.name + "\" (name) VALUES ($1) RETURNING id", {"Ann"})
+                       .scalar<std::int64_t>();
+        REQUIRE(aid);
+        auto r = c->execute("INSERT INTO \"" + book.name + "\" (title, author_id) VALUES ($1, $2) RETURNING id, price, in_print",
+                            {"Fibers", *aid});
+        REQUIRE(r.next());
+        CHECK(r.row().get<int>(0) == 1);
+        CHECK(r.row().get<double>(1) == 9.5);
+        CHECK(r.row().get<bool>(2));
+        expect_error<orm::ForeignKeyViolation>(
+            [&] { c->execute("INSERT INTO \"" + book.name + "\" (title, author_id) VALUES ('x', 999)"); });
+        c->execute("DELETE FROM \"" + author.name + "\"");  // cascades
+        CHECK(pgtest::scalar_int(*c, "SELECT count(*) FROM \"" + book.name + "\"") == 0);
 
-    // Indexes on their own.
-    IndexSpec extra{.columns = {"pages", "isbn"}};
-    ed.create_index(*c, book, extra);
-    std::string extra_name = orm::db::SchemaEditor::default_index_name(book, extra);
-    CHECK(has_index(in.indexes(*c, book.name), extra_name));
-    ed.drop_index(*c, extra_name);
-    CHECK_FALSE(has_index(in.indexes(*c, book.name), extra_name));
-    ed.drop_index(*c, extra_name, /*if_exists=*/true);
-    expect_error<orm::ProgrammingError>([&] { ed.drop_index(*c, extra_name); });
+        // Indexes on their own.
+        IndexSpec extra{.columns = {"pages", "isbn"}};
+        ed.create_index(*c, book, extra);
+        std::string extra_name = orm::db::SchemaEditor::default_index_name(book, extra);
+        CHECK(has_index(in.indexes(*c, book.name), extra_name));
+        ed.drop_index(*c, extra_name);
+        CHECK_FALSE(has_index(in.indexes(*c, book.name), extra_name));
+        ed.drop_index(*c, extra_name, /*if_exists=*/true);
+        expect_error<orm::ProgrammingError>([&] { ed.drop_index(*c, extra_name); });
 
-    ed.drop_table(*c, book.name);
-    ed.drop_table(*c, author.name);
-    CHECK_FALSE(in.table_exists(*c, book.name));
-    CHECK(in.columns(*c, book.name).empty());
-    CHECK(in.indexes(*c, book.name).empty());
-    ed.drop_table(*c, book.name, /*if_exists=*/true);
-    CHECK(expect_error<orm::ProgrammingError>([&] { ed.drop_table(*c, book.name); }).sqlstate() == "42P01");
+        ed.drop_table(*c, book.name);
+        ed.drop_table(*c, author.name);
+        CHECK_FALSE(in.table_exists(*c, book.name));
+        CHECK(in.columns(*c, book.name).empty());
+        CHECK(in.indexes(*c, book.name).empty());
+        ed.drop_table(*c, book.name, /*if_exists=*/true);
+        CHECK(expect_error<orm::ProgrammingError>([&] { ed.drop_table(*c, book.name); }).sqlstate() == "42P01");
+    });
 }
 
 TEST_CASE("introspection of a table that does not exist is empty") {
-    auto c = pgtest::connect();
-    const auto& in = c->backend().introspection();
-    CHECK(in.columns(*c, "weft_no_such_table").empty());
-    CHECK(in.indexes(*c, "weft_no_such_table").empty());
-    CHECK_FALSE(in.table_exists(*c, "weft_no_such_table"));
-    CHECK(in.columns(*c, "odd \"name\"").empty());
+    pgtest::both_modes([&] {
+        auto c = pgtest::connect();
+        const auto& in = c->backend().introspection();
+        CHECK(in.columns(*c, "weft_no_such_table").empty());
+        CHECK(in.indexes(*c, "weft_no_such_table").empty());
+        CHECK_FALSE(in.table_exists(*c, "weft_no_such_table"));
+        CHECK(in.columns(*c, "odd \"name\"").empty());
+    });
 }
