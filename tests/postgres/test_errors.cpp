@@ -129,3 +129,26 @@ TEST_CASE("a failure inside a transaction leaves only ROLLBACK possible") {
         still_works(*c);
     });
 }
+
+TEST_CASE("COPY through execute is refused and leaves the connection ready") {
+    pgtest::both_modes([&] {
+        auto c = pgtest::connect();
+        pgtest::ScratchTable t(*c, pgtest::table("copy"), "a int, b text");
+        // COPY TO STDOUT: the rows the server streams (10 MB here) are read and dropped.
+        auto out = "COPY (SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g) TO STDOUT";
+        auto e = expect_error<orm::NotSupportedError>([&] { c->execute_script(out); });
+        CHECK(std::string(e.what()).find("COPY") != std::string::npos);
+        still_works(*c);
+        expect_error<orm::NotSupportedError>([&] { c->execute(out); });
+        still_works(*c);
+        // COPY FROM STDIN: ended with an error, so nothing is written.
+        expect_error<orm::NotSupportedError>([&] { c->execute_script("COPY " + t.quoted() + " FROM STDIN"); });
+        still_works(*c);
+        CHECK(pgtest::scalar_int(*c, "SELECT count(*) FROM " + t.quoted()) == 0);
+        c->begin();
+        expect_error<orm::NotSupportedError>([&] { c->execute_script("COPY " + t.quoted() + " FROM STDIN"); });
+        CHECK(c->transaction_state() == orm::db::TransactionState::failed);
+        c->rollback();
+        still_works(*c);
+    });
+}
