@@ -87,4 +87,37 @@ std::string Dialect::escape_like(std::string_view text) const {
     return out;
 }
 
+std::string Dialect::text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const {
+    const std::string_view esc = like_escape_clause();
+    switch (m) {
+        case TextMatch::iexact: return fmt::format("LOWER({}) = LOWER({})", lhs, rhs);
+        case TextMatch::contains:
+        case TextMatch::startswith:
+        case TextMatch::endswith: return fmt::format("{} LIKE {}{}", lhs, rhs, esc);
+        case TextMatch::icontains:
+        case TextMatch::istartswith:
+        case TextMatch::iendswith: return fmt::format("LOWER({}) LIKE LOWER({}){}", lhs, rhs, esc);
+        case TextMatch::regex:
+        case TextMatch::iregex: break;
+    }
+    throw NotSupportedError(fmt::format("the {} backend has no regular expression lookups (regex, iregex)", name()));
+}
+
+std::string Dialect::text_match_param(TextMatch m, std::string_view value) const {
+    switch (m) {
+        case TextMatch::contains:
+        case TextMatch::icontains: return "%" + escape_like(value) + "%";
+        case TextMatch::startswith:
+        case TextMatch::istartswith: return escape_like(value) + "%";
+        case TextMatch::endswith:
+        case TextMatch::iendswith: return "%" + escape_like(value);
+        case TextMatch::iexact:
+        case TextMatch::regex:
+        case TextMatch::iregex: break;
+    }
+    return std::string(value);
+}
+
+std::string Dialect::typed_placeholder(std::size_t index, ValueKind) const { return placeholder(index); }
+
 }  // namespace orm::db

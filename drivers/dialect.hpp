@@ -35,6 +35,19 @@ public:
     virtual std::string escape_like(std::string_view text) const;
     // The clause after a LIKE pattern that declares the escape character.
     virtual std::string_view like_escape_clause() const { return " ESCAPE '\\'"; }
+
+    // The ORM's text-matching lookups. text_match_sql() spells `lhs <match> rhs`, where `lhs` is a
+    // rendered column expression and `rhs` a placeholder that the ORM binds to
+    // text_match_param(m, value); so user text is always a bound parameter, and '%', '_' and
+    // the escape character in it match literally. The defaults are standard SQL: LIKE for the
+    // case-sensitive forms, LOWER(..) LIKE LOWER(..) for the case-insensitive ones, and no
+    // regular expressions (orm::NotSupportedError; see Features::supports_regex).
+    enum class TextMatch { iexact, contains, icontains, startswith, istartswith, endswith, iendswith, regex, iregex };
+    virtual std::string text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const;
+    virtual std::string text_match_param(TextMatch m, std::string_view value) const;
+    // A placeholder for a parameter whose type the database cannot infer from its context (an
+    // operand of arithmetic, a select-list item). Defaults to placeholder(index).
+    virtual std::string typed_placeholder(std::size_t index, ValueKind kind) const;
 };
 
 }  // namespace orm::db

@@ -34,4 +34,31 @@ std::string PgDialect::literal(const Value& v) const {
     }
 }
 
+std::string PgDialect::text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const {
+    switch (m) {
+        case TextMatch::icontains:
+        case TextMatch::istartswith:
+        case TextMatch::iendswith: return fmt::format("{} ILIKE {}{}", lhs, rhs, like_escape_clause());
+        case TextMatch::regex: return fmt::format("{} ~ {}", lhs, rhs);
+        case TextMatch::iregex: return fmt::format("{} ~* {}", lhs, rhs);
+        default: return Dialect::text_match_sql(m, lhs, rhs);
+    }
+}
+
+std::string PgDialect::typed_placeholder(std::size_t index, ValueKind kind) const {
+    std::string_view type;
+    switch (kind) {
+        case ValueKind::boolean: type = "boolean"; break;
+        case ValueKind::int32: type = "integer"; break;
+        case ValueKind::int64: type = "bigint"; break;
+        case ValueKind::float64: type = "double precision"; break;
+        case ValueKind::text: type = "text"; break;
+        case ValueKind::bytes: type = "bytea"; break;
+        case ValueKind::timestamp: type = "timestamptz"; break;
+        case ValueKind::date: type = "date"; break;
+        case ValueKind::null: return placeholder(index);
+    }
+    return fmt::format("${}::{}", index, type);
+}
+
 }  // namespace orm::db::postgres

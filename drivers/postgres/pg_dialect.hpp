@@ -15,6 +15,10 @@ public:
     // non-finite doubles as 'Infinity'::double precision. Relies on standard_conforming_strings
     // (set at connect).
     std::string literal(const Value& v) const override;
+    // ILIKE for the case-insensitive pattern lookups; POSIX regular expressions (~, ~*).
+    std::string text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const override;
+    // $n::bigint, $n::double precision, ...: parameters are sent untyped (see pg_params.hpp).
+    std::string typed_placeholder(std::size_t index, ValueKind kind) const override;
 };
 
 }  // namespace orm::db::postgres

@@ -47,4 +47,45 @@ std::string SqliteDialect::literal(const Value& v) const {
         v.storage());
 }
 
+namespace {
+
+// GLOB has no escape character: a special character matches itself inside brackets.
+std::string escape_glob(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        if (c == '*' || c == '?' || c == '[') {
+            out += '[';
+            out += c;
+            out += ']';
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string SqliteDialect::text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const {
+    switch (m) {
+        case TextMatch::contains:
+        case TextMatch::startswith:
+        case TextMatch::endswith: return fmt::format("{} GLOB {}", lhs, rhs);
+        case TextMatch::icontains:
+        case TextMatch::istartswith:
+        case TextMatch::iendswith: return fmt::format("{} LIKE {}{}", lhs, rhs, like_escape_clause());
+        default: return Dialect::text_match_sql(m, lhs, rhs);
+    }
+}
+
+std::string SqliteDialect::text_match_param(TextMatch m, std::string_view value) const {
+    switch (m) {
+        case TextMatch::contains: return "*" + escape_glob(value) + "*";
+        case TextMatch::startswith: return escape_glob(value) + "*";
+        case TextMatch::endswith: return "*" + escape_glob(value);
+        default: return Dialect::text_match_param(m, value);
+    }
+}
+
 }  // namespace orm::db::sqlite

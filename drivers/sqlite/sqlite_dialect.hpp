@@ -13,6 +13,11 @@ public:
     // Booleans as 1/0, blobs as X'..', infinities as 9e999, timestamps and dates as their text.
     // Throws orm::InterfaceError for NaN and for text holding NUL bytes (no literal spells them).
     std::string literal(const Value& v) const override;
+    // SQLite's LIKE ignores ASCII case, so the case-sensitive contains / startswith / endswith
+    // use GLOB with the user text escaped ('*', '?' and '[' as bracket expressions); the
+    // case-insensitive forms use LIKE itself (which folds ASCII only).
+    std::string text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const override;
+    std::string text_match_param(TextMatch m, std::string_view value) const override;
 };
 
 }  // namespace orm::db::sqlite
