@@ -1,8 +1,10 @@
-// Pool: bounded, thread-safe, with acquire timeout and a health check on checkout.
+// Pool: bounded, thread-safe, with acquire timeout and a health check on checkout. Waiting uses
+// orm::WaitQueue, so it suspends fibers and wakes them across threads (see pool.hpp).
 #include "drivers/pool.hpp"
 
 #include <fmt/format.h>
 
+#include "drivers/bridge/deadline.hpp"
 #include "drivers/errors.hpp"
 
 namespace orm::db {
@@ -33,7 +35,7 @@ PooledConnection Pool::acquire() { return acquire(options_.acquire_timeout); }
 PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
-    const auto deadline = start + timeout;
+    const orm::Deadline deadline = orm::deadline_after(timeout);
     std::unique_lock lock(mu_);
     for (;;) {
         if (closed_) throw InterfaceError(fmt::format("connection pool for {} is closed", description_));
@@ -68,12 +70,23 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
             } catch (...) {
                 lock.lock();
                 --open_;
-                cv_.notify_one();
+                lock.unlock();
+                waiters_.notify_one();  // the slot is free again
                 throw;
             }
         }
+        auto available = [&] { return closed_ || !idle_.empty() || open_ < options_.max_size; };
         ++waiting_;
-        bool woke = cv_.wait_until(lock, deadline, [&] { return closed_ || !idle_.empty() || open_ < options_.max_size; });
+        bool woke;
+        try {
+            woke = waiters_.wait_until(lock, deadline, available);
+        } catch (...) {
+            // The wait itself failed (the fiber's thread is exiting): a wake-up it may have taken
+            // belongs to the next waiter. The lock is held again here.
+            --waiting_;
+            if (available()) waiters_.notify_one();
+            throw;
+        }
         --waiting_;
         if (!woke) {
             ++timeouts_;
@@ -104,12 +117,12 @@ void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
         lock.unlock();
         try { c->close(); } catch (...) {}
         c.reset();
-        cv_.notify_one();
+        waiters_.notify_one();  // a slot is free: a waiter may open a new connection
         return;
     }
     idle_.push_back({std::move(c), std::chrono::steady_clock::now()});
     lock.unlock();
-    cv_.notify_one();
+    waiters_.notify_one();
 }
 
 PoolStats Pool::stats() const {
@@ -125,7 +138,7 @@ void Pool::close() {
         idle.swap(idle_);
         open_ -= idle.size();
     }
-    cv_.notify_all();
+    waiters_.notify_all();
     for (auto& item : idle) {
         try { item.conn->close(); } catch (...) {}
     }

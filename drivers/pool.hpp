@@ -1,15 +1,21 @@
 // Pool: a bounded, thread-safe set of connections to one database, with an acquire timeout,
 // a health check on checkout, and broken connections discarded and replaced.
+//
+// A caller waiting for a free connection waits on an orm::WaitQueue: a fiber suspends (its loop
+// runs other fibers, and a connection returned on any thread wakes it through its loop), and a
+// plain thread sleeps in its own loop, which with no fibers to run is a plain blocking wait. A new
+// connection is opened by the caller that needs it, after the pool's lock is released, so in async
+// mode the driver's (async) connect suspends only that caller.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 
+#include "drivers/bridge/wait_queue.hpp"
 #include "drivers/config.hpp"
 #include "drivers/connection.hpp"
 
@@ -43,7 +49,7 @@ struct PoolStats {
     std::size_t open = 0;          // connections that exist (idle + in use)
     std::size_t idle = 0;
     std::size_t in_use = 0;
-    std::size_t waiting = 0;       // callers blocked in acquire()
+    std::size_t waiting = 0;       // callers (fibers or threads) waiting in acquire()
     std::uint64_t created = 0;
     std::uint64_t discarded = 0;   // broken or failed health checks
     std::uint64_t timeouts = 0;
@@ -57,8 +63,9 @@ public:
     Pool(const Pool&) = delete;
     Pool& operator=(const Pool&) = delete;
 
-    // A healthy connection, waiting up to the pool's acquire timeout. Throws orm::TimeoutError
-    // naming the pool size and how long it waited; orm::ConnectionError if a new connection fails.
+    // A healthy connection, waiting up to the pool's acquire timeout (suspending only the calling
+    // fiber). Throws orm::TimeoutError naming the pool size and how long it waited;
+    // orm::ConnectionError if a new connection fails.
     PooledConnection acquire();
     PooledConnection acquire(std::chrono::milliseconds timeout);
 
@@ -80,7 +87,7 @@ private:
     PoolOptions options_;
     std::string description_;
     mutable std::mutex mu_;
-    std::condition_variable cv_;
+    orm::WaitQueue waiters_;  // callers waiting for a connection to be returned or a slot to free up
     std::deque<Idle> idle_;
     std::size_t open_ = 0;
     std::size_t waiting_ = 0;

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "drivers/bridge/mode.hpp"
+#include "drivers/bridge/offload.hpp"
 #include "drivers/errors.hpp"
 #include "drivers/sqlite/sqlite_options.hpp"
 
@@ -15,7 +17,40 @@ std::string begin_sql(const SqliteOptions& o) {
     return o.mode == OpenMode::ro ? "BEGIN DEFERRED" : "BEGIN IMMEDIATE";
 }
 
+// Where an operation's sqlite3 calls run: here (sync), or on a worker while the caller waits.
+template <class F>
+auto run_where(bool async, F&& fn) {
+    if (async) return orm::run_in_thread(fn);
+    return fn();
+}
+
 }  // namespace
+
+// One operation on the connection: reads the mode once, and claims the connection for its
+// duration so that a second fiber or thread using it meanwhile gets an error, not a corrupt handle.
+class SqliteConnection::Operation {
+public:
+    Operation(SqliteConnection& c, std::string_view what) : c_(c), async_(orm::is_async()) {
+        if (c_.busy_.exchange(true, std::memory_order_acquire))
+            throw InterfaceError(fmt::format(
+                "SQLite connection to '{}': {} called while another operation is running on it; a "
+                "connection serves one fiber or thread at a time (give each fiber its own from the pool)",
+                c_.cfg_.target, what));
+    }
+    ~Operation() { c_.busy_.store(false, std::memory_order_release); }
+    Operation(const Operation&) = delete;
+    Operation& operator=(const Operation&) = delete;
+
+    bool async() const noexcept { return async_; }
+    template <class F>
+    auto operator()(F&& fn) {
+        return run_where(async_, std::forward<F>(fn));
+    }
+
+private:
+    SqliteConnection& c_;
+    const bool async_;
+};
 
 SqliteConnection::SqliteConnection(const Backend& backend, ConnectionConfig cfg)
     : backend_(backend), cfg_(std::move(cfg)) {
@@ -25,11 +60,22 @@ SqliteConnection::SqliteConnection(const Backend& backend, ConnectionConfig cfg)
                                          cfg_.url));
     SqliteOptions options = read_options(cfg_);
     begin_sql_ = begin_sql(options);
-    session_ = std::make_shared<Session>(cfg_.target, options, cfg_.statement_cache_size);
-    if (cfg_.statement_timeout.count() > 0) session_->set_statement_timeout(cfg_.statement_timeout);
+    // Opening reads the file (and may wait for a lock to set the journal mode): a worker's job.
+    session_ = run_where(orm::is_async(), [&] {
+        auto s = std::make_shared<Session>(cfg_.target, options, cfg_.statement_cache_size);
+        if (cfg_.statement_timeout.count() > 0) s->set_statement_timeout(cfg_.statement_timeout);
+        return s;
+    });
 }
 
-SqliteConnection::~SqliteConnection() { close(); }
+SqliteConnection::~SqliteConnection() {
+    try {
+        close();
+    } catch (...) {
+        // Still in use elsewhere (a bug reported there), or no worker could start: the Session
+        // closes the handle when its last owner lets go of it.
+    }
+}
 
 std::unique_ptr<SqliteCursor> SqliteConnection::run(std::string_view sql, std::span<const Value> params,
                                                     bool buffer_rows) {
@@ -55,21 +101,32 @@ std::unique_ptr<SqliteCursor> SqliteConnection::run(std::string_view sql, std::s
     }
 }
 
-Result SqliteConnection::execute(std::string_view sql, std::span<const Value> params) {
-    return Result(run(sql, params, /*buffer_rows=*/false));
+void SqliteConnection::run_to_end(std::string_view sql) {
+    Operation op(*this, sql);
+    op([&] { run(sql, {}, /*buffer_rows=*/true); });
 }
 
-void SqliteConnection::execute_script(std::string_view sql) { session_->exec(sql); }
+Result SqliteConnection::execute(std::string_view sql, std::span<const Value> params) {
+    Operation op(*this, "execute()");
+    // Async mode buffers every row (see sqlite_cursor.hpp): the statement must be finished before
+    // the fiber resumes, since later steps would otherwise run on the loop's thread.
+    return Result(op([&] { return run(sql, params, /*buffer_rows=*/op.async()); }));
+}
+
+void SqliteConnection::execute_script(std::string_view sql) {
+    Operation op(*this, "execute_script()");
+    op([&] { session_->exec(sql); });
+}
 
 std::int64_t SqliteConnection::last_insert_id() { return session_->last_insert_rowid(); }
 
-void SqliteConnection::begin() { run(begin_sql_, {}, false); }
+void SqliteConnection::begin() { run_to_end(begin_sql_); }
 
-void SqliteConnection::commit() { run("COMMIT", {}, false); }
+void SqliteConnection::commit() { run_to_end("COMMIT"); }
 
 void SqliteConnection::rollback() {
     if (session_->is_closed() || !session_->in_transaction()) return;
-    run("ROLLBACK", {}, false);
+    run_to_end("ROLLBACK");
 }
 
 TransactionState SqliteConnection::transaction_state() const {
@@ -100,7 +157,12 @@ bool SqliteConnection::is_usable(bool ping) {
     }
 }
 
-void SqliteConnection::close() { session_->close(); }
+void SqliteConnection::close() {
+    if (session_->is_closed()) return;
+    // Closing the last connection to a WAL database checkpoints it: file I/O like any other.
+    Operation op(*this, "close()");
+    op([&] { session_->close(); });
+}
 
 StatementCacheStats SqliteConnection::statement_cache_stats() const { return session_->cache_stats(); }
 

@@ -1,7 +1,9 @@
 // SqliteCursor: rows of one SQLite statement, read either live off the statement (sync mode,
 // SELECTs: nothing is copied) or from a buffer of rows copied off it (statements that write and
-// return rows, and later every statement in async mode, where the statement must be finished
-// before control returns to the calling fiber).
+// return rows, and every statement in async mode, where the statement runs to its end on a worker
+// thread before control returns to the calling fiber). Async mode therefore holds a whole result
+// in memory at once; fetching it in batches, one worker job per batch, would bound that at the
+// price of keeping the statement (and its read transaction) open between jobs.
 #pragma once
 
 #include <cstdint>

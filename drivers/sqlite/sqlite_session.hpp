@@ -1,6 +1,8 @@
 // Session: the one class that calls the sqlite3 functions which do I/O or change a connection's
 // state (open, prepare, bind, step, exec, interrupt, close). SqliteConnection and SqliteCursor go
-// through it, so async mode can later run each of these calls on a worker thread in one place.
+// through it. A Session is used by one thread at a time, not always the same one: in async mode
+// each operation runs on whichever worker thread orm::run_in_thread picks, the hand-over between
+// them ordered by the runtime's wake-ups. Only interrupt() may be called concurrently.
 #pragma once
 
 #include <chrono>

@@ -52,6 +52,9 @@ public:
 
     void fail(std::string message);
     const std::vector<std::string>& failures() const { return failures_; }
+    // A figure worth showing next to the test's result (e.g. a latency); not pass/fail material.
+    void note(std::string message) { notes_.push_back(std::move(message)); }
+    const std::vector<std::string>& notes() const { return notes_; }
     void finish();  // drops the test's tables, returns the connection
 
 private:
@@ -60,6 +63,7 @@ private:
     orm::db::PooledConnection conn_;
     std::vector<std::string> tables_;
     std::vector<std::string> failures_;
+    std::vector<std::string> notes_;
 };
 
 using TestFn = void (*)(Context&);

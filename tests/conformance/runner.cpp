@@ -1,7 +1,8 @@
 // weft-conformance: runs the conformance suite against a database URL in one or both modes.
 //   weft-conformance --url URL [--mode sync|async|both] [--prefix P] [--filter TEXT] [--list] [--quiet]
-// Prints one line per test, a summary line per backend and mode, and a final
-// "N passed, N failed, N skipped" line. Exit status 0 when nothing failed.
+// Prints one line per test, a summary line per backend and mode ("conformance sqlite-async: ..."),
+// and a final "N passed, N failed, N skipped" line. Exit status 0 when nothing failed. In async
+// mode each test runs as the root fiber of orm::run with orm::set_async(true).
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -67,6 +68,8 @@ Counts run_mode(const std::string& url, const std::string& prefix, const std::st
             ++counts.passed;
             if (!quiet) fmt::print("PASS  {}\n", test.name);
         }
+        if (!quiet)
+            for (const auto& n : ctx.notes()) fmt::print("      note: {}\n", n);
         std::fflush(stdout);
     }
     return counts;
