@@ -14,14 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const char* become(Io interest) {
-    switch (interest) {
-        case Io::readable: return "readable";
-        case Io::writable: return "writable";
-        default: return "readable or writable";
-    }
-}
-
 // With the deadline already gone, a wait is only a readiness check.
 Io poll_now(int fd, Io interest) {
     pollfd p{fd, short((any(interest & Io::readable) ? POLLIN : 0) | (any(interest & Io::writable) ? POLLOUT : 0)), 0};
@@ -35,6 +27,15 @@ Io poll_now(int fd, Io interest) {
 
 }  // namespace
 
+const char* to_string(Io interest) noexcept {
+    switch (interest) {
+        case Io::readable: return "readable";
+        case Io::writable: return "writable";
+        case Io::both: return "readable or writable";
+    }
+    return "neither readable nor writable";
+}
+
 Io wait_io(int fd, Io interest, Deadline deadline) {
     if (fd < 0) throw InterfaceError(fmt::format("wait_io: invalid file descriptor {}", fd));
     if (!any(interest)) throw InterfaceError("wait_io: asked to wait for nothing (interest is empty)");
@@ -44,7 +45,7 @@ Io wait_io(int fd, Io interest, Deadline deadline) {
     if (deadline != no_deadline && deadline <= start) {
         if (Io ready = poll_now(fd, interest); any(ready)) return ready;
         throw TimeoutError(fmt::format("timed out waiting for fd {} to become {}: the deadline had already passed",
-                                       fd, become(interest)));
+                                       fd, to_string(interest)));
     }
     detail::Waiter w(loop, detail::current_fiber, detail::WaitKind::io, deadline);
     w.fd = fd;
@@ -61,7 +62,7 @@ Io wait_io(int fd, Io interest, Deadline deadline) {
     if (reason == detail::WakeReason::ready) return w.ready;
     if (reason == detail::WakeReason::cancelled) detail::throw_cancelled("orm::wait_io()");
     throw TimeoutError(fmt::format("timed out after {} waiting for fd {} to become {}",
-                                   detail::format_duration(deadline - start), fd, become(interest)));
+                                   detail::format_duration(deadline - start), fd, to_string(interest)));
 }
 
 void yield_now() {

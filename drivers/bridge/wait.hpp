@@ -26,6 +26,7 @@ enum class Io : unsigned { readable = 1, writable = 2, both = 3 };
 constexpr Io operator&(Io a, Io b) noexcept { return Io(unsigned(a) & unsigned(b)); }
 constexpr Io operator|(Io a, Io b) noexcept { return Io(unsigned(a) | unsigned(b)); }
 constexpr bool any(Io a) noexcept { return unsigned(a) != 0; }
+const char* to_string(Io interest) noexcept;  // "readable", "writable", "readable or writable"
 
 // Waits until `fd` is ready for what `interest` asks (readable, writable, or either) and returns
 // what is ready, a non-empty subset of `interest`; an error or hang-up counts as ready both ways

@@ -1,4 +1,5 @@
-// Loop: scheduling, parking and waking, epoll and timers, cross-thread wake-ups, shutdown.
+// Loop: thread lifecycle and shutdown, scheduling, parking and waking, timers, cross-thread
+// wake-ups. (I/O polling is in loop_io.cpp, dumps and reports in loop_dump.cpp.)
 #include "drivers/bridge/detail/loop.hpp"
 
 #include <sys/epoll.h>
@@ -23,7 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::uint64_t wake_tag = ~std::uint64_t{0};  // epoll data of the eventfd
 // Between two polls for I/O the loop resumes at most about this many fibers, so fibers that keep
 // yielding cannot starve sockets and cross-thread wake-ups (a poll is a syscall: ~0.5 us).
 constexpr unsigned resumes_per_poll = 128;
@@ -67,14 +67,6 @@ std::int64_t switch_clock_ns(std::int64_t threshold_ns) noexcept {
     timespec ts;
     ::clock_gettime(threshold_ns >= 20'000'000 ? CLOCK_MONOTONIC_COARSE : CLOCK_MONOTONIC, &ts);
     return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-const char* direction(Io interest) {
-    switch (interest) {
-        case Io::readable: return "readable";
-        case Io::writable: return "writable";
-        default: return "readable or writable";
-    }
 }
 
 }  // namespace
@@ -347,206 +339,10 @@ void Loop::finish(FiberRecord& f) {
     release_record(&f);  // the runtime's reference
 }
 
-void Loop::report_slow(const FiberRecord& f, std::int64_t ran_ns, std::int64_t threshold_ns) const {
-    FiberReport r{FiberReport::Kind::slow_fiber};
-    r.fiber_id = f.id;
-    r.fiber_name = f.display_name();
-    r.duration = std::chrono::nanoseconds(ran_ns);
-    r.message = fmt::format(
-        "fiber '{}' (#{}) ran for {} without switching, blocking its loop (threshold {}); "
-        "move blocking work to orm::run_in_thread() or call orm::yield_now() in long loops",
-        r.fiber_name, f.id, format_duration(r.duration), format_duration(std::chrono::nanoseconds(threshold_ns)));
-    report(r);
-}
-
-void Loop::poll(bool block) {
-    timespec ts{0, 0};
-    timespec* timeout = &ts;
-    if (block) {
-        if (timers_.empty()) {
-            timeout = nullptr;
-        } else {
-            const auto left = timers_.top()->deadline - Clock::now();
-            if (left > Clock::duration::zero()) {
-                const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-                ts.tv_sec = ns / 1'000'000'000;
-                ts.tv_nsec = ns % 1'000'000'000;
-            }
-        }
-    }
-    const bool sleeps = timeout == nullptr || ts.tv_sec != 0 || ts.tv_nsec != 0;
-    epoll_event events[64];
-    int n;
-    {
-        // Let dumps from other threads in while this thread sleeps.
-        if (sleeps && owner_locked_) owner_mu_.unlock();
-        if (use_pwait2_) {
-            n = ::epoll_pwait2(epoll_fd_, events, 64, timeout, nullptr);
-            if (n < 0 && errno == ENOSYS) use_pwait2_ = false;
-        }
-        if (!use_pwait2_) {
-            // Before Linux 5.11: millisecond timeouts, rounded up so a sleep is never cut short.
-            const int ms = timeout == nullptr ? -1 : int(ts.tv_sec * 1000 + (ts.tv_nsec + 999'999) / 1'000'000);
-            n = ::epoll_wait(epoll_fd_, events, 64, ms);
-        }
-        const int saved = errno;
-        if (sleeps && owner_locked_) owner_mu_.lock();
-        errno = saved;
-    }
-    if (n < 0) {
-        if (errno == EINTR) return;
-        throw sys_error("orm fiber loop: epoll_wait");
-    }
-    for (int i = 0; i < n; ++i) {
-        if (events[i].data.u64 == wake_tag)
-            drain_remote();
-        else
-            io_event(int(events[i].data.u64), events[i].events);
-    }
-}
-
 void Loop::fire_timers() {
     if (timers_.empty()) return;
     const auto now = Clock::now();
     while (!timers_.empty() && timers_.top()->deadline <= now) wake(*timers_.top(), WakeReason::timeout);
-}
-
-bool Loop::watch(Waiter& w) {
-    if (std::size_t(w.fd) >= fds_.size()) fds_.resize(std::size_t(w.fd) + 1);
-    FdEntry& e = fds_[std::size_t(w.fd)];
-    const bool read = any(w.interest & Io::readable);
-    const bool write = any(w.interest & Io::writable);
-    if ((read && e.reader) || (write && e.writer)) {
-        const Waiter& other = *(read && e.reader ? e.reader : e.writer);
-        throw InterfaceError(fmt::format(
-            "cannot wait for fd {} to become {}: '{}' is already waiting for that; one fiber at a "
-            "time may wait per file descriptor and direction",
-            w.fd, read && e.reader ? "readable" : "writable",
-            other.fiber ? other.fiber->display_name() : std::string("the thread itself")));
-    }
-    if (read) e.reader = &w;
-    if (write) e.writer = &w;
-    bool pollable;
-    try {
-        pollable = arm(w.fd, e);
-    } catch (...) {
-        if (read) e.reader = nullptr;
-        if (write) e.writer = nullptr;
-        throw;
-    }
-    if (!pollable) {
-        if (read) e.reader = nullptr;
-        if (write) e.writer = nullptr;
-        return false;
-    }
-    ++fd_waits_;
-    return true;
-}
-
-void Loop::unwatch(Waiter& w) noexcept {
-    FdEntry& e = fds_[std::size_t(w.fd)];
-    if (e.reader == &w) e.reader = nullptr;
-    if (e.writer == &w) e.writer = nullptr;
-    --fd_waits_;
-}
-
-// One-shot registration for what the fd's current waiters still want: one epoll_ctl per wait,
-// and the kernel disarms it when it fires, so an fd nobody waits on never wakes the loop twice.
-bool Loop::arm(int fd, FdEntry& e) {
-    std::uint32_t want = 0;
-    if (e.reader && e.reader->reason == WakeReason::none) want |= EPOLLIN | EPOLLRDHUP;
-    if (e.writer && e.writer->reason == WakeReason::none) want |= EPOLLOUT;
-    if (want == 0) return true;
-    epoll_event ev{};
-    ev.events = want | EPOLLONESHOT;
-    ev.data.u64 = std::uint64_t(fd);
-    int op = e.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (::epoll_ctl(epoll_fd_, op, fd, &ev) != 0) {
-        // The kernel forgets an fd when it is closed, and a new one may reuse the number.
-        if (op == EPOLL_CTL_MOD && errno == ENOENT)
-            op = EPOLL_CTL_ADD;
-        else if (op == EPOLL_CTL_ADD && errno == EEXIST)
-            op = EPOLL_CTL_MOD;
-        else
-            op = -1;
-        if (op < 0 || ::epoll_ctl(epoll_fd_, op, fd, &ev) != 0) {
-            e.registered = false;
-            if (errno == EPERM) return false;  // regular files and the like: always ready
-            if (errno == EBADF)
-                throw InterfaceError(fmt::format("cannot wait for fd {}: it is not an open file descriptor", fd));
-            throw sys_error("orm fiber loop: epoll_ctl");
-        }
-    }
-    e.registered = true;
-    return true;
-}
-
-void Loop::io_event(int fd, std::uint32_t events) {
-    if (std::size_t(fd) >= fds_.size()) return;
-    FdEntry& e = fds_[std::size_t(fd)];
-    const bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
-    const bool out = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-    Waiter* reader = e.reader;
-    Waiter* writer = e.writer;
-    // A waiter for both directions sits in both slots: compute its result once, then wake it.
-    for (Waiter* w : {reader, writer}) {
-        if (!w || w->reason != WakeReason::none) continue;
-        const Io ready = Io((w == reader && in ? unsigned(Io::readable) : 0u) |
-                            (w == writer && out ? unsigned(Io::writable) : 0u));
-        if (!any(ready)) continue;
-        w->ready = ready;
-        wake(*w, WakeReason::ready);
-    }
-    try {
-        arm(fd, e);  // the other direction, if someone still waits for it
-    } catch (...) {
-        // the fd went away under a waiter: let it find out from its next read or write
-        for (Waiter* w : {e.reader, e.writer})
-            if (w && w->reason == WakeReason::none) {
-                w->ready = w->interest;
-                wake(*w, WakeReason::ready);
-            }
-    }
-}
-
-std::string Loop::describe(const Waiter& w) const {
-    switch (w.kind) {
-        case WaitKind::io: return fmt::format("{} fd {}", direction(w.interest), w.fd);
-        case WaitKind::sleep: return "sleep";
-        case WaitKind::join: return "join " + (w.target ? w.target->display_name() : std::string("?"));
-        case WaitKind::run_group: {
-            const std::size_t left = w.group ? w.group->live : 0;
-            return left ? fmt::format("run ({} fibers left)", left) : std::string("run");
-        }
-        case WaitKind::offload: return "thread offload";
-        case WaitKind::queue: return "wait queue";
-    }
-    return "?";
-}
-
-void Loop::snapshot(std::vector<FiberInfo>& out) const {
-    const auto now = Clock::now();
-    auto add = [&](std::uint64_t fid, std::string name, FiberState state, const Waiter* w) {
-        FiberInfo info;
-        info.id = fid;
-        info.name = std::move(name);
-        info.state = state;
-        info.thread = thread_;
-        if (w) {
-            info.waiting_for = describe(*w);
-            if (w->deadline != no_deadline)
-                info.time_left = std::chrono::duration_cast<std::chrono::nanoseconds>(w->deadline - now);
-        }
-        out.push_back(std::move(info));
-    };
-    if (outside_) add(0, "(thread)", FiberState::waiting, outside_);
-    std::vector<const FiberRecord*> fibers;
-    for (const FiberRecord* f = live_head_; f; f = f->next_live) fibers.push_back(f);
-    std::reverse(fibers.begin(), fibers.end());  // spawn order
-    for (const FiberRecord* f : fibers) {
-        add(f->id, f->display_name(), f->state, f->state == FiberState::waiting ? f->waiting : nullptr);
-        if (f->state == FiberState::ready && f->yielded) out.back().waiting_for = "yield";
-    }
 }
 
 void Loop::snapshot_all(std::vector<FiberInfo>& out) {
@@ -568,19 +364,6 @@ void Loop::snapshot_all(std::vector<FiberInfo>& out) {
             out.push_back(std::move(busy));
         }
     }
-}
-
-void Loop::throw_deadlock() const {
-    std::vector<FiberInfo> fibers;
-    snapshot(fibers);
-    std::string table;
-    for (const FiberInfo& f : fibers)
-        table += fmt::format("\n  {} #{} {} {}", f.name, f.id, to_string(f.state), f.waiting_for);
-    throw InterfaceError(fmt::format(
-        "deadlock: this thread waits outside any fiber for something only its own fibers could "
-        "bring about, but every fiber is suspended and nothing can wake one (no I/O, timer, "
-        "thread offload or cross-thread wait is pending):{}",
-        table));
 }
 
 }  // namespace orm::detail

@@ -75,6 +75,7 @@ public:
 
 private:
     friend class OwnerLock;
+    static constexpr std::uint64_t wake_tag = ~std::uint64_t{0};  // epoll data of the eventfd
     struct FdEntry {
         Waiter* reader = nullptr;
         Waiter* writer = nullptr;

@@ -1,0 +1,167 @@
+// Loop, I/O side: polling epoll (and the eventfd), one-shot fd registrations, readiness events.
+#include <sys/epoll.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "drivers/bridge/detail/loop.hpp"
+#include "drivers/errors.hpp"
+
+namespace orm::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::system_error sys_error(const char* what) {
+    return std::system_error(errno, std::generic_category(), what);
+}
+
+}  // namespace
+
+void Loop::poll(bool block) {
+    timespec ts{0, 0};
+    timespec* timeout = &ts;
+    if (block) {
+        if (timers_.empty()) {
+            timeout = nullptr;
+        } else {
+            const auto left = timers_.top()->deadline - Clock::now();
+            if (left > Clock::duration::zero()) {
+                const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+                ts.tv_sec = ns / 1'000'000'000;
+                ts.tv_nsec = ns % 1'000'000'000;
+            }
+        }
+    }
+    const bool sleeps = timeout == nullptr || ts.tv_sec != 0 || ts.tv_nsec != 0;
+    epoll_event events[64];
+    int n;
+    {
+        // Let dumps from other threads in while this thread sleeps.
+        if (sleeps && owner_locked_) owner_mu_.unlock();
+        if (use_pwait2_) {
+            n = ::epoll_pwait2(epoll_fd_, events, 64, timeout, nullptr);
+            if (n < 0 && errno == ENOSYS) use_pwait2_ = false;
+        }
+        if (!use_pwait2_) {
+            // Before Linux 5.11: millisecond timeouts, rounded up so a sleep is never cut short.
+            const int ms = timeout == nullptr ? -1 : int(ts.tv_sec * 1000 + (ts.tv_nsec + 999'999) / 1'000'000);
+            n = ::epoll_wait(epoll_fd_, events, 64, ms);
+        }
+        const int saved = errno;
+        if (sleeps && owner_locked_) owner_mu_.lock();
+        errno = saved;
+    }
+    if (n < 0) {
+        if (errno == EINTR) return;
+        throw sys_error("orm fiber loop: epoll_wait");
+    }
+    for (int i = 0; i < n; ++i) {
+        if (events[i].data.u64 == wake_tag)
+            drain_remote();
+        else
+            io_event(int(events[i].data.u64), events[i].events);
+    }
+}
+
+bool Loop::watch(Waiter& w) {
+    if (std::size_t(w.fd) >= fds_.size()) fds_.resize(std::size_t(w.fd) + 1);
+    FdEntry& e = fds_[std::size_t(w.fd)];
+    const bool read = any(w.interest & Io::readable);
+    const bool write = any(w.interest & Io::writable);
+    if ((read && e.reader) || (write && e.writer)) {
+        const Waiter& other = *(read && e.reader ? e.reader : e.writer);
+        throw InterfaceError(fmt::format(
+            "cannot wait for fd {} to become {}: '{}' is already waiting for that; one fiber at a "
+            "time may wait per file descriptor and direction",
+            w.fd, read && e.reader ? "readable" : "writable",
+            other.fiber ? other.fiber->display_name() : std::string("the thread itself")));
+    }
+    if (read) e.reader = &w;
+    if (write) e.writer = &w;
+    bool pollable;
+    try {
+        pollable = arm(w.fd, e);
+    } catch (...) {
+        if (read) e.reader = nullptr;
+        if (write) e.writer = nullptr;
+        throw;
+    }
+    if (!pollable) {
+        if (read) e.reader = nullptr;
+        if (write) e.writer = nullptr;
+        return false;
+    }
+    ++fd_waits_;
+    return true;
+}
+
+void Loop::unwatch(Waiter& w) noexcept {
+    FdEntry& e = fds_[std::size_t(w.fd)];
+    if (e.reader == &w) e.reader = nullptr;
+    if (e.writer == &w) e.writer = nullptr;
+    --fd_waits_;
+}
+
+// One-shot registration for what the fd's current waiters still want: one epoll_ctl per wait,
+// and the kernel disarms it when it fires, so an fd nobody waits on never wakes the loop twice.
+bool Loop::arm(int fd, FdEntry& e) {
+    std::uint32_t want = 0;
+    if (e.reader && e.reader->reason == WakeReason::none) want |= EPOLLIN | EPOLLRDHUP;
+    if (e.writer && e.writer->reason == WakeReason::none) want |= EPOLLOUT;
+    if (want == 0) return true;
+    epoll_event ev{};
+    ev.events = want | EPOLLONESHOT;
+    ev.data.u64 = std::uint64_t(fd);
+    int op = e.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (::epoll_ctl(epoll_fd_, op, fd, &ev) != 0) {
+        // The kernel forgets an fd when it is closed, and a new one may reuse the number.
+        if (op == EPOLL_CTL_MOD && errno == ENOENT)
+            op = EPOLL_CTL_ADD;
+        else if (op == EPOLL_CTL_ADD && errno == EEXIST)
+            op = EPOLL_CTL_MOD;
+        else
+            op = -1;
+        if (op < 0 || ::epoll_ctl(epoll_fd_, op, fd, &ev) != 0) {
+            e.registered = false;
+            if (errno == EPERM) return false;  // regular files and the like: always ready
+            if (errno == EBADF)
+                throw InterfaceError(fmt::format("cannot wait for fd {}: it is not an open file descriptor", fd));
+            throw sys_error("orm fiber loop: epoll_ctl");
+        }
+    }
+    e.registered = true;
+    return true;
+}
+
+void Loop::io_event(int fd, std::uint32_t events) {
+    if (std::size_t(fd) >= fds_.size()) return;
+    FdEntry& e = fds_[std::size_t(fd)];
+    const bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+    const bool out = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+    Waiter* reader = e.reader;
+    Waiter* writer = e.writer;
+    // A waiter for both directions sits in both slots: compute its result once, then wake it.
+    for (Waiter* w : {reader, writer}) {
+        if (!w || w->reason != WakeReason::none) continue;
+        const Io ready = Io((w == reader && in ? unsigned(Io::readable) : 0u) |
+                            (w == writer && out ? unsigned(Io::writable) : 0u));
+        if (!any(ready)) continue;
+        w->ready = ready;
+        wake(*w, WakeReason::ready);
+    }
+    try {
+        arm(fd, e);  // the other direction, if someone still waits for it
+    } catch (...) {
+        // the fd went away under a waiter: let it find out from its next read or write
+        for (Waiter* w : {e.reader, e.writer})
+            if (w && w->reason == WakeReason::none) {
+                w->ready = w->interest;
+                wake(*w, WakeReason::ready);
+            }
+    }
+}
+
+}  // namespace orm::detail
