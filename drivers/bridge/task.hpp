@@ -115,9 +115,11 @@ public:
     Task(detail::TaskRef ref, detail::TaskResult<T>* result) noexcept
         : ref_(std::move(ref)), result_(result) {}
     Task(Task&& o) noexcept : ref_(std::move(o.ref_)), result_(std::exchange(o.result_, nullptr)) {}
-    Task& operator=(Task&& o) noexcept {
-        ref_ = std::move(o.ref_);
-        result_ = std::exchange(o.result_, nullptr);
+    Task& operator=(Task&& o) noexcept {  // detaches what this Task held
+        if (this != &o) {
+            ref_ = std::move(o.ref_);
+            result_ = std::exchange(o.result_, nullptr);
+        }
         return *this;
     }
 
