@@ -32,7 +32,6 @@ public:
     ~Loop();
 
     std::uint64_t id() const noexcept { return id_; }
-    std::thread::id thread() const noexcept { return thread_; }
     std::size_t live_fibers() const noexcept { return live_; }
     // The thread is running loop code outside any fiber (inside a drive or a callback of it).
     bool in_loop_callback() const noexcept { return driving_ && current_fiber == nullptr; }

@@ -18,7 +18,6 @@ public:
 
     boost::context::stack_context allocate();
     void deallocate(boost::context::stack_context& sc) noexcept;
-    std::size_t cached() const noexcept { return free_.size(); }
 
 private:
     void flush() noexcept;
