@@ -3,6 +3,9 @@
 
 #include <algorithm>
 
+#include "drivers/bridge/mode.hpp"
+#include "drivers/bridge/offload.hpp"
+
 namespace weft::conformance {
 
 std::vector<TestCase>& registry() {
@@ -13,6 +16,14 @@ std::vector<TestCase>& registry() {
 int register_test(const char* name, const char* file, TestFn fn) {
     registry().push_back({name, file, fn});
     return 0;
+}
+
+void join(std::thread& t) {
+    if (!t.joinable()) return;
+    if (orm::in_fiber())
+        orm::run_in_thread([&t] { t.join(); });
+    else
+        t.join();
 }
 
 Context::Context(std::string url, std::string prefix, std::string mode)

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -65,6 +66,10 @@ private:
     std::vector<std::string> failures_;
     std::vector<std::string> notes_;
 };
+
+// Joins a thread the test started. In a fiber it waits on a worker (orm::run_in_thread), so the
+// loop keeps running other fibers instead of stalling in std::thread::join().
+void join(std::thread& t);
 
 using TestFn = void (*)(Context&);
 struct TestCase {

@@ -85,7 +85,7 @@ CONFORMANCE_TEST("fibers: 200 fibers share a pool of 4 with correct results, nev
     auto db = ctx.open_with("pool_size=4&pool_timeout=60s");
     const auto& d = db->dialect();
     const std::size_t size = db->pool().options().max_size;  // 1 for a database that allows one connection
-    const std::string sql = "SELECT " + d.placeholder(1) + " * 2 + " + d.placeholder(2);
+    const std::string sql = "SELECT CAST(" + d.placeholder(1) + " AS BIGINT) * 2 + CAST(" + d.placeholder(2) + " AS BIGINT)";
     std::size_t max_in_use = 0, max_open = 0, max_waiting = 0;
     auto sample = [&] {
         PoolStats s = db->pool().stats();
@@ -190,7 +190,7 @@ CONFORMANCE_TEST("fibers: flipping set_async while fibers run queries; operation
     RestoreMode restore;
     auto db = ctx.open_with("pool_size=4&pool_timeout=60s");
     const auto& d = db->dialect();
-    const std::string sql = "SELECT " + d.placeholder(1) + " + " + d.placeholder(2);
+    const std::string sql = "SELECT CAST(" + d.placeholder(1) + " AS BIGINT) + CAST(" + d.placeholder(2) + " AS BIGINT)";
     bool stop = false;
     int flips = 0;
     auto flipper = orm::spawn("flipper", [&] {
@@ -338,10 +338,10 @@ CONFORMANCE_TEST("pool: a fiber waiting for a connection is woken by a release o
     try {
         got = waiter.get();
     } catch (...) {
-        releaser.join();
+        join(releaser);
         throw;
     }
-    releaser.join();
+    join(releaser);
     const int ticks = ticker.ticks();
     ticker.stop();
     CT_CHECK_EQ(got, std::optional<std::int64_t>(8));
@@ -383,7 +383,7 @@ CONFORMANCE_TEST("pool: fibers on several threads, each thread running its own l
                 problems.push_back(fmt::format("thread {}: {}", t, e.what()));
             }
         });
-    for (auto& th : threads) th.join();
+    for (auto& th : threads) join(th);
     for (const auto& p : problems) CT_FAIL_AT(p);
     CT_CHECK_EQ(right.load(), 3 * 10 * 5);
     CT_CHECK(max_in_use.load() <= size);

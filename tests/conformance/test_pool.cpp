@@ -35,7 +35,7 @@ CONFORMANCE_TEST("pool: a waiter gets the connection released by another thread"
         a.release();
     });
     auto c = db->acquire();
-    releaser.join();
+    join(releaser);
     CT_CHECK_EQ(c->execute("SELECT 1").scalar<std::int64_t>(), std::optional<std::int64_t>(1));
     CT_CHECK_EQ(db->pool().stats().created, std::uint64_t{2});
 }
@@ -94,7 +94,7 @@ CONFORMANCE_TEST("pool: many threads share a small pool without exceeding it") {
                 }
             }
         });
-    for (auto& th : threads) th.join();
+    for (auto& th : threads) join(th);
     CT_CHECK_EQ(ok.load(), 400);
     CT_CHECK_EQ(errors.load(), 0);
     CT_CHECK(max_open.load() <= 3);

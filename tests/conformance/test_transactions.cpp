@@ -204,7 +204,7 @@ CONFORMANCE_TEST("statements: cancel() from another thread stops a running state
         cancelled = true;
     }
     stop = true;
-    canceller.join();
+    join(canceller);
     CT_CHECK(cancelled);
     CT_CHECK_EQ(c.execute("SELECT 5").scalar<std::int64_t>(), std::optional<std::int64_t>(5));
 }
