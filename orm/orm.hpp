@@ -1,7 +1,10 @@
-// The public entry header. (The ORM layer grows here; today it exposes the driver layer.)
+// The public entry header: the driver layer (databases, connections, values, errors), the fiber
+// runtime (set_async, spawn, run), and the ORM (models, managers, querysets, Q/F, atomic).
 #pragma once
 
 #include "drivers/backend.hpp"
+#include "drivers/bridge/bridge.hpp"
+#include "drivers/bridge/this_fiber.hpp"
 #include "drivers/connection.hpp"
 #include "drivers/database.hpp"
 #include "drivers/dialect.hpp"
@@ -12,3 +15,16 @@
 #include "drivers/result.hpp"
 #include "drivers/schema.hpp"
 #include "drivers/value.hpp"
+
+#include "orm/atomic.hpp"
+#include "orm/connections.hpp"
+#include "orm/errors.hpp"
+#include "orm/expressions.hpp"
+#include "orm/logger.hpp"
+#include "orm/manager.hpp"
+#include "orm/meta.hpp"
+#include "orm/model.hpp"
+#include "orm/q.hpp"
+#include "orm/queryset.hpp"
+#include "orm/schema.hpp"
+#include "orm/typed.hpp"

@@ -1,0 +1,420 @@
+// SqlCompiler: the query tree rendered per dialect. Standard SQL is written here; every
+// vendor-specific piece (quoting, placeholders, LIMIT/OFFSET, text matching, typed parameters)
+// comes from the dialect.
+#include "orm/compiler.hpp"
+
+#include <fmt/format.h>
+
+#include "orm/errors.hpp"
+#include "orm/model_info.hpp"
+
+namespace orm::detail {
+
+namespace {
+
+using TextMatch = db::Dialect::TextMatch;
+
+TextMatch text_match_of(Lookup l) {
+    switch (l) {
+        case Lookup::iexact: return TextMatch::iexact;
+        case Lookup::contains: return TextMatch::contains;
+        case Lookup::icontains: return TextMatch::icontains;
+        case Lookup::startswith: return TextMatch::startswith;
+        case Lookup::istartswith: return TextMatch::istartswith;
+        case Lookup::endswith: return TextMatch::endswith;
+        case Lookup::iendswith: return TextMatch::iendswith;
+        case Lookup::regex: return TextMatch::regex;
+        default: return TextMatch::iregex;
+    }
+}
+
+std::string_view agg_name(AggFn f) {
+    switch (f) {
+        case AggFn::count: return "COUNT";
+        case AggFn::sum: return "SUM";
+        case AggFn::avg: return "AVG";
+        case AggFn::min: return "MIN";
+        case AggFn::max: return "MAX";
+    }
+    return "COUNT";
+}
+
+std::string_view compare_op(Lookup l) {
+    switch (l) {
+        case Lookup::gt: return " > ";
+        case Lookup::gte: return " >= ";
+        case Lookup::lt: return " < ";
+        case Lookup::lte: return " <= ";
+        default: return " = ";
+    }
+}
+
+class Renderer {
+public:
+    Renderer(const db::Dialect& d, std::vector<Value>& params, std::string table_ref)
+        : d_(d), params_(params), table_(std::move(table_ref)) {}
+
+    // When set, annotation references render as this table's column of the same name
+    // (aggregating over a subquery that already computed them).
+    std::string annotations_from;
+
+    void param(std::string& out, const Value& v, bool typed) {
+        params_.push_back(v);
+        out += typed ? d_.typed_placeholder(params_.size(), v.kind()) : d_.placeholder(params_.size());
+    }
+
+    void column(std::string& out, const FieldInfo& f) {
+        out += table_;
+        out += '.';
+        out += d_.quote_name(f.column);
+    }
+
+    void expr(std::string& out, const ExprNode& e, bool typed_values = true) {
+        switch (e.kind) {
+            case ExprKind::field:
+                if (!e.field) throw InterfaceError(fmt::format("unresolved field '{}' in a query", e.name));
+                column(out, *e.field);
+                return;
+            case ExprKind::value: param(out, e.value, typed_values); return;
+            case ExprKind::arith:
+                out += '(';
+                expr(out, *e.lhs);
+                out += ' ';
+                out += e.op;
+                out += ' ';
+                expr(out, *e.rhs);
+                out += ')';
+                return;
+            case ExprKind::aggregate:
+                out += agg_name(e.fn);
+                out += '(';
+                if (!e.lhs) {
+                    out += '*';
+                } else {
+                    if (e.distinct) out += "DISTINCT ";
+                    expr(out, *e.lhs);
+                }
+                out += ')';
+                return;
+            case ExprKind::annotation:
+                if (!annotations_from.empty()) {
+                    out += annotations_from;
+                    out += '.';
+                    out += d_.quote_name(e.name);
+                    return;
+                }
+                expr(out, *e.lhs, typed_values);
+                return;
+        }
+    }
+
+    void where(std::string& out, const WhereNode& w, bool negated) {
+        switch (w.kind) {
+            case WhereNode::Kind::nothing: out += "1 = 0"; return;
+            case WhereNode::Kind::not_: {
+                const WhereNode& c = *w.children.front();
+                // A guarded leaf (see below) brings its own parentheses.
+                const bool self_paren = c.kind == WhereNode::Kind::leaf && guards_null(c, !negated);
+                out += self_paren ? "NOT " : "NOT (";
+                where(out, c, !negated);
+                if (!self_paren) out += ')';
+                return;
+            }
+            case WhereNode::Kind::and_:
+            case WhereNode::Kind::or_: {
+                const char* sep = w.kind == WhereNode::Kind::and_ ? " AND " : " OR ";
+                for (std::size_t i = 0; i < w.children.size(); ++i) {
+                    if (i) out += sep;
+                    const auto& c = *w.children[i];
+                    bool paren = c.kind == WhereNode::Kind::and_ || c.kind == WhereNode::Kind::or_;
+                    if (paren) out += '(';
+                    where(out, c, negated);
+                    if (paren) out += ')';
+                }
+                return;
+            }
+            case WhereNode::Kind::leaf: break;
+        }
+        // Under NOT, a NULL column must not make the negated condition true or unknown: Django's
+        // exclude(x=1) keeps rows where x IS NULL, so the inner condition is "x = 1 AND x IS NOT NULL".
+        const bool guard_null = guards_null(w, negated);
+        if (guard_null) out += '(';
+        leaf(out, w);
+        if (guard_null) {
+            out += " AND ";
+            expr(out, *w.lhs);
+            out += " IS NOT NULL)";
+        }
+    }
+
+    static bool guards_null(const WhereNode& w, bool negated) {
+        return negated && w.lhs_nullable && w.lookup != Lookup::isnull;
+    }
+
+    void leaf(std::string& out, const WhereNode& w) {
+        std::string lhs;
+        expr(lhs, *w.lhs);
+        // A fractional value against an integer column compares as numbers, not as a truncated integer.
+        auto typed = [&](const ExprNode& r) {
+            auto t = output_type(*w.lhs);
+            return r.kind == ExprKind::value && r.value.kind() == ValueKind::float64 && t &&
+                   (*t == db::ColumnType::int32 || *t == db::ColumnType::int64);
+        };
+        switch (w.lookup) {
+            case Lookup::exact:
+            case Lookup::gt:
+            case Lookup::gte:
+            case Lookup::lt:
+            case Lookup::lte:
+                out += lhs;
+                out += compare_op(w.lookup);
+                expr(out, *w.rhs.front(), typed(*w.rhs.front()));
+                return;
+            case Lookup::isnull:
+                out += lhs;
+                out += w.rhs.front()->value.as_bool() ? " IS NULL" : " IS NOT NULL";
+                return;
+            case Lookup::in:
+                out += lhs;
+                out += " IN (";
+                for (std::size_t i = 0; i < w.rhs.size(); ++i) {
+                    if (i) out += ", ";
+                    expr(out, *w.rhs[i], typed(*w.rhs[i]));
+                }
+                out += ')';
+                return;
+            case Lookup::range:
+                out += lhs;
+                out += " BETWEEN ";
+                expr(out, *w.rhs[0], typed(*w.rhs[0]));
+                out += " AND ";
+                expr(out, *w.rhs[1], typed(*w.rhs[1]));
+                return;
+            default: break;
+        }
+        const TextMatch m = text_match_of(w.lookup);
+        const ExprNode& r = *w.rhs.front();
+        std::string rhs;
+        if (r.kind == ExprKind::value) {
+            params_.push_back(Value(d_.text_match_param(m, r.value.as_text())));
+            rhs = d_.placeholder(params_.size());
+        } else {
+            expr(rhs, r);
+        }
+        out += d_.text_match_sql(m, lhs, rhs);
+    }
+
+    const std::string& table() const { return table_; }
+
+private:
+    const db::Dialect& d_;
+    std::vector<Value>& params_;
+    std::string table_;
+};
+
+void where_clause(Renderer& r, std::string& out, const Query& q) {
+    if (!q.where) return;
+    out += " WHERE ";
+    r.where(out, *q.where, false);
+}
+
+bool grouped(const Query& q) { return q.has_aggregate_select() || q.having; }
+
+// SELECT ... FROM ... WHERE ... GROUP BY ... HAVING ... ORDER BY ... LIMIT, into `out`.
+void render_select(const db::Dialect& d, const Query& q, std::string& out, std::vector<Value>& params,
+                   bool with_order) {
+    const ModelInfo& m = *q.model;
+    Renderer r(d, params, d.quote_name(m.table()));
+    out += q.distinct ? "SELECT DISTINCT " : "SELECT ";
+    const auto& items = q.values_mode ? q.values : q.annotations;
+    std::vector<std::string> group;  // GROUP BY terms: columns, or select-list positions
+    std::size_t pos = 0;
+    bool first = true;
+    if (!q.values_mode) {
+        for (const auto& f : m.fields()) {
+            if (!first) out += ", ";
+            first = false;
+            std::string col;
+            r.column(col, f);
+            out += col;
+            group.push_back(std::move(col));
+            ++pos;
+        }
+    }
+    for (const auto& it : items) {
+        if (!first) out += ", ";
+        first = false;
+        ++pos;
+        if (it.expr->kind == ExprKind::field) {
+            std::string col;
+            r.expr(col, *it.expr);
+            out += col;
+            if (it.name != it.expr->field->column) out += " AS " + d.quote_name(it.name);
+            group.push_back(std::move(col));
+            continue;
+        }
+        r.expr(out, *it.expr);
+        out += " AS ";
+        out += d.quote_name(it.name);
+        if (!it.aggregate) group.push_back(std::to_string(pos));
+    }
+    out += " FROM ";
+    out += r.table();
+    where_clause(r, out, q);
+    if (grouped(q) && !group.empty()) {
+        out += " GROUP BY ";
+        for (std::size_t i = 0; i < group.size(); ++i) {
+            if (i) out += ", ";
+            out += group[i];
+        }
+    }
+    if (q.having) {
+        out += " HAVING ";
+        r.where(out, *q.having, false);
+    }
+    if (with_order && !q.order_by.empty()) {
+        out += " ORDER BY ";
+        for (std::size_t i = 0; i < q.order_by.size(); ++i) {
+            if (i) out += ", ";
+            const ExprNode& e = *q.order_by[i].expr;
+            bool selected = false;
+            if (e.kind == ExprKind::annotation)
+                for (const auto& it : items) selected = selected || it.name == e.name;
+            if (selected) out += d.quote_name(e.name);
+            else r.expr(out, e);
+            out += q.order_by[i].descending ? " DESC" : " ASC";
+        }
+    }
+    out += d.limit_offset(q.limit, q.offset);
+}
+
+bool needs_subquery(const Query& q) { return q.sliced() || q.distinct || grouped(q); }
+
+}  // namespace
+
+Sql SqlCompiler::select(const Query& q) const {
+    Sql s;
+    render_select(d_, q, s.text, s.params, true);
+    return s;
+}
+
+Sql SqlCompiler::count(const Query& q) const {
+    Sql s;
+    if (needs_subquery(q)) {
+        s.text = "SELECT COUNT(*) FROM (";
+        render_select(d_, q, s.text, s.params, q.sliced());
+        s.text += ") ";
+        s.text += d_.quote_name("__count");
+        return s;
+    }
+    Renderer r(d_, s.params, d_.quote_name(q.model->table()));
+    s.text = "SELECT COUNT(*) FROM " + r.table();
+    where_clause(r, s.text, q);
+    return s;
+}
+
+Sql SqlCompiler::exists(const Query& q) const {
+    Sql s;
+    if (needs_subquery(q)) {
+        s.text = "SELECT 1 FROM (";
+        render_select(d_, q, s.text, s.params, q.sliced());
+        s.text += ") " + d_.quote_name("__exists") + d_.limit_offset(1, 0);
+        return s;
+    }
+    Renderer r(d_, s.params, d_.quote_name(q.model->table()));
+    s.text = "SELECT 1 FROM " + r.table();
+    where_clause(r, s.text, q);
+    s.text += d_.limit_offset(1, 0);
+    return s;
+}
+
+Sql SqlCompiler::aggregate(const Query& q, std::span<const SelectItem> items) const {
+    if (items.empty()) throw InterfaceError("aggregate() needs at least one aggregate expression");
+    Sql s;
+    if (needs_subquery(q)) {
+        // Aggregate over the rows the query yields (a slice, distinct rows, or groups).
+        const std::string sub = d_.quote_name("__sub");
+        // Parameters are numbered in text order: the outer select list comes first.
+        Renderer r(d_, s.params, sub);
+        r.annotations_from = sub;
+        s.text = "SELECT ";
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (i) s.text += ", ";
+            r.expr(s.text, *items[i].expr);
+            s.text += " AS " + d_.quote_name(items[i].name);
+        }
+        // The inner query's placeholders continue the numbering after the outer select list.
+        std::string inner;
+        render_select(d_, q, inner, s.params, q.sliced());
+        s.text += " FROM (" + inner + ") " + sub;
+        return s;
+    }
+    Renderer r(d_, s.params, d_.quote_name(q.model->table()));
+    s.text = "SELECT ";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) s.text += ", ";
+        r.expr(s.text, *items[i].expr);
+        s.text += " AS " + d_.quote_name(items[i].name);
+    }
+    s.text += " FROM " + r.table();
+    where_clause(r, s.text, q);
+    return s;
+}
+
+Sql SqlCompiler::update(const Query& q, const SetClause& set) const {
+    if (q.sliced()) throw InterfaceError("Cannot update a query once a slice has been taken");
+    if (q.distinct || grouped(q)) throw InterfaceError("Cannot update a distinct, annotated or aggregated query");
+    if (set.empty()) throw InterfaceError("update() needs at least one field to set");
+    Sql s;
+    Renderer r(d_, s.params, d_.quote_name(q.model->table()));
+    s.text = "UPDATE " + r.table() + " SET ";
+    for (std::size_t i = 0; i < set.size(); ++i) {
+        if (i) s.text += ", ";
+        s.text += d_.quote_name(set[i].first->column);
+        s.text += " = ";
+        r.expr(s.text, *set[i].second, set[i].second->kind != ExprKind::value);
+    }
+    where_clause(r, s.text, q);
+    return s;
+}
+
+Sql SqlCompiler::delete_rows(const Query& q) const {
+    if (q.sliced()) throw InterfaceError("Cannot delete a query once a slice has been taken");
+    if (q.distinct || grouped(q)) throw InterfaceError("Cannot delete a distinct, annotated or aggregated query");
+    Sql s;
+    Renderer r(d_, s.params, d_.quote_name(q.model->table()));
+    s.text = "DELETE FROM " + r.table();
+    where_clause(r, s.text, q);
+    return s;
+}
+
+std::string SqlCompiler::insert(const ModelInfo& m, std::span<const FieldInfo* const> cols, std::size_t rows,
+                                bool returning_pk) const {
+    std::string out = "INSERT INTO " + d_.quote_name(m.table());
+    if (cols.empty()) {
+        if (rows != 1) throw InterfaceError("a multi-row insert needs at least one column");
+        out += " DEFAULT VALUES";
+    } else {
+        out += " (";
+        for (std::size_t i = 0; i < cols.size(); ++i) {
+            if (i) out += ", ";
+            out += d_.quote_name(cols[i]->column);
+        }
+        out += ") VALUES ";
+        std::size_t n = 0;
+        out.reserve(out.size() + rows * cols.size() * 6);
+        for (std::size_t row = 0; row < rows; ++row) {
+            if (row) out += ", ";
+            out += '(';
+            for (std::size_t i = 0; i < cols.size(); ++i) {
+                if (i) out += ", ";
+                out += d_.placeholder(++n);
+            }
+            out += ')';
+        }
+    }
+    if (returning_pk) out += " RETURNING " + d_.quote_name(m.pk().column);
+    return out;
+}
+
+}  // namespace orm::detail

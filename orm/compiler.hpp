@@ -1,0 +1,50 @@
+// The SQL compiler: renders a Query (dialect-free) to (sql, params) for one dialect. Every value
+// is a bound parameter and every identifier is quoted by the dialect; queries of the same shape
+// give the same text, so the drivers' prepared-statement caches hit.
+#pragma once
+
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "drivers/dialect.hpp"
+#include "orm/query.hpp"
+
+namespace orm {
+
+struct FieldInfo;
+
+namespace detail {
+
+struct Sql {
+    std::string text;
+    std::vector<Value> params;
+};
+
+using SetClause = std::vector<std::pair<const FieldInfo*, ExprPtr>>;
+
+class SqlCompiler {
+public:
+    explicit SqlCompiler(const db::Dialect& d) : d_(d) {}
+
+    // The rows: model mode selects every field (in declaration order) and then the annotations;
+    // values mode selects Query::values in order.
+    Sql select(const Query& q) const;
+    Sql count(const Query& q) const;
+    Sql exists(const Query& q) const;
+    // One row with one column per item (each an aggregate expression).
+    Sql aggregate(const Query& q, std::span<const SelectItem> items) const;
+    Sql update(const Query& q, const SetClause& set) const;
+    Sql delete_rows(const Query& q) const;
+    // INSERT INTO t (cols) VALUES (...) x rows [RETURNING pk]; the caller binds rows * cols
+    // parameters, row by row.
+    std::string insert(const ModelInfo& m, std::span<const FieldInfo* const> cols, std::size_t rows,
+                       bool returning_pk) const;
+
+private:
+    const db::Dialect& d_;
+};
+
+}  // namespace detail
+}  // namespace orm

@@ -1,0 +1,40 @@
+// The ORM's own errors, beside the database families of drivers/errors.hpp. Every model also
+// has its own Model::DoesNotExist and Model::MultipleObjectsReturned deriving from these.
+#pragma once
+
+#include <string>
+
+#include "drivers/errors.hpp"
+
+namespace orm {
+
+// get() found no row.
+class ObjectDoesNotExist : public Error {
+    using Error::Error;
+};
+
+// get() found more than one row.
+class MultipleObjectsReturned : public Error {
+    using Error::Error;
+};
+
+// A lookup, order_by, values or update names a field or lookup that does not exist; the
+// message lists the valid choices.
+class FieldError : public Error {
+    using Error::Error;
+};
+
+// A value the model cannot hold (a string over max_length, NULL for a non-null field, a value
+// of the wrong type); raised before any SQL is sent.
+class ValidationError : public Error {
+public:
+    ValidationError(const std::string& message, std::string field = {})
+        : Error(message), field_(std::move(field)) {}
+    // The field's name, when the error is about one field.
+    const std::string& field() const noexcept { return field_; }
+
+private:
+    std::string field_;
+};
+
+}  // namespace orm

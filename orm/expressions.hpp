@@ -1,0 +1,125 @@
+// Query expressions: F (a field or annotation by name), arithmetic with + - * /, aggregates
+// (Count, Sum, Avg, Min, Max), and Operand, the right-hand side of a lookup or an update
+// assignment (a value, a list of values, or an expression). These are dialect-free nodes; the
+// query resolves names against the model and the compiler renders them per dialect.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <ranges>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "drivers/value.hpp"
+
+namespace orm {
+
+struct FieldInfo;
+
+namespace detail {
+
+enum class ExprKind : std::uint8_t { field, value, arith, aggregate, annotation };
+enum class AggFn : std::uint8_t { count, sum, avg, min, max };
+
+struct ExprNode {
+    ExprKind kind = ExprKind::value;
+    char op = 0;  // arith: '+', '-', '*', '/'
+    AggFn fn = AggFn::count;
+    bool distinct = false;         // COUNT(DISTINCT ...)
+    std::string name;              // field/annotation name as written; an aggregate's default alias
+    const FieldInfo* field = nullptr;  // set once resolved against a model
+    Value value;
+    std::shared_ptr<const ExprNode> lhs, rhs;  // arith operands; an aggregate's argument (null: COUNT(*))
+};
+using ExprPtr = std::shared_ptr<const ExprNode>;
+
+}  // namespace detail
+
+// An expression over a model's fields. Build with F, aggregates and arithmetic.
+class Expr {
+public:
+    explicit Expr(detail::ExprPtr node) : node_(std::move(node)) {}
+    const detail::ExprPtr& node() const noexcept { return node_; }
+    // The alias values()/annotate() use when none is given ("price__avg"); empty if none.
+    const std::string& default_alias() const noexcept;
+
+private:
+    detail::ExprPtr node_;
+};
+
+// A field (or annotation) of the queried model, by name: F("price").
+class F : public Expr {
+public:
+    explicit F(std::string name);
+};
+
+// A literal value inside an expression, bound as a parameter.
+Expr value_expr(Value v);
+
+Expr operator+(const Expr& a, const Expr& b);
+Expr operator-(const Expr& a, const Expr& b);
+Expr operator*(const Expr& a, const Expr& b);
+Expr operator/(const Expr& a, const Expr& b);
+
+template <class V>
+concept ValueLike = std::is_constructible_v<Value, V> && !std::is_base_of_v<Expr, std::remove_cvref_t<V>>;
+
+template <ValueLike V> Expr operator+(const Expr& a, V&& b) { return a + value_expr(Value(std::forward<V>(b))); }
+template <ValueLike V> Expr operator-(const Expr& a, V&& b) { return a - value_expr(Value(std::forward<V>(b))); }
+template <ValueLike V> Expr operator*(const Expr& a, V&& b) { return a * value_expr(Value(std::forward<V>(b))); }
+template <ValueLike V> Expr operator/(const Expr& a, V&& b) { return a / value_expr(Value(std::forward<V>(b))); }
+template <ValueLike V> Expr operator+(V&& a, const Expr& b) { return value_expr(Value(std::forward<V>(a))) + b; }
+template <ValueLike V> Expr operator-(V&& a, const Expr& b) { return value_expr(Value(std::forward<V>(a))) - b; }
+template <ValueLike V> Expr operator*(V&& a, const Expr& b) { return value_expr(Value(std::forward<V>(a))) * b; }
+template <ValueLike V> Expr operator/(V&& a, const Expr& b) { return value_expr(Value(std::forward<V>(a))) / b; }
+
+// Aggregates. Default aliases follow Django: Avg("price") is "price__avg"; Count() counts rows.
+Expr Count();
+Expr Count(std::string field, bool distinct = false);
+Expr Count(const Expr& e, bool distinct = false);
+Expr Sum(std::string field);
+Expr Sum(const Expr& e);
+Expr Avg(std::string field);
+Expr Avg(const Expr& e);
+Expr Min(std::string field);
+Expr Min(const Expr& e);
+Expr Max(std::string field);
+Expr Max(const Expr& e);
+
+// The right-hand side of a lookup or an update: a value, a list of values (for __in and
+// __range: any range, a std::pair or a braced list), or an expression.
+class Operand {
+public:
+    enum class Kind : std::uint8_t { value, list, expr };
+
+    Operand(Expr e) : kind_(Kind::expr), expr_(std::move(e).node()) {}
+    template <ValueLike V>
+    Operand(V&& v) : kind_(Kind::value), value_(std::forward<V>(v)) {}
+    Operand(std::initializer_list<Value> values) : kind_(Kind::list), list_(values) {}
+    template <class A, class B>
+    Operand(const std::pair<A, B>& p) : kind_(Kind::list), list_{Value(p.first), Value(p.second)} {}
+    template <std::ranges::input_range R>
+        requires(!ValueLike<R> && std::is_constructible_v<Value, std::ranges::range_reference_t<R>>)
+    Operand(const R& r) : kind_(Kind::list) {
+        for (auto&& x : r) list_.emplace_back(x);
+    }
+
+    Kind kind() const noexcept { return kind_; }
+    const Value& value() const noexcept { return value_; }
+    const std::vector<Value>& list() const noexcept { return list_; }
+    const detail::ExprPtr& expr() const noexcept { return expr_; }
+
+private:
+    Kind kind_;
+    Value value_;
+    std::vector<Value> list_;
+    detail::ExprPtr expr_;
+};
+
+// update() assignments and get_or_create() values: {{"price", F("price") * 2}, {"title", "x"}}.
+using Assignments = std::vector<std::pair<std::string, Operand>>;
+
+}  // namespace orm

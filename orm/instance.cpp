@@ -1,0 +1,223 @@
+// Instances: insert / update-or-insert by primary key, delete, refresh, bulk insert, raw SQL.
+// The primary key of a new row comes back through RETURNING or the connection's last insert
+// id, whichever the backend's features offer.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "drivers/features.hpp"
+#include "orm/atomic.hpp"
+#include "orm/errors.hpp"
+#include "orm/model_info.hpp"
+#include "orm/queryset_base.hpp"
+#include "orm/session.hpp"
+
+namespace orm::detail {
+
+namespace {
+
+QueryPtr pk_query(const ModelInfo& m, const Value& pk) { return with_filter(*make_query(m), Q("pk", pk), false); }
+
+void set_pk(const ModelInfo& m, void* obj, const Value& v) {
+    const FieldInfo& pk = m.pk();
+    pk.access->set(obj, normalize_value(pk.type, v, m.type_name() + "." + pk.name));
+}
+
+}  // namespace
+
+bool pk_unset(const ModelInfo& m, const void* obj) {
+    const FieldInfo& pk = m.pk();
+    if (!pk.auto_increment) return false;
+    Value v = pk.access->get(obj);
+    return v.is_null() || v.as_int64() == 0;
+}
+
+void assign_fields(const ModelInfo& m, void* obj, const Assignments& lookup, const Assignments& values) {
+    for (const auto& f : m.fields())
+        if (f.default_value) f.access->set(obj, *f.default_value);
+    auto apply = [&](const Assignments& list, bool skip_lookups) {
+        for (const auto& [name, op] : list) {
+            if (skip_lookups && name.find("__") != std::string::npos) continue;
+            const FieldInfo& f = m.field(name);
+            if (op.kind() != Operand::Kind::value)
+                throw ValidationError(fmt::format("{}.{} needs a value here, not a list or an expression",
+                                                  m.type_name(), f.name),
+                                      f.name);
+            f.access->set(obj, m.clean(f, op.value()));
+        }
+    };
+    apply(lookup, true);
+    apply(values, false);
+}
+
+void insert_object(const ModelInfo& m, void* obj, std::string_view alias) {
+    const bool auto_pk = pk_unset(m, obj);
+    std::vector<const FieldInfo*> cols;
+    std::vector<Value> params;
+    for (const auto& f : m.fields()) {
+        if (auto_pk && f.primary_key) continue;
+        cols.push_back(&f);
+        params.push_back(m.clean(f, f.access->get(obj)));  // validated before any SQL is sent
+    }
+    Lease lease(alias);
+    const bool returning = auto_pk && lease.features().supports_returning;
+    if (auto_pk && !returning && !lease.features().has_last_insert_id)
+        throw NotSupportedError(fmt::format("the {} backend offers neither RETURNING nor a last insert id",
+                                            lease.dialect().name()));
+    const std::string sql = SqlCompiler(lease.dialect()).insert(m, cols, 1, returning);
+    auto r = lease.execute(sql, params);
+    if (!auto_pk) return;
+    if (returning) {
+        if (!r.next()) throw InternalError(fmt::format("INSERT ... RETURNING into {} returned no row", m.table()));
+        Value id = r.row().value(0);
+        while (r.next()) {
+        }
+        set_pk(m, obj, id);
+    } else {
+        r = db::Result();
+        set_pk(m, obj, Value(lease.conn().last_insert_id()));
+    }
+}
+
+void save_object(const ModelInfo& m, void* obj, std::string_view alias) {
+    if (pk_unset(m, obj)) {
+        insert_object(m, obj, alias);
+        return;
+    }
+    const FieldInfo& pk = m.pk();
+    const Value key = pk.access->get(obj);
+    SetClause set;
+    for (const auto& f : m.fields()) {
+        if (f.primary_key) continue;
+        ExprNode n;
+        n.kind = ExprKind::value;
+        n.value = m.clean(f, f.access->get(obj));
+        set.emplace_back(&f, std::make_shared<const ExprNode>(std::move(n)));
+    }
+    auto q = std::make_shared<Query>(*pk_query(m, key));
+    q->alias = std::string(alias);
+    std::int64_t matched = 0;
+    if (set.empty()) {
+        Lease lease(alias);
+        auto r = lease.execute(SqlCompiler(lease.dialect()).exists(*q));
+        matched = r.next() ? 1 : 0;
+        while (r.next()) {
+        }
+    } else {
+        Lease lease(alias);
+        matched = lease.execute(SqlCompiler(lease.dialect()).update(*q, set)).rows_affected();
+    }
+    if (matched == 0) insert_object(m, obj, alias);
+}
+
+std::int64_t delete_object(const ModelInfo& m, void* obj, std::string_view alias) {
+    const FieldInfo& pk = m.pk();
+    auto q = std::make_shared<Query>(*pk_query(m, pk.access->get(obj)));
+    q->alias = std::string(alias);
+    Lease lease(alias);
+    auto n = lease.execute(SqlCompiler(lease.dialect()).delete_rows(*q)).rows_affected();
+    if (pk.auto_increment) pk.access->set(obj, normalize_value(pk.type, Value(std::int64_t{0}), pk.name));
+    return n;
+}
+
+void refresh_object(const ModelInfo& m, void* obj, std::string_view alias) {
+    if (pk_unset(m, obj))
+        throw InterfaceError(fmt::format("refresh_from_db(): this {} has no primary key yet (save it first)",
+                                         m.type_name()));
+    auto q = std::make_shared<Query>(*pk_query(m, m.pk().access->get(obj)));
+    q->alias = std::string(alias);
+    std::size_t rows = 0;
+    fetch_objects(*q, [&]() -> void* {
+        ++rows;
+        return obj;
+    });
+    if (rows == 0)
+        m.throw_does_not_exist(fmt::format("{} matching query does not exist (refresh_from_db with {} = {}).",
+                                           m.type_name(), m.pk().name, m.pk().access->get(obj).debug_string()));
+}
+
+void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t stride, std::string_view alias,
+                 std::size_t batch_size) {
+    if (count == 0) return;
+    auto object = [&](std::size_t i) { return static_cast<char*>(first) + i * stride; };
+    // Objects whose key the database assigns go in batches without the key column; the others
+    // (explicit keys) in batches with it.
+    std::vector<std::size_t> with_key, without_key;
+    for (std::size_t i = 0; i < count; ++i) (pk_unset(m, object(i)) ? without_key : with_key).push_back(i);
+
+    Atomic tx(alias);
+    Lease lease(alias);
+    const auto& features = lease.features();
+    SqlCompiler compiler(lease.dialect());
+    auto run = [&](const std::vector<std::size_t>& idx, bool auto_key) {
+        if (idx.empty()) return;
+        std::vector<const FieldInfo*> cols;
+        for (const auto& f : m.fields())
+            if (!(auto_key && f.primary_key)) cols.push_back(&f);
+        if (cols.empty()) {
+            for (auto i : idx) insert_object(m, object(i), alias);
+            return;
+        }
+        std::size_t per_batch = std::max<std::size_t>(1, features.max_query_params / cols.size());
+        per_batch = std::min<std::size_t>(per_batch, batch_size ? batch_size : 1000);
+        const bool returning = auto_key && features.can_return_rows_from_bulk_insert;
+        std::string full_sql;  // the SQL of a full batch, built once
+        std::vector<Value> params;
+        for (std::size_t start = 0; start < idx.size(); start += per_batch) {
+            const std::size_t n = std::min(per_batch, idx.size() - start);
+            params.clear();
+            params.reserve(n * cols.size());
+            for (std::size_t k = 0; k < n; ++k) {
+                const void* obj = object(idx[start + k]);
+                for (const FieldInfo* f : cols) params.push_back(m.clean(*f, f->access->get(obj)));
+            }
+            std::string partial_sql;
+            const std::string* sql = &full_sql;
+            if (n == per_batch) {
+                if (full_sql.empty()) full_sql = compiler.insert(m, cols, n, returning);
+            } else {
+                partial_sql = compiler.insert(m, cols, n, returning);
+                sql = &partial_sql;
+            }
+            auto r = lease.execute(*sql, params);
+            if (returning) {
+                std::size_t k = 0;
+                while (r.next()) {
+                    if (k < n) set_pk(m, object(idx[start + k]), r.row().value(0));
+                    ++k;
+                }
+            }
+        }
+    };
+    run(without_key, true);
+    run(with_key, false);
+    tx.commit();
+}
+
+void raw_objects(const ModelInfo& m, std::string_view sql, std::span<const Value> params, std::string_view alias,
+                 FunctionRef<void*()> make) {
+    Lease lease(alias);
+    auto r = lease.execute(sql, params);
+    std::vector<std::pair<std::size_t, const FieldInfo*>> mapping;
+    bool has_pk = false;
+    for (std::size_t i = 0; i < r.column_count(); ++i) {
+        std::string_view name = r.column_name(i);
+        for (const auto& f : m.fields()) {
+            if (f.column == name) {
+                mapping.emplace_back(i, &f);
+                has_pk = has_pk || f.primary_key;
+                break;
+            }
+        }
+    }
+    if (!has_pk)
+        throw InterfaceError(fmt::format("raw(): the query must select the primary key column '{}' of {}",
+                                         m.pk().column, m.type_name()));
+    while (r.next()) {
+        void* obj = make();
+        auto row = r.row();
+        for (const auto& [i, f] : mapping) f->access->load(obj, row, i);
+    }
+}
+
+}  // namespace orm::detail

@@ -1,0 +1,85 @@
+// Manager<T>: Book::objects, the entry point to querysets of a model. Each call starts a fresh
+// QuerySet<T> (a manager holds no state and caches nothing).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "orm/queryset.hpp"
+
+namespace orm {
+
+template <class T>
+class Manager {
+public:
+    constexpr Manager() = default;
+
+    QuerySet<T> all() const { return QuerySet<T>(); }
+    QuerySet<T> none() const { return all().none(); }
+    QuerySet<T> filter(const Q& q) const { return all().filter(q); }
+    QuerySet<T> filter(std::string lookup, Operand v) const { return all().filter(std::move(lookup), std::move(v)); }
+    QuerySet<T> exclude(const Q& q) const { return all().exclude(q); }
+    QuerySet<T> exclude(std::string lookup, Operand v) const { return all().exclude(std::move(lookup), std::move(v)); }
+    template <class... S>
+    QuerySet<T> order_by(const S&... names) const {
+        return all().order_by(names...);
+    }
+    QuerySet<T> distinct() const { return all().distinct(); }
+    QuerySet<T> annotate(std::string name, const Expr& e) const { return all().annotate(std::move(name), e); }
+    QuerySet<T> annotate(const Expr& e) const { return all().annotate(e); }
+    template <class... S>
+    ValuesQuerySet values(const S&... names) const {
+        return all().values(names...);
+    }
+    template <class... S>
+    ValuesQuerySet values_list(const S&... names) const {
+        return all().values_list(names...);
+    }
+    std::vector<Value> values_list(const std::string& name, flat_t f) const { return all().values_list(name, f); }
+    template <class... Ts, class... S>
+    auto values_as(const S&... names) const {
+        return all().template values_as<Ts...>(names...);
+    }
+
+    T get(const Q& q) const { return all().get(q); }
+    T get(std::string lookup, Operand v) const { return all().get(std::move(lookup), std::move(v)); }
+    std::optional<T> first() const { return all().first(); }
+    std::optional<T> last() const { return all().last(); }
+    std::int64_t count() const { return all().count(); }
+    bool exists() const { return all().exists(); }
+    Value aggregate(const Expr& e) const { return all().aggregate(e); }
+    std::map<std::string, Value> aggregate(std::initializer_list<Expr> exprs) const { return all().aggregate(exprs); }
+    std::map<std::string, Value> aggregate(const std::vector<std::pair<std::string, Expr>>& named) const {
+        return all().aggregate(named);
+    }
+    std::int64_t update(const Assignments& set) const { return all().update(set); }
+    Chunked<T> iterator(std::size_t chunk_size = 2000) const { return all().iterator(chunk_size); }
+    template <class K = std::int64_t>
+    std::map<K, T> in_bulk(const std::vector<K>& ids) const {
+        return all().in_bulk(ids);
+    }
+
+    T create(T obj) const { return all().create(std::move(obj)); }
+    T create(const Assignments& values) const { return all().create(values); }
+    void bulk_create(std::vector<T>& objs, std::size_t batch_size = 0) const { all().bulk_create(objs, batch_size); }
+    std::vector<T> bulk_create(std::vector<T>&& objs, std::size_t batch_size = 0) const {
+        return all().bulk_create(std::move(objs), batch_size);
+    }
+    std::pair<T, bool> get_or_create(const Assignments& lookup, const Assignments& defaults = {}) const {
+        return all().get_or_create(lookup, defaults);
+    }
+    std::pair<T, bool> update_or_create(const Assignments& lookup, const Assignments& defaults = {}) const {
+        return all().update_or_create(lookup, defaults);
+    }
+
+    // Hand-written SQL mapped onto T: result columns fill the fields of the same column name
+    // (the primary key must be among them). Parameters are bound, never spliced.
+    std::vector<T> raw(std::string_view sql, std::vector<Value> params = {}, std::string_view alias = "default") const {
+        std::vector<T> rows;
+        detail::raw_objects(model_info<T>(), sql, params, alias, [&]() -> void* { return &rows.emplace_back(); });
+        return rows;
+    }
+};
+
+}  // namespace orm

@@ -1,0 +1,292 @@
+// ModelInfo: checks a model's declaration, finds fields for lookups (with Django-style
+// messages), validates values before SQL is sent, and describes the table for the schema editor.
+#include "orm/model_info.hpp"
+
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "orm/errors.hpp"
+
+namespace orm {
+
+namespace detail {
+
+std::string demangle(const char* mangled) {
+    int status = 0;
+    char* out = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+    std::string name = status == 0 && out ? out : mangled;
+    std::free(out);
+    return name;
+}
+
+}  // namespace detail
+
+namespace {
+
+std::size_t utf8_length(std::string_view s) {
+    std::size_t n = 0;
+    for (unsigned char c : s)
+        if ((c & 0xC0) != 0x80) ++n;
+    return n;
+}
+
+std::string_view expected_for(db::ColumnType t) {
+    switch (t) {
+        case db::ColumnType::boolean: return "a boolean";
+        case db::ColumnType::int32: return "a 32-bit integer";
+        case db::ColumnType::int64: return "an integer";
+        case db::ColumnType::float64: return "a number";
+        case db::ColumnType::varchar:
+        case db::ColumnType::text: return "text";
+        case db::ColumnType::bytes: return "bytes";
+        case db::ColumnType::timestamp: return "a timestamp";
+        case db::ColumnType::date: return "a date";
+    }
+    return "a value";
+}
+
+}  // namespace
+
+Value normalize_value(db::ColumnType type, const Value& v, std::string_view what) {
+    if (v.is_null()) return v;
+    const ValueKind k = v.kind();
+    auto wrong = [&]() -> ValidationError {
+        return ValidationError(fmt::format("{} expected {} but got {} {}", what, expected_for(type), to_string(k),
+                                           v.debug_string()));
+    };
+    switch (type) {
+        case db::ColumnType::boolean:
+            if (k == ValueKind::boolean) return v;
+            if ((k == ValueKind::int32 || k == ValueKind::int64) && (v.as_int64() == 0 || v.as_int64() == 1))
+                return Value(v.as_int64() == 1);
+            throw wrong();
+        case db::ColumnType::int32:
+            if (k == ValueKind::int32) return v;
+            if (k == ValueKind::int64) {
+                auto x = v.as_int64();
+                if (x < std::numeric_limits<std::int32_t>::min() || x > std::numeric_limits<std::int32_t>::max())
+                    throw ValidationError(fmt::format("{}: {} does not fit in a 32-bit integer", what, x));
+                return Value(static_cast<std::int32_t>(x));
+            }
+            throw wrong();
+        case db::ColumnType::int64:
+            if (k == ValueKind::int64) return v;
+            if (k == ValueKind::int32) return Value(v.as_int64());
+            throw wrong();
+        case db::ColumnType::float64:
+            if (k == ValueKind::float64) return v;
+            if (k == ValueKind::int32 || k == ValueKind::int64) return Value(static_cast<double>(v.as_int64()));
+            throw wrong();
+        case db::ColumnType::varchar:
+        case db::ColumnType::text:
+            if (k == ValueKind::text) return v;
+            throw wrong();
+        case db::ColumnType::bytes:
+            if (k == ValueKind::bytes) return v;
+            throw wrong();
+        case db::ColumnType::timestamp:
+            if (k == ValueKind::timestamp) return v;
+            if (k == ValueKind::date) return Value(Timestamp(v.as_date()));
+            if (k == ValueKind::text) {
+                try {
+                    return Value(parse_timestamp(v.as_text()));
+                } catch (const DataError& e) {
+                    throw ValidationError(fmt::format("{}: {}", what, e.what()));
+                }
+            }
+            throw wrong();
+        case db::ColumnType::date:
+            if (k == ValueKind::date) return v;
+            if (k == ValueKind::text) {
+                try {
+                    return Value(parse_date(v.as_text()));
+                } catch (const DataError& e) {
+                    throw ValidationError(fmt::format("{}: {}", what, e.what()));
+                }
+            }
+            throw wrong();
+    }
+    throw wrong();
+}
+
+std::string FieldInfo::type_name() const {
+    if (type == db::ColumnType::varchar) return fmt::format("varchar({})", max_length);
+    return std::string(db::to_string(type));
+}
+
+const FieldInfo* ModelInfo::find(std::string_view name) const noexcept {
+    if (name == "pk") return &fields_[pk_];
+    for (const auto& f : fields_)
+        if (f.name == name) return &f;
+    return nullptr;
+}
+
+std::string ModelInfo::choices() const {
+    std::vector<std::string_view> names;
+    for (const auto& f : fields_) names.push_back(f.name);
+    std::sort(names.begin(), names.end());
+    std::string out;
+    for (auto n : names) {
+        if (!out.empty()) out += ", ";
+        out += n;
+    }
+    return out;
+}
+
+const FieldInfo& ModelInfo::field(std::string_view name) const {
+    if (const FieldInfo* f = find(name)) return *f;
+    throw FieldError(fmt::format("Cannot resolve keyword '{}' into field of {}. Choices are: {}", name, type_name_,
+                                 choices()));
+}
+
+const FieldInfo& ModelInfo::field_of_member(const std::type_info& member_type, const void* member) const {
+    for (const auto& f : fields_)
+        if (f.access->is_member(member_type, member)) return f;
+    throw FieldError(fmt::format("the member pointer is not a declared field of {} (declare it in {}::describe). "
+                                 "Fields are: {}",
+                                 type_name_, type_name_, choices()));
+}
+
+FieldInfo& ModelInfo::add_field(std::string name, db::ColumnType type, bool nullable,
+                                std::unique_ptr<const detail::FieldAccess> access) {
+    FieldInfo f;
+    f.name = std::move(name);
+    f.type = type;
+    f.nullable = nullable;
+    f.index = fields_.size();
+    f.access = std::move(access);
+    fields_.push_back(std::move(f));
+    return fields_.back();
+}
+
+void ModelInfo::add_index(std::vector<std::string> field_names, bool unique, std::string name) {
+    index_fields_.push_back(std::move(field_names));
+    indexes_.push_back(db::IndexSpec{std::move(name), {}, unique});
+}
+
+void ModelInfo::finalize() {
+    auto bad = [&](const std::string& what) {
+        return InterfaceError(fmt::format("model {}: {}", type_name_, what));
+    };
+    if (table_.empty()) {
+        auto pos = type_name_.rfind("::");
+        table_ = pos == std::string::npos ? type_name_ : type_name_.substr(pos + 2);
+        std::transform(table_.begin(), table_.end(), table_.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    }
+    if (fields_.empty()) throw bad("describe() declares no fields");
+    std::size_t pks = 0;
+    for (auto& f : fields_) {
+        if (f.name.empty()) throw bad("a field has an empty name");
+        if (f.name == "pk") throw bad("'pk' is reserved for the primary key; name the field otherwise");
+        if (f.name.find("__") != std::string::npos)
+            throw bad(fmt::format("field name '{}' contains '__', which separates lookups", f.name));
+        if (f.column.empty()) f.column = f.name;
+        for (const auto& g : fields_) {
+            if (&g == &f) break;
+            if (g.name == f.name) throw bad(fmt::format("field '{}' is declared twice", f.name));
+            if (g.column == f.column)
+                throw bad(fmt::format("fields '{}' and '{}' use the same column '{}'", g.name, f.name, f.column));
+        }
+        if (f.max_length > 0) {
+            if (!f.is_text())
+                throw bad(fmt::format("max_length is for strings, but field '{}' is {}", f.name, f.type_name()));
+            f.type = db::ColumnType::varchar;
+        }
+        if (f.auto_increment && !f.is_integer())
+            throw bad(fmt::format("auto_increment needs an integer field, but '{}' is {}", f.name, f.type_name()));
+        if (f.auto_increment && !f.primary_key)
+            throw bad(fmt::format("auto_increment is only for the primary key, not '{}'", f.name));
+        if (f.default_value) f.default_value = normalize_value(f.type, *f.default_value, type_name_ + "." + f.name);
+        if (f.primary_key) {
+            ++pks;
+            pk_ = f.index;
+        }
+    }
+    if (pks > 1) throw bad("more than one field is declared primary_key() (composite keys are not supported)");
+    if (pks == 0) {
+        const FieldInfo* id = find("id");
+        if (!id || !id->is_integer())
+            throw bad("no primary key: declare one with .primary_key(), or an integer field named 'id'");
+        pk_ = id->index;
+        fields_[pk_].primary_key = true;
+        fields_[pk_].auto_increment = true;
+    }
+    if (fields_[pk_].nullable) throw bad(fmt::format("primary key '{}' cannot be std::optional", fields_[pk_].name));
+    for (std::size_t i = 0; i < indexes_.size(); ++i) {
+        if (index_fields_[i].empty()) throw bad("an index lists no fields");
+        indexes_[i].columns.clear();
+        for (const auto& n : index_fields_[i]) {
+            const FieldInfo* f = find(n);
+            if (!f) throw bad(fmt::format("index names unknown field '{}'; fields are: {}", n, choices()));
+            indexes_[i].columns.push_back(f->column);
+        }
+    }
+    for (const auto& o : ordering_) {
+        std::string_view n = o;
+        if (n.starts_with('-')) n.remove_prefix(1);
+        if (!find(n)) throw bad(fmt::format("ordering names unknown field '{}'; fields are: {}", n, choices()));
+    }
+}
+
+db::TableSpec ModelInfo::table_spec() const {
+    db::TableSpec t;
+    t.name = table_;
+    for (const auto& f : fields_) {
+        db::ColumnSpec c;
+        c.name = f.column;
+        c.type = f.type;
+        c.max_length = f.max_length;
+        c.nullable = f.nullable;
+        c.primary_key = f.primary_key;
+        c.auto_increment = f.auto_increment;
+        c.unique = f.unique && !f.primary_key;
+        c.default_value = f.default_value;
+        t.columns.push_back(std::move(c));
+        if (f.indexed && !f.unique && !f.primary_key) t.indexes.push_back(db::IndexSpec{"", {f.column}, false});
+    }
+    for (const auto& ix : indexes_) t.indexes.push_back(ix);
+    return t;
+}
+
+void ModelInfo::load(void* obj, const db::Row& row, std::size_t first) const {
+    for (std::size_t i = 0; i < fields_.size(); ++i) fields_[i].access->load(obj, row, first + i);
+}
+
+Value ModelInfo::clean(const FieldInfo& f, const Value& v) const {
+    Value out = normalize_value(f.type, v, type_name_ + "." + f.name);
+    if (out.is_null() && !f.nullable)
+        throw ValidationError(fmt::format("{}.{} cannot be NULL (declare it std::optional to allow NULL)", type_name_,
+                                          f.name),
+                              f.name);
+    if (f.max_length > 0 && !out.is_null()) {
+        std::size_t n = utf8_length(out.as_text());
+        if (n > f.max_length)
+            throw ValidationError(fmt::format("{}.{}: {} is {} characters long; max_length is {}", type_name_, f.name,
+                                              out.debug_string(), n, f.max_length),
+                                  f.name);
+    }
+    return out;
+}
+
+void ModelInfo::throw_does_not_exist(const std::string& message) const {
+    if (does_not_exist_) does_not_exist_(message);
+    throw ObjectDoesNotExist(message);
+}
+
+void ModelInfo::throw_multiple_objects(const std::string& message) const {
+    if (multiple_) multiple_(message);
+    throw MultipleObjectsReturned(message);
+}
+
+void ModelInfo::validate(const void* obj) const {
+    for (const auto& f : fields_)
+        if (f.max_length > 0) clean(f, f.access->get(obj));
+}
+
+}  // namespace orm

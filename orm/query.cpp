@@ -1,0 +1,490 @@
+// Building and resolving the query tree: lookups parsed and checked against the model's
+// fields (Django-style FieldError messages listing the choices), values normalized to the
+// field's type, conditions split into WHERE and HAVING.
+#include "orm/query.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "orm/errors.hpp"
+#include "orm/model_info.hpp"
+
+namespace orm::detail {
+
+namespace {
+
+constexpr std::array<std::string_view, 17> lookup_names = {
+    "exact", "iexact", "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "in",
+    "gt",    "gte",    "lt",       "lte",       "range",      "isnull",      "regex",    "iregex",
+};
+
+bool is_text_lookup(Lookup l) {
+    switch (l) {
+        case Lookup::iexact:
+        case Lookup::contains:
+        case Lookup::icontains:
+        case Lookup::startswith:
+        case Lookup::istartswith:
+        case Lookup::endswith:
+        case Lookup::iendswith:
+        case Lookup::regex:
+        case Lookup::iregex: return true;
+        default: return false;
+    }
+}
+
+bool is_ordering_lookup(Lookup l) {
+    return l == Lookup::gt || l == Lookup::gte || l == Lookup::lt || l == Lookup::lte || l == Lookup::range;
+}
+
+// The lookups an expression of this type supports (unknown type: everything but text matching).
+bool lookup_allowed(std::optional<db::ColumnType> t, Lookup l) {
+    if (l == Lookup::exact || l == Lookup::in || l == Lookup::isnull) return true;
+    if (!t) return !is_text_lookup(l);
+    switch (*t) {
+        case db::ColumnType::text:
+        case db::ColumnType::varchar: return true;
+        case db::ColumnType::boolean:
+        case db::ColumnType::bytes: return false;
+        default: return is_ordering_lookup(l);
+    }
+}
+
+std::string allowed_lookups(std::optional<db::ColumnType> t) {
+    std::vector<std::string_view> names;
+    for (std::size_t i = 0; i < lookup_names.size(); ++i)
+        if (lookup_allowed(t, static_cast<Lookup>(i))) names.push_back(lookup_names[i]);
+    std::sort(names.begin(), names.end());
+    return fmt::format("{}", fmt::join(names, ", "));
+}
+
+ExprPtr make(ExprNode n) { return std::make_shared<const ExprNode>(std::move(n)); }
+
+ExprPtr field_expr(const FieldInfo& f) {
+    ExprNode n;
+    n.kind = ExprKind::field;
+    n.name = f.name;
+    n.field = &f;
+    return make(std::move(n));
+}
+
+ExprPtr value_node(Value v) {
+    ExprNode n;
+    n.kind = ExprKind::value;
+    n.value = std::move(v);
+    return make(std::move(n));
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+    std::vector<std::string_view> parts;
+    std::size_t start = 0;
+    while (true) {
+        auto pos = path.find("__", start);
+        if (pos == std::string_view::npos) {
+            parts.push_back(path.substr(start));
+            break;
+        }
+        parts.push_back(path.substr(start, pos - start));
+        start = pos + 2;
+    }
+    return parts;
+}
+
+// Fields and annotations, sorted, for "Choices are: ..." messages.
+std::string choices(const Query& q) {
+    std::vector<std::string_view> names;
+    for (const auto& f : q.model->fields()) names.push_back(f.name);
+    for (const auto& a : q.annotations) names.push_back(a.name);
+    std::sort(names.begin(), names.end());
+    return fmt::format("{}", fmt::join(names, ", "));
+}
+
+[[noreturn]] void unknown_name(const Query& q, std::string_view name) {
+    throw FieldError(fmt::format("Cannot resolve keyword '{}' into field. Choices are: {}", name, choices(q)));
+}
+
+const SelectItem* find_annotation(const Query& q, std::string_view name) {
+    for (const auto& a : q.annotations)
+        if (a.name == name) return &a;
+    return nullptr;
+}
+
+// A name as an expression: an annotation, a field, or "pk".
+ExprPtr resolve_name(const Query& q, std::string_view name) {
+    if (const SelectItem* a = find_annotation(q, name)) {
+        ExprNode n;
+        n.kind = ExprKind::annotation;
+        n.name = a->name;
+        n.lhs = a->expr;
+        return make(std::move(n));
+    }
+    if (const FieldInfo* f = q.model->find(name)) return field_expr(*f);
+    unknown_name(q, name);
+}
+
+std::string describe_lhs(const Query& q, const ExprNode& e) {
+    if (e.field) return fmt::format("field {}.{} ({})", q.model->type_name(), e.field->name, e.field->type_name());
+    return fmt::format("annotation '{}'", e.name);
+}
+
+WherePtr and_of(const WherePtr& a, WherePtr b) {
+    if (!a) return b;
+    WhereNode n;
+    n.kind = WhereNode::Kind::and_;
+    if (a->kind == WhereNode::Kind::and_) n.children = a->children;
+    else n.children.push_back(a);
+    n.children.push_back(std::move(b));
+    n.aggregate = a->aggregate || n.children.back()->aggregate;
+    return std::make_shared<const WhereNode>(std::move(n));
+}
+
+// A value for comparison with an expression of type t: normalized to the field's kind where
+// that is lossless; numbers stay numbers (price__lt=9.5 on an integer field compares as numbers).
+Value prepare_value(const Query& q, const ExprNode& lhs, std::optional<db::ColumnType> t, const Value& v) {
+    if (!t || v.is_null()) return v;
+    std::string what = lhs.field ? q.model->type_name() + "." + lhs.field->name : "annotation '" + lhs.name + "'";
+    const bool numeric_field = *t == db::ColumnType::int32 || *t == db::ColumnType::int64;
+    if (numeric_field && v.kind() == ValueKind::float64) return v;
+    if (*t == db::ColumnType::int32 && v.kind() == ValueKind::int64) return v;  // out of range compares fine
+    return normalize_value(*t, v, what);
+}
+
+WherePtr resolve_leaf(const Query& q, const QNode& node) {
+    if (node.model && node.model != q.model)
+        throw FieldError(fmt::format("the typed expression on field '{}' belongs to model {}, but this query is on {}",
+                                     node.path.substr(0, node.path.find("__")), node.model->type_name(),
+                                     q.model->type_name()));
+    auto parts = split_path(node.path);
+    if (parts[0].empty()) throw FieldError(fmt::format("empty field name in lookup '{}'", node.path));
+    ExprPtr lhs = resolve_name(q, parts[0]);
+    const auto type = output_type(*lhs);
+    Lookup lookup = Lookup::exact;
+    if (parts.size() == 2) {
+        auto l = parse_lookup(parts[1]);
+        if (!l || !lookup_allowed(type, *l))
+            throw FieldError(fmt::format("Unsupported lookup '{}' for {}. Choices are: {}", parts[1],
+                                         describe_lhs(q, *lhs), allowed_lookups(type)));
+        lookup = *l;
+    } else if (parts.size() > 2) {
+        throw FieldError(fmt::format("Cannot resolve '{}': {} is not a relation, so '{}' cannot follow it (lookups "
+                                     "for it: {})",
+                                     node.path, describe_lhs(q, *lhs), parts[1], allowed_lookups(type)));
+    }
+
+    WhereNode w;
+    w.kind = WhereNode::Kind::leaf;
+    w.lhs = lhs;
+    w.lookup = lookup;
+    w.lhs_nullable = lhs->kind != ExprKind::field || lhs->field->nullable;
+    const Operand& rhs = node.rhs;
+    auto bad_value = [&](std::string_view expected) {
+        return ValidationError(fmt::format("lookup '{}' on {} expects {}", node.path, describe_lhs(q, *lhs), expected));
+    };
+
+    if (rhs.kind() == Operand::Kind::expr) {
+        if (lookup != Lookup::exact && lookup != Lookup::gt && lookup != Lookup::gte && lookup != Lookup::lt &&
+            lookup != Lookup::lte && lookup != Lookup::iexact)
+            throw FieldError(fmt::format("lookup '{}' takes a value, not an expression (expressions work with exact, "
+                                         "iexact, gt, gte, lt, lte)",
+                                         node.path));
+        // Aggregates reach filters only through annotations (annotate("n", Count(..)).filter("n__gt", ..)).
+        w.rhs.push_back(resolve_expr(q, rhs.expr(), false));
+    } else if (lookup == Lookup::isnull) {
+        if (rhs.kind() != Operand::Kind::value || rhs.value().kind() != ValueKind::boolean)
+            throw bad_value("true or false");
+        w.rhs.push_back(value_node(rhs.value()));
+    } else if (lookup == Lookup::in || lookup == Lookup::range) {
+        if (rhs.kind() != Operand::Kind::list)
+            throw bad_value(lookup == Lookup::in ? "a list of values" : "a pair of values (a list of two)");
+        if (lookup == Lookup::range && rhs.list().size() != 2)
+            throw bad_value(fmt::format("two values (low, high), not {}", rhs.list().size()));
+        for (const Value& v : rhs.list()) {
+            if (v.is_null()) {
+                if (lookup == Lookup::range) throw bad_value("two non-NULL values");
+                continue;  // NULL never equals anything: dropped, as Django does
+            }
+            w.rhs.push_back(value_node(prepare_value(q, *lhs, type, v)));
+        }
+        if (w.rhs.empty()) {
+            WhereNode nothing;
+            nothing.kind = WhereNode::Kind::nothing;
+            return std::make_shared<const WhereNode>(std::move(nothing));
+        }
+    } else {
+        if (rhs.kind() != Operand::Kind::value) throw bad_value("a single value, not a list");
+        const Value& v = rhs.value();
+        if (v.is_null()) {
+            if (lookup != Lookup::exact && lookup != Lookup::iexact)
+                throw bad_value("a value; NULL only works with exact (or use __isnull)");
+            w.lookup = Lookup::isnull;
+            w.rhs.push_back(value_node(Value(true)));
+        } else if (is_text_lookup(lookup)) {
+            if (v.kind() != ValueKind::text) throw bad_value(fmt::format("text, not {} {}", to_string(v.kind()), v.debug_string()));
+            w.rhs.push_back(value_node(v));
+        } else {
+            w.rhs.push_back(value_node(prepare_value(q, *lhs, type, v)));
+        }
+    }
+    w.aggregate = contains_aggregate(*lhs);
+    for (const auto& r : w.rhs) w.aggregate = w.aggregate || contains_aggregate(*r);
+    return std::make_shared<const WhereNode>(std::move(w));
+}
+
+WherePtr resolve_q(const Query& q, const QNode& node) {
+    if (node.kind == QNode::Kind::leaf) return resolve_leaf(q, node);
+    WhereNode w;
+    w.kind = node.kind == QNode::Kind::and_ ? WhereNode::Kind::and_
+             : node.kind == QNode::Kind::or_ ? WhereNode::Kind::or_
+                                             : WhereNode::Kind::not_;
+    for (const auto& c : node.children) {
+        w.children.push_back(resolve_q(q, *c));
+        w.aggregate = w.aggregate || w.children.back()->aggregate;
+    }
+    return std::make_shared<const WhereNode>(std::move(w));
+}
+
+std::shared_ptr<Query> copy(const Query& q) { return std::make_shared<Query>(q); }
+
+void check_not_sliced(const Query& q, std::string_view what) {
+    if (q.sliced()) throw InterfaceError(fmt::format("Cannot {} once a slice has been taken", what));
+}
+
+}  // namespace
+
+std::string_view to_string(Lookup l) noexcept { return lookup_names[static_cast<std::size_t>(l)]; }
+
+std::optional<Lookup> parse_lookup(std::string_view name) noexcept {
+    for (std::size_t i = 0; i < lookup_names.size(); ++i)
+        if (lookup_names[i] == name) return static_cast<Lookup>(i);
+    return std::nullopt;
+}
+
+bool Query::has_aggregate_select() const noexcept {
+    for (const auto& s : values_mode ? values : annotations)
+        if (s.aggregate) return true;
+    return false;
+}
+
+bool contains_aggregate(const ExprNode& e) noexcept {
+    switch (e.kind) {
+        case ExprKind::aggregate: return true;
+        case ExprKind::arith: return contains_aggregate(*e.lhs) || contains_aggregate(*e.rhs);
+        case ExprKind::annotation: return e.lhs && contains_aggregate(*e.lhs);
+        default: return false;
+    }
+}
+
+std::optional<db::ColumnType> output_type(const ExprNode& e) noexcept {
+    using CT = db::ColumnType;
+    switch (e.kind) {
+        case ExprKind::field: return e.field ? std::optional(e.field->type) : std::nullopt;
+        case ExprKind::value:
+            switch (e.value.kind()) {
+                case ValueKind::boolean: return CT::boolean;
+                case ValueKind::int32: return CT::int32;
+                case ValueKind::int64: return CT::int64;
+                case ValueKind::float64: return CT::float64;
+                case ValueKind::text: return CT::text;
+                case ValueKind::bytes: return CT::bytes;
+                case ValueKind::timestamp: return CT::timestamp;
+                case ValueKind::date: return CT::date;
+                case ValueKind::null: return std::nullopt;
+            }
+            return std::nullopt;
+        case ExprKind::arith: {
+            auto a = output_type(*e.lhs), b = output_type(*e.rhs);
+            if (!a || !b) return std::nullopt;
+            auto numeric = [](CT t) { return t == CT::int32 || t == CT::int64 || t == CT::float64; };
+            if (!numeric(*a) || !numeric(*b)) return std::nullopt;
+            if (*a == CT::float64 || *b == CT::float64) return CT::float64;
+            return CT::int64;
+        }
+        case ExprKind::aggregate:
+            switch (e.fn) {
+                case AggFn::count: return CT::int64;
+                case AggFn::avg: return CT::float64;
+                case AggFn::sum: {
+                    auto t = e.lhs ? output_type(*e.lhs) : std::nullopt;
+                    if (t && (*t == CT::int32 || *t == CT::int64)) return CT::int64;
+                    return CT::float64;
+                }
+                case AggFn::min:
+                case AggFn::max: return e.lhs ? output_type(*e.lhs) : std::nullopt;
+            }
+            return std::nullopt;
+        case ExprKind::annotation: return e.lhs ? output_type(*e.lhs) : std::nullopt;
+    }
+    return std::nullopt;
+}
+
+ExprPtr resolve_expr(const Query& q, const ExprPtr& e, bool allow_aggregate) {
+    if (!e) return e;
+    switch (e->kind) {
+        case ExprKind::field:
+            if (e->field) return e;
+            if (e->name.find("__") != std::string::npos)
+                throw FieldError(fmt::format("Cannot resolve expression '{}': joins across relations are not "
+                                             "available here. Choices are: {}",
+                                             e->name, choices(q)));
+            return resolve_name(q, e->name);
+        case ExprKind::value:
+        case ExprKind::annotation: return e;
+        case ExprKind::arith: {
+            ExprNode n = *e;
+            n.lhs = resolve_expr(q, e->lhs, allow_aggregate);
+            n.rhs = resolve_expr(q, e->rhs, allow_aggregate);
+            return make(std::move(n));
+        }
+        case ExprKind::aggregate: {
+            if (!allow_aggregate)
+                throw FieldError("aggregate functions (Count, Sum, Avg, Min, Max) are not allowed here");
+            ExprNode n = *e;
+            n.lhs = resolve_expr(q, e->lhs, false);
+            // An aggregate over an aggregate annotation is fine (it runs over a grouped subquery);
+            // Sum(Count("id")) written directly is not.
+            auto direct = [](auto&& self, const ExprNode& x) -> bool {
+                if (x.kind == ExprKind::aggregate) return true;
+                if (x.kind == ExprKind::arith) return self(self, *x.lhs) || self(self, *x.rhs);
+                return false;
+            };
+            if (n.lhs && direct(direct, *n.lhs)) throw FieldError("an aggregate cannot contain another aggregate");
+            if ((n.fn == AggFn::sum || n.fn == AggFn::avg) && n.lhs) {
+                auto t = output_type(*n.lhs);
+                if (t && !(*t == db::ColumnType::int32 || *t == db::ColumnType::int64 || *t == db::ColumnType::float64))
+                    throw FieldError(fmt::format("{} needs a numeric expression, but '{}' is {}",
+                                                 n.fn == AggFn::sum ? "Sum" : "Avg", n.lhs->name, db::to_string(*t)));
+            }
+            return make(std::move(n));
+        }
+    }
+    return e;
+}
+
+OrderTerm resolve_order_term(const Query& q, std::string_view name) {
+    OrderTerm t;
+    std::string_view n = name;
+    if (n.starts_with('-')) {
+        t.descending = true;
+        n.remove_prefix(1);
+    }
+    if (n.empty() || n.find("__") != std::string_view::npos) {
+        throw FieldError(fmt::format("Cannot resolve keyword '{}' into field for order_by. Choices are: {}", name,
+                                     choices(q)));
+    }
+    if (!find_annotation(q, n) && !q.model->find(n)) {
+        throw FieldError(fmt::format("Cannot resolve keyword '{}' into field for order_by. Choices are: {}", n,
+                                     choices(q)));
+    }
+    t.expr = resolve_name(q, n);
+    return t;
+}
+
+QueryPtr make_query(const ModelInfo& model) {
+    auto q = std::make_shared<Query>();
+    q->model = &model;
+    for (const auto& o : model.ordering()) q->order_by.push_back(resolve_order_term(*q, o));
+    return q;
+}
+
+QueryPtr with_filter(const Query& q, const Q& cond, bool negate) {
+    check_not_sliced(q, "filter a query");
+    auto out = copy(q);
+    if (cond.empty()) return out;
+    WherePtr w = resolve_q(q, *cond.node());
+    if (negate) {
+        WhereNode n;
+        n.kind = WhereNode::Kind::not_;
+        n.aggregate = w->aggregate;
+        n.children.push_back(std::move(w));
+        w = std::make_shared<const WhereNode>(std::move(n));
+    }
+    if (w->aggregate) out->having = and_of(out->having, std::move(w));
+    else out->where = and_of(out->where, std::move(w));
+    return out;
+}
+
+QueryPtr with_order_by(const Query& q, std::span<const std::string> names) {
+    check_not_sliced(q, "reorder a query");
+    auto out = copy(q);
+    out->order_by.clear();
+    out->ordered_explicitly = true;
+    for (const auto& n : names) out->order_by.push_back(resolve_order_term(q, n));
+    return out;
+}
+
+QueryPtr with_reverse(const Query& q) {
+    check_not_sliced(q, "reverse a query");
+    auto out = copy(q);
+    for (auto& t : out->order_by) t.descending = !t.descending;
+    return out;
+}
+
+QueryPtr with_slice(const Query& q, std::int64_t start, std::optional<std::int64_t> stop) {
+    if (start < 0 || (stop && *stop < 0)) throw InterfaceError("negative slice bounds are not supported");
+    auto out = copy(q);
+    std::optional<std::int64_t> limit;
+    if (stop) limit = std::max<std::int64_t>(0, *stop - start);
+    if (q.limit) {
+        std::int64_t left = std::max<std::int64_t>(0, *q.limit - start);
+        limit = limit ? std::min(*limit, left) : left;
+    }
+    out->offset = q.offset + start;
+    out->limit = limit;
+    return out;
+}
+
+QueryPtr with_distinct(const Query& q, bool on) {
+    check_not_sliced(q, "change distinct on a query");
+    auto out = copy(q);
+    out->distinct = on;
+    return out;
+}
+
+QueryPtr with_none(const Query& q) {
+    auto out = copy(q);
+    out->none = true;
+    return out;
+}
+
+QueryPtr with_annotation(const Query& q, std::string name, const Expr& e) {
+    check_not_sliced(q, "annotate a query");
+    if (name.empty()) name = e.default_alias();
+    if (name.empty())
+        throw FieldError("annotate() needs a name for this expression: annotate(\"name\", expression)");
+    if (q.model->find(name)) throw FieldError(fmt::format("The annotation '{}' conflicts with a field on the model", name));
+    if (find_annotation(q, name)) throw FieldError(fmt::format("The annotation '{}' is already defined", name));
+    if (name.find("__") != std::string::npos && e.node()->kind != ExprKind::aggregate)
+        throw FieldError(fmt::format("annotation name '{}' cannot contain '__'", name));
+    auto out = copy(q);
+    SelectItem item{name, resolve_expr(q, e.node(), true), false};
+    item.aggregate = contains_aggregate(*item.expr);
+    out->annotations.push_back(item);
+    if (out->values_mode) out->values.push_back(std::move(item));
+    return out;
+}
+
+QueryPtr with_values(const Query& q, std::span<const std::string> names) {
+    auto out = copy(q);
+    out->values_mode = true;
+    out->values.clear();
+    if (names.empty()) {
+        for (const auto& f : q.model->fields()) out->values.push_back({f.name, field_expr(f), false});
+        for (const auto& a : q.annotations) out->values.push_back(a);
+        return out;
+    }
+    for (const auto& n : names) {
+        if (const SelectItem* a = find_annotation(q, n)) {
+            out->values.push_back(*a);
+        } else if (const FieldInfo* f = q.model->find(n)) {
+            out->values.push_back({n, field_expr(*f), false});
+        } else {
+            throw FieldError(fmt::format("Cannot resolve keyword '{}' into field. Choices are: {}", n, choices(q)));
+        }
+    }
+    return out;
+}
+
+}  // namespace orm::detail

@@ -1,0 +1,99 @@
+// The query tree: a dialect-free description of one SELECT / UPDATE / DELETE on a model, with
+// every name already resolved against the model's metadata (so errors surface where the
+// queryset is built, not when it runs). QuerySets share immutable Query objects and copy them
+// to chain. sql/compiler.cpp renders a Query per dialect.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "drivers/schema.hpp"
+#include "orm/expressions.hpp"
+#include "orm/q.hpp"
+
+namespace orm {
+
+class ModelInfo;
+
+namespace detail {
+
+enum class Lookup : std::uint8_t {
+    exact, iexact, contains, icontains, startswith, istartswith, endswith, iendswith,
+    in, gt, gte, lt, lte, range, isnull, regex, iregex,
+};
+std::string_view to_string(Lookup l) noexcept;
+// The lookup named `name`, if any.
+std::optional<Lookup> parse_lookup(std::string_view name) noexcept;
+
+struct WhereNode {
+    enum class Kind : std::uint8_t { leaf, and_, or_, not_, nothing };
+    Kind kind = Kind::leaf;
+    std::vector<std::shared_ptr<const WhereNode>> children;
+    // leaf: lhs <lookup> rhs
+    ExprPtr lhs;
+    Lookup lookup = Lookup::exact;
+    std::vector<ExprPtr> rhs;  // one operand; `in`: the list; `range`: two; `isnull`: a bool value
+    bool lhs_nullable = false;  // a NULL lhs must not satisfy the negation (Django's exclude)
+    bool aggregate = false;     // refers to an aggregate: belongs in HAVING
+};
+using WherePtr = std::shared_ptr<const WhereNode>;
+
+struct OrderTerm {
+    ExprPtr expr;
+    bool descending = false;
+};
+
+// A selected expression with a name (values() items, annotations, aggregate results).
+struct SelectItem {
+    std::string name;
+    ExprPtr expr;
+    bool aggregate = false;
+};
+
+struct Query {
+    const ModelInfo* model = nullptr;
+    std::string alias = "default";  // the database (orm::connect alias)
+    WherePtr where;                  // conditions on rows (AND of the filters)
+    WherePtr having;                 // conditions on aggregate annotations
+    std::vector<OrderTerm> order_by; // starts as the model's default ordering
+    bool ordered_explicitly = false;
+    std::optional<std::int64_t> limit;
+    std::int64_t offset = 0;
+    bool distinct = false;
+    bool none = false;                   // none(): no rows and no SQL
+    std::vector<SelectItem> annotations; // annotate(): computed per row (or per group)
+    bool values_mode = false;            // values()/values_list(): rows of Values
+    std::vector<SelectItem> values;      // the selected fields/annotations in values mode
+
+    bool sliced() const noexcept { return limit.has_value() || offset > 0; }
+    bool has_aggregate_select() const noexcept;
+};
+using QueryPtr = std::shared_ptr<const Query>;
+
+// Building (each returns a new Query; throws orm::FieldError / orm::ValidationError for bad
+// names and values, orm::InterfaceError for misuse such as filtering a sliced query).
+QueryPtr make_query(const ModelInfo& model);
+QueryPtr with_filter(const Query& q, const Q& cond, bool negate);
+QueryPtr with_order_by(const Query& q, std::span<const std::string> names);
+QueryPtr with_reverse(const Query& q);
+QueryPtr with_slice(const Query& q, std::int64_t start, std::optional<std::int64_t> stop);
+QueryPtr with_distinct(const Query& q, bool on);
+QueryPtr with_none(const Query& q);
+QueryPtr with_annotation(const Query& q, std::string name, const Expr& e);
+QueryPtr with_values(const Query& q, std::span<const std::string> names);
+
+// Resolves names in an expression against the query's model and annotations.
+ExprPtr resolve_expr(const Query& q, const ExprPtr& e, bool allow_aggregate);
+bool contains_aggregate(const ExprNode& e) noexcept;
+// The column type an expression yields, when known (for reading results back consistently).
+std::optional<db::ColumnType> output_type(const ExprNode& e) noexcept;
+// "price" -> the field's column expression; "-price" -> descending (validates names).
+OrderTerm resolve_order_term(const Query& q, std::string_view name);
+
+}  // namespace detail
+}  // namespace orm

@@ -1,0 +1,329 @@
+// QuerySet<T>: a lazy, chainable query over model T, as in Django. Chaining (filter, exclude,
+// order_by, slice, ...) returns a new queryset and never touches the database; iteration,
+// size(), a truth test, list() and the explicit calls (get, first, count, exists, aggregate,
+// update, remove, ...) run SQL. An evaluated queryset caches its rows, and copies of it share
+// that cache. The work is done by the compiled QuerySetBase; this template only adds types.
+#pragma once
+
+#include <array>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "orm/atomic.hpp"
+#include "orm/errors.hpp"
+#include "orm/field_traits.hpp"
+#include "orm/meta.hpp"
+#include "orm/queryset_base.hpp"
+
+namespace orm {
+
+template <class T>
+class Chunked;
+
+template <class T>
+class QuerySet : public QuerySetBase {
+public:
+    // All rows of T on the default database.
+    QuerySet() : QuerySetBase(detail::make_query(model_info<T>())) {}
+    explicit QuerySet(detail::QueryPtr q) : QuerySetBase(std::move(q)) {}
+
+    // --- chaining (no SQL) ---
+    QuerySet all() const { return QuerySet(q_); }
+    QuerySet filter(const Q& q) const { return QuerySet(detail::with_filter(*q_, q, false)); }
+    QuerySet filter(std::string lookup, Operand v) const { return filter(Q(std::move(lookup), std::move(v))); }
+    QuerySet exclude(const Q& q) const { return QuerySet(detail::with_filter(*q_, q, true)); }
+    QuerySet exclude(std::string lookup, Operand v) const { return exclude(Q(std::move(lookup), std::move(v))); }
+    // Field (or annotation) names, "-" for descending; no names: unordered.
+    template <class... S>
+    QuerySet order_by(const S&... names) const {
+        const std::string list[] = {std::string(names)..., std::string()};
+        return QuerySet(detail::with_order_by(*q_, std::span<const std::string>(list, sizeof...(S))));
+    }
+    QuerySet order_by_list(std::span<const std::string> names) const {
+        return QuerySet(detail::with_order_by(*q_, names));
+    }
+    QuerySet reverse() const { return QuerySet(detail::with_reverse(*q_)); }
+    // Rows [start, stop): LIMIT stop-start OFFSET start; no stop: to the end.
+    QuerySet slice(std::int64_t start, std::optional<std::int64_t> stop = std::nullopt) const {
+        return QuerySet(detail::with_slice(*q_, start, stop));
+    }
+    QuerySet distinct(bool on = true) const { return QuerySet(detail::with_distinct(*q_, on)); }
+    // A queryset that yields nothing and sends no SQL.
+    QuerySet none() const { return QuerySet(detail::with_none(*q_)); }
+    // A computed value per row (or per group with aggregates), usable in filter, order_by and values.
+    QuerySet annotate(std::string name, const Expr& e) const {
+        return QuerySet(detail::with_annotation(*q_, std::move(name), e));
+    }
+    QuerySet annotate(const Expr& e) const { return annotate(std::string(), e); }
+
+    // values("title", "price"): rows of Values by name (no names: every field and annotation).
+    template <class... S>
+        requires(std::is_convertible_v<const S&, std::string_view> && ...)
+    ValuesQuerySet values(const S&... names) const {
+        const std::string list[] = {std::string(names)..., std::string()};
+        return ValuesQuerySet(detail::with_values(*q_, std::span<const std::string>(list, sizeof...(S))));
+    }
+    // values_list(...): the same rows, read by position.
+    template <class... S>
+        requires(std::is_convertible_v<const S&, std::string_view> && ...)
+    ValuesQuerySet values_list(const S&... names) const {
+        return values(names...);
+    }
+    // values_list("title", orm::flat): one Value per row (evaluates now).
+    std::vector<Value> values_list(const std::string& name, flat_t) const {
+        const std::string list[] = {name};
+        return detail::flat_values(*detail::with_values(*q_, list));
+    }
+    // Typed rows: values_as<std::string, double>("title", "price") -> vector<tuple<...>>;
+    // with one type, values_as<std::string>("title") -> vector<std::string>.
+    template <class... Ts, class... S>
+        requires(sizeof...(Ts) == sizeof...(S) && sizeof...(Ts) > 0)
+    auto values_as(const S&... names) const {
+        const std::string list[] = {std::string(names)...};
+        auto q = detail::with_values(*q_, list);
+        auto rows = detail::fetch_values(*q);
+        if constexpr (sizeof...(Ts) == 1) {
+            using V = std::tuple_element_t<0, std::tuple<Ts...>>;
+            std::vector<V> out;
+            out.reserve(rows.size());
+            for (auto& r : rows) out.push_back(convert<V>(r[0], list[0]));
+            return out;
+        } else {
+            std::vector<std::tuple<Ts...>> out;
+            out.reserve(rows.size());
+            for (auto& r : rows) out.push_back(to_tuple<Ts...>(r, list, std::index_sequence_for<Ts...>()));
+            return out;
+        }
+    }
+
+    // --- evaluation ---
+    const std::vector<T>& list() const { return fetch_all(); }
+    auto begin() const { return fetch_all().cbegin(); }
+    auto end() const { return fetch_all().cend(); }
+    auto begin() { return mutable_rows().begin(); }
+    auto end() { return mutable_rows().end(); }
+    std::size_t size() const { return fetch_all().size(); }
+    bool empty() const { return fetch_all().empty(); }
+    explicit operator bool() const { return !empty(); }
+    // Forgets the cached rows (the next evaluation runs the query again).
+    void reset() { cache_.reset(); }
+
+    // Exactly one row; throws T::DoesNotExist / T::MultipleObjectsReturned.
+    T get() const {
+        auto q = detail::get_query(*q_);
+        std::vector<T> rows;
+        detail::fetch_objects(*q, [&]() -> void* { return &rows.emplace_back(); });
+        detail::check_get_result(*q_, rows.size());
+        return std::move(rows.front());
+    }
+    T get(const Q& q) const { return filter(q).get(); }
+    T get(std::string lookup, Operand v) const { return filter(std::move(lookup), std::move(v)).get(); }
+
+    // The first / last row by the ordering (the primary key when unordered); nullopt when empty.
+    std::optional<T> first() const {
+        if (cache_) return cache_->empty() ? std::nullopt : std::optional<T>(cache_->front());
+        return QuerySet(q_->order_by.empty() && !q_->sliced() ? order_by("pk").q_ : q_).slice(0, 1).one_or_none();
+    }
+    std::optional<T> last() const {
+        if (cache_) return cache_->empty() ? std::nullopt : std::optional<T>(cache_->back());
+        QuerySet ordered = q_->order_by.empty() ? order_by("pk") : *this;
+        return ordered.reverse().slice(0, 1).one_or_none();
+    }
+
+    std::int64_t count() const {
+        if (cache_) return static_cast<std::int64_t>(cache_->size());
+        return QuerySetBase::count();
+    }
+    bool exists() const {
+        if (cache_) return !cache_->empty();
+        return QuerySetBase::exists();
+    }
+
+    // Reads the rows chunk by chunk (never the whole result at once); see ChunkReader.
+    Chunked<T> iterator(std::size_t chunk_size = 2000) const { return Chunked<T>(q_, chunk_size); }
+
+    // Objects by primary key (in batches within the backend's parameter limit).
+    template <class K = std::int64_t>
+    std::map<K, T> in_bulk(const std::vector<K>& ids) const {
+        std::map<K, T> out;
+        const FieldInfo& pk = model_info<T>().pk();
+        const std::size_t batch = detail::max_in_list(q_->alias);
+        for (std::size_t start = 0; start < ids.size(); start += batch) {
+            std::vector<Value> keys;
+            for (std::size_t i = start; i < std::min(ids.size(), start + batch); ++i)
+                keys.push_back(detail::to_value(ids[i]));
+            std::vector<T> rows;
+            detail::fetch_objects(*detail::with_pk_in(*q_, keys), [&]() -> void* { return &rows.emplace_back(); });
+            for (auto& obj : rows) {
+                K key = convert<K>(pk.access->get(&obj), pk.name);
+                out.emplace(std::move(key), std::move(obj));
+            }
+        }
+        return out;
+    }
+    template <class K = std::int64_t>
+    std::map<K, T> in_bulk() const {
+        std::map<K, T> out;
+        const FieldInfo& pk = model_info<T>().pk();
+        for (auto& obj : QuerySet(q_).fetch_all()) out.emplace(convert<K>(pk.access->get(&obj), pk.name), obj);
+        return out;
+    }
+
+    // --- writing ---
+    // Inserts obj and returns it with its primary key.
+    T create(T obj) const {
+        detail::insert_object(model_info<T>(), &obj, q_->alias);
+        return obj;
+    }
+    // Inserts an object built from declared defaults and these values.
+    T create(const Assignments& values) const {
+        T obj{};
+        detail::assign_fields(model_info<T>(), &obj, {}, values);
+        return create(std::move(obj));
+    }
+    // Multi-row INSERTs in one transaction; fills primary keys where the backend can return them.
+    void bulk_create(std::vector<T>& objs, std::size_t batch_size = 0) const {
+        if (!objs.empty())
+            detail::bulk_insert(model_info<T>(), objs.data(), objs.size(), sizeof(T), q_->alias, batch_size);
+    }
+    std::vector<T> bulk_create(std::vector<T>&& objs, std::size_t batch_size = 0) const {
+        bulk_create(objs, batch_size);
+        return std::move(objs);
+    }
+    // get(lookup) or, when there is none, create it from lookup + defaults; .second: created.
+    std::pair<T, bool> get_or_create(const Assignments& lookup, const Assignments& defaults = {}) const {
+        auto match = filter(detail::lookup_q(lookup));
+        try {
+            return {match.get(), false};
+        } catch (const ObjectDoesNotExist&) {
+        }
+        T obj{};
+        detail::assign_fields(model_info<T>(), &obj, lookup, defaults);
+        try {
+            Atomic tx(q_->alias);
+            detail::insert_object(model_info<T>(), &obj, q_->alias);
+            tx.commit();
+            return {std::move(obj), true};
+        } catch (const IntegrityError&) {
+            // Another writer created it meanwhile (unique constraint): return theirs.
+            try {
+                return {match.get(), false};
+            } catch (const ObjectDoesNotExist&) {
+            }
+            throw;
+        }
+    }
+    // Updates the object matching lookup with defaults, or creates it; .second: created.
+    std::pair<T, bool> update_or_create(const Assignments& lookup, const Assignments& defaults = {}) const {
+        return atomic(q_->alias, [&]() -> std::pair<T, bool> {
+            auto match = filter(detail::lookup_q(lookup));
+            std::vector<T> rows;
+            auto q = detail::get_query(*match.q_);
+            detail::fetch_objects(*q, [&]() -> void* { return &rows.emplace_back(); });
+            if (rows.size() > 1) detail::check_get_result(*match.q_, rows.size());
+            if (rows.empty()) {
+                T obj{};
+                detail::assign_fields(model_info<T>(), &obj, lookup, defaults);
+                detail::insert_object(model_info<T>(), &obj, q_->alias);
+                return {std::move(obj), true};
+            }
+            T obj = std::move(rows.front());
+            for (const auto& [name, op] : defaults) {
+                const FieldInfo& f = model_info<T>().field(name);
+                if (op.kind() != Operand::Kind::value)
+                    throw ValidationError("update_or_create(): defaults take values", f.name);
+                f.access->set(&obj, model_info<T>().clean(f, op.value()));
+            }
+            detail::save_object(model_info<T>(), &obj, q_->alias);
+            return {std::move(obj), false};
+        });
+    }
+
+private:
+    template <class V>
+    static V convert(const Value& v, std::string_view name) {
+        using S = typename detail::field_traits<V>::scalar;
+        static_assert(detail::is_field_type_v<V> || std::is_same_v<V, Value>, "values_as: unsupported type");
+        if constexpr (std::is_same_v<V, Value>) {
+            return v;
+        } else {
+            return detail::from_value<V>(normalize_value(detail::column_type_of<S>(), v, name));
+        }
+    }
+    template <class... Ts, std::size_t... I>
+    static std::tuple<Ts...> to_tuple(const std::vector<Value>& r, const std::string* names, std::index_sequence<I...>) {
+        return std::tuple<Ts...>(convert<Ts>(r[I], names[I])...);
+    }
+
+    std::optional<T> one_or_none() const {
+        const auto& rows = fetch_all();
+        if (rows.empty()) return std::nullopt;
+        return rows.front();
+    }
+    const std::vector<T>& fetch_all() const {
+        if (!cache_) {
+            auto rows = std::make_shared<std::vector<T>>();
+            detail::fetch_objects(*q_, [&]() -> void* { return &rows->emplace_back(); });
+            cache_ = std::move(rows);
+        }
+        return *cache_;
+    }
+    std::vector<T>& mutable_rows() {
+        fetch_all();
+        return *cache_;
+    }
+
+    mutable std::shared_ptr<std::vector<T>> cache_;
+};
+
+// QuerySet::iterator(): an input range that holds one chunk of rows at a time.
+template <class T>
+class Chunked {
+public:
+    Chunked(detail::QueryPtr q, std::size_t chunk_size) : reader_(std::make_unique<detail::ChunkReader>(std::move(q), chunk_size)) {}
+
+    class iterator {
+    public:
+        using value_type = T;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(Chunked* c) : c_(c) {
+            if (!c_->load()) c_ = nullptr;
+        }
+        T& operator*() const { return c_->rows_[i_]; }
+        T* operator->() const { return &c_->rows_[i_]; }
+        iterator& operator++() {
+            if (++i_ >= c_->rows_.size()) {
+                i_ = 0;
+                if (!c_->load()) c_ = nullptr;
+            }
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& a, const iterator& b) { return a.c_ == b.c_ && a.i_ == b.i_; }
+
+    private:
+        Chunked* c_ = nullptr;
+        std::size_t i_ = 0;
+    };
+
+    // Single pass: begin() starts reading.
+    iterator begin() { return iterator(this); }
+    iterator end() { return iterator(); }
+
+private:
+    bool load() {
+        rows_.clear();
+        return reader_->next([&]() -> void* { return &rows_.emplace_back(); });
+    }
+    std::unique_ptr<detail::ChunkReader> reader_;
+    std::vector<T> rows_;
+};
+
+}  // namespace orm

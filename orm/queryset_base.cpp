@@ -1,0 +1,324 @@
+// The compiled queryset operations: evaluation, count / exists / aggregate / update / delete,
+// values rows, get() verdicts, chunked reads.
+#include "orm/queryset_base.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "drivers/features.hpp"
+#include "orm/errors.hpp"
+#include "orm/model_info.hpp"
+#include "orm/session.hpp"
+
+namespace orm {
+
+namespace detail {
+
+namespace {
+
+// A result column read back as the type its expression has, so both backends give the same
+// kinds (PostgreSQL's SUM(bigint) is numeric, SQLite's MAX(timestamp) is text, ...).
+Value read_typed(const db::Row& row, std::size_t i, std::optional<db::ColumnType> t) {
+    Value v = row.value(i);
+    if (v.is_null() || !t) return v;
+    const ValueKind k = v.kind();
+    try {
+        switch (*t) {
+            case db::ColumnType::int32:
+            case db::ColumnType::int64: {
+                std::int64_t x = 0;
+                if (k == ValueKind::float64) x = static_cast<std::int64_t>(std::llround(v.as_double()));
+                else if (k == ValueKind::int32 || k == ValueKind::int64) x = v.as_int64();
+                else if (k == ValueKind::boolean) x = v.as_bool() ? 1 : 0;
+                else return v;
+                if (*t == db::ColumnType::int32 && x >= INT32_MIN && x <= INT32_MAX)
+                    return Value(static_cast<std::int32_t>(x));
+                return Value(x);
+            }
+            case db::ColumnType::float64:
+                if (k == ValueKind::int32 || k == ValueKind::int64) return Value(static_cast<double>(v.as_int64()));
+                return v;
+            case db::ColumnType::boolean:
+                if (k == ValueKind::int32 || k == ValueKind::int64) return Value(v.as_int64() != 0);
+                return v;
+            case db::ColumnType::timestamp:
+                if (k == ValueKind::text) return Value(parse_timestamp(v.as_text()));
+                if (k == ValueKind::date) return Value(Timestamp(v.as_date()));
+                return v;
+            case db::ColumnType::date:
+                if (k == ValueKind::text) return Value(parse_date(v.as_text()));
+                if (k == ValueKind::timestamp) return Value(std::chrono::floor<std::chrono::days>(v.as_timestamp()));
+                return v;
+            default: return v;
+        }
+    } catch (const DataError&) {
+        return v;
+    }
+}
+
+std::vector<SelectItem> resolve_aggregates(const Query& q, const std::vector<std::pair<std::string, Expr>>& named) {
+    std::vector<SelectItem> items;
+    for (const auto& [name, e] : named) {
+        SelectItem it;
+        it.name = name.empty() ? e.default_alias() : name;
+        if (it.name.empty())
+            throw FieldError("aggregate() needs a name for this expression: aggregate({{\"name\", expression}})");
+        it.expr = resolve_expr(q, e.node(), true);
+        if (!contains_aggregate(*it.expr))
+            throw FieldError(fmt::format("aggregate(): '{}' is not an aggregate expression (use Count, Sum, Avg, Min "
+                                         "or Max)",
+                                         it.name));
+        it.aggregate = true;
+        items.push_back(std::move(it));
+    }
+    return items;
+}
+
+std::map<std::string, Value> run_aggregate(const Query& q, const std::vector<SelectItem>& items) {
+    std::map<std::string, Value> out;
+    if (q.none) {
+        for (const auto& it : items)
+            out[it.name] = it.expr->kind == ExprKind::aggregate && it.expr->fn == AggFn::count ? Value(std::int64_t{0})
+                                                                                               : Value();
+        return out;
+    }
+    Lease lease(q.alias);
+    auto r = lease.execute(SqlCompiler(lease.dialect()).aggregate(q, items));
+    if (!r.next()) throw InternalError("aggregate query returned no row");
+    auto row = r.row();
+    for (std::size_t i = 0; i < items.size(); ++i) out[items[i].name] = read_typed(row, i, output_type(*items[i].expr));
+    while (r.next()) {
+    }
+    return out;
+}
+
+}  // namespace
+
+void fetch_objects(const Query& q, FunctionRef<void*()> make) {
+    if (q.none) return;
+    Lease lease(q.alias);
+    auto r = lease.execute(SqlCompiler(lease.dialect()).select(q));
+    const ModelInfo& m = *q.model;
+    while (r.next()) m.load(make(), r.row());
+}
+
+std::vector<std::vector<Value>> fetch_values(const Query& q) {
+    std::vector<std::vector<Value>> rows;
+    if (q.none) return rows;
+    Lease lease(q.alias);
+    auto r = lease.execute(SqlCompiler(lease.dialect()).select(q));
+    std::vector<std::optional<db::ColumnType>> types;
+    for (const auto& it : q.values) types.push_back(output_type(*it.expr));
+    while (r.next()) {
+        auto row = r.row();
+        std::vector<Value> values;
+        values.reserve(types.size());
+        for (std::size_t i = 0; i < types.size(); ++i) values.push_back(read_typed(row, i, types[i]));
+        rows.push_back(std::move(values));
+    }
+    return rows;
+}
+
+std::vector<Value> flat_values(const Query& q) {
+    if (q.values.size() != 1)
+        throw InterfaceError(fmt::format("values_list(..., orm::flat) needs exactly one field, not {}", q.values.size()));
+    std::vector<Value> out;
+    for (auto& row : fetch_values(q)) out.push_back(std::move(row[0]));
+    return out;
+}
+
+QueryPtr get_query(const Query& q) {
+    if (q.sliced()) return std::make_shared<Query>(q);
+    // Ordering cannot change which rows match; at most 21 are read to report "more than 20".
+    auto unordered = std::make_shared<Query>(q);
+    unordered->order_by.clear();
+    return with_slice(*unordered, 0, 21);
+}
+
+void check_get_result(const Query& q, std::size_t rows) {
+    if (rows == 1) return;
+    const std::string& name = q.model->type_name();
+    if (rows == 0) q.model->throw_does_not_exist(fmt::format("{} matching query does not exist.", name));
+    q.model->throw_multiple_objects(fmt::format("get() returned more than one {} -- it returned {}!", name,
+                                                rows > 20 ? std::string("more than 20") : std::to_string(rows)));
+}
+
+Q lookup_q(const Assignments& lookup) {
+    Q q;
+    for (const auto& [name, v] : lookup) q &= Q(name, v);
+    return q;
+}
+
+std::size_t max_in_list(std::string_view alias) {
+    std::size_t n = features_for(alias).max_query_params;
+    return n > 100 ? n - 50 : n;
+}
+
+QueryPtr with_pk_in(const Query& q, std::span<const Value> ids) {
+    return with_filter(q, Q("pk__in", Operand(std::vector<Value>(ids.begin(), ids.end()))), false);
+}
+
+ChunkReader::ChunkReader(QueryPtr q, std::size_t chunk_size) : q_(std::move(q)), chunk_(std::max<std::size_t>(1, chunk_size)) {
+    const Query& query = *q_;
+    const FieldInfo& pk = query.model->pk();
+    bool by_pk = query.order_by.empty() ||
+                 (query.order_by.size() == 1 && !query.order_by[0].descending &&
+                  query.order_by[0].expr->kind == ExprKind::field && query.order_by[0].expr->field == &pk);
+    keyset_ = by_pk && !query.sliced() && !query.distinct && !query.has_aggregate_select() && !query.having;
+}
+
+bool ChunkReader::next(FunctionRef<void*()> make) {
+    if (done_ || q_->none) return false;
+    QueryPtr page;
+    const std::int64_t n = static_cast<std::int64_t>(chunk_);
+    if (keyset_) {
+        auto base = last_key_ ? with_filter(*q_, Q("pk__gt", *last_key_), false) : std::make_shared<Query>(*q_);
+        const std::string pk = "pk";
+        auto ordered = with_order_by(*base, std::span<const std::string>(&pk, 1));
+        page = with_slice(*ordered, 0, n);
+    } else {
+        auto ordered = std::make_shared<Query>(*q_);
+        const FieldInfo& pk = q_->model->pk();
+        bool has_pk = false;
+        for (const auto& t : ordered->order_by)
+            has_pk = has_pk || (t.expr->kind == ExprKind::field && t.expr->field == &pk);
+        if (!has_pk) ordered->order_by.push_back(resolve_order_term(*ordered, "pk"));
+        page = with_slice(*ordered, position_, position_ + n);
+    }
+    std::size_t rows = 0;
+    void* last = nullptr;
+    fetch_objects(*page, [&]() -> void* {
+        ++rows;
+        return last = make();
+    });
+    position_ += static_cast<std::int64_t>(rows);
+    if (rows < chunk_) done_ = true;
+    if (rows && keyset_) last_key_ = q_->model->pk().access->get(last);
+    return rows > 0;
+}
+
+}  // namespace detail
+
+Sql QuerySetBase::sql(const db::Dialect& d) const { return detail::SqlCompiler(d).select(*q_); }
+Sql QuerySetBase::sql() const { return sql(detail::dialect_for(q_->alias)); }
+
+std::int64_t QuerySetBase::count() const {
+    if (q_->none) return 0;
+    detail::Lease lease(q_->alias);
+    auto r = lease.execute(detail::SqlCompiler(lease.dialect()).count(*q_));
+    return r.scalar<std::int64_t>().value_or(0);
+}
+
+bool QuerySetBase::exists() const {
+    if (q_->none) return false;
+    detail::Lease lease(q_->alias);
+    auto r = lease.execute(detail::SqlCompiler(lease.dialect()).exists(*q_));
+    bool found = r.next();
+    while (r.next()) {
+    }
+    return found;
+}
+
+std::int64_t QuerySetBase::update(const Assignments& set) const {
+    const detail::Query& q = *q_;
+    const ModelInfo& m = *q.model;
+    detail::SetClause clause;
+    for (const auto& [name, op] : set) {
+        const FieldInfo& f = m.field(name);
+        detail::ExprPtr e;
+        switch (op.kind()) {
+            case Operand::Kind::value: {
+                detail::ExprNode n;
+                n.kind = detail::ExprKind::value;
+                n.value = m.clean(f, op.value());
+                e = std::make_shared<const detail::ExprNode>(std::move(n));
+                break;
+            }
+            case Operand::Kind::expr: e = detail::resolve_expr(q, op.expr(), false); break;
+            case Operand::Kind::list:
+                throw ValidationError(fmt::format("update(): {}.{} takes a value or an expression, not a list",
+                                                  m.type_name(), f.name),
+                                      f.name);
+        }
+        clause.emplace_back(&f, std::move(e));
+    }
+    if (q.none) return 0;
+    detail::Lease lease(q.alias);
+    auto sql = detail::SqlCompiler(lease.dialect()).update(q, clause);
+    return lease.execute(sql).rows_affected();
+}
+
+std::int64_t QuerySetBase::remove() const {
+    if (q_->none) return 0;
+    detail::Lease lease(q_->alias);
+    auto sql = detail::SqlCompiler(lease.dialect()).delete_rows(*q_);
+    return lease.execute(sql).rows_affected();
+}
+
+Value QuerySetBase::aggregate(const Expr& e) const {
+    auto items = detail::resolve_aggregates(*q_, {{std::string(), e}});
+    return detail::run_aggregate(*q_, items).begin()->second;
+}
+
+std::map<std::string, Value> QuerySetBase::aggregate(std::initializer_list<Expr> exprs) const {
+    std::vector<std::pair<std::string, Expr>> named;
+    for (const auto& e : exprs) named.emplace_back(std::string(), e);
+    return detail::run_aggregate(*q_, detail::resolve_aggregates(*q_, named));
+}
+
+std::map<std::string, Value> QuerySetBase::aggregate(const std::vector<std::pair<std::string, Expr>>& named) const {
+    return detail::run_aggregate(*q_, detail::resolve_aggregates(*q_, named));
+}
+
+const Value& ValuesRow::operator[](std::string_view name) const {
+    for (std::size_t i = 0; i < names_->size(); ++i)
+        if ((*names_)[i] == name) return values_[i];
+    throw FieldError(fmt::format("'{}' is not in this values() row. Choices are: {}", name, fmt::join(*names_, ", ")));
+}
+
+ValuesQuerySet ValuesQuerySet::filter(const Q& q) const { return ValuesQuerySet(detail::with_filter(*q_, q, false)); }
+ValuesQuerySet ValuesQuerySet::exclude(const Q& q) const { return ValuesQuerySet(detail::with_filter(*q_, q, true)); }
+ValuesQuerySet ValuesQuerySet::order_by_list(std::span<const std::string> names) const {
+    return ValuesQuerySet(detail::with_order_by(*q_, names));
+}
+ValuesQuerySet ValuesQuerySet::reverse() const { return ValuesQuerySet(detail::with_reverse(*q_)); }
+ValuesQuerySet ValuesQuerySet::slice(std::int64_t start, std::optional<std::int64_t> stop) const {
+    return ValuesQuerySet(detail::with_slice(*q_, start, stop));
+}
+ValuesQuerySet ValuesQuerySet::distinct(bool on) const { return ValuesQuerySet(detail::with_distinct(*q_, on)); }
+ValuesQuerySet ValuesQuerySet::annotate(std::string name, const Expr& e) const {
+    return ValuesQuerySet(detail::with_annotation(*q_, std::move(name), e));
+}
+
+const std::vector<ValuesRow>& ValuesQuerySet::list() const {
+    if (!cache_) {
+        auto names = std::make_shared<std::vector<std::string>>();
+        for (const auto& it : q_->values) names->push_back(it.name);
+        auto rows = std::make_shared<std::vector<ValuesRow>>();
+        for (auto& values : detail::fetch_values(*q_)) rows->emplace_back(names, std::move(values));
+        cache_ = std::move(rows);
+    }
+    return *cache_;
+}
+
+std::optional<ValuesRow> ValuesQuerySet::first() const {
+    if (cache_) return cache_->empty() ? std::nullopt : std::optional(cache_->front());
+    auto page = ValuesQuerySet(detail::with_slice(*q_, 0, 1));
+    if (page.empty()) return std::nullopt;
+    return page.list().front();
+}
+
+std::int64_t ValuesQuerySet::count() const {
+    if (cache_) return static_cast<std::int64_t>(cache_->size());
+    return QuerySetBase::count();
+}
+
+bool ValuesQuerySet::exists() const {
+    if (cache_) return !cache_->empty();
+    return QuerySetBase::exists();
+}
+
+}  // namespace orm

@@ -1,0 +1,170 @@
+// The compiled half of querysets: what QuerySet<T> (a thin template) and ValuesQuerySet share,
+// and the type-erased operations behind models and querysets (fetching rows into objects,
+// insert / update / delete of instances, bulk insert, chunked reads). Nothing here is a
+// template over the model type.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "orm/compiler.hpp"
+#include "orm/expressions.hpp"
+#include "orm/function_ref.hpp"
+#include "orm/q.hpp"
+#include "orm/query.hpp"
+
+namespace orm {
+
+class ModelInfo;
+using detail::Sql;
+
+namespace detail {
+
+// Runs the query's SELECT and, per row, loads the model's columns into the object make() returns.
+void fetch_objects(const Query& q, FunctionRef<void*()> make);
+// The query get() runs (at most 21 rows, as Django), and its verdict on the rows it found.
+QueryPtr get_query(const Query& q);
+void check_get_result(const Query& q, std::size_t rows);
+// exact-match conditions from {{"field", value}, ...}.
+Q lookup_q(const Assignments& lookup);
+// Sets a new object's fields: declared defaults first, then the plain names in `lookup`
+// (names with "__" are lookups, not fields), then `values`. Throws FieldError / ValidationError.
+void assign_fields(const ModelInfo& m, void* obj, const Assignments& lookup, const Assignments& values);
+// The primary key is "unset" (auto-increment key still 0): save() inserts.
+bool pk_unset(const ModelInfo& m, const void* obj);
+
+void save_object(const ModelInfo& m, void* obj, std::string_view alias);
+void insert_object(const ModelInfo& m, void* obj, std::string_view alias);
+std::int64_t delete_object(const ModelInfo& m, void* obj, std::string_view alias);
+void refresh_object(const ModelInfo& m, void* obj, std::string_view alias);
+// Inserts objects first, first + stride, ... in multi-row INSERTs (batch_size 0: as many rows
+// as the backend's parameter limit allows, up to 1000) inside one transaction; fills auto keys
+// where Features::can_return_rows_from_bulk_insert.
+void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t stride, std::string_view alias,
+                 std::size_t batch_size);
+// Runs hand-written SQL and maps result columns onto fields by column name.
+void raw_objects(const ModelInfo& m, std::string_view sql, std::span<const Value> params, std::string_view alias,
+                 FunctionRef<void*()> make);
+// How many keys one `pk IN (...)` may carry on this database.
+std::size_t max_in_list(std::string_view alias);
+// A query for `pk IN ids`.
+QueryPtr with_pk_in(const Query& q, std::span<const Value> ids);
+
+// Reads a query in chunks: keyset pagination on the primary key when the query is ordered by it
+// (or not at all), else LIMIT/OFFSET with the primary key as a tie-breaker.
+class ChunkReader {
+public:
+    ChunkReader(QueryPtr q, std::size_t chunk_size);
+    // Loads the next chunk (make() per row); false when no rows were left.
+    bool next(FunctionRef<void*()> make);
+
+private:
+    QueryPtr q_;
+    std::size_t chunk_;
+    bool keyset_ = false;
+    bool done_ = false;
+    std::optional<Value> last_key_;
+    std::int64_t position_ = 0;
+};
+
+}  // namespace detail
+
+class QuerySetBase {
+public:
+    const detail::Query& query() const noexcept { return *q_; }
+    const std::string& db_alias() const noexcept { return q_->alias; }
+    // The statement this queryset's evaluation sends, for its database / for a dialect
+    // (the latter needs no database: unit tests and debugging).
+    Sql sql() const;
+    Sql sql(const db::Dialect& d) const;
+
+    // COUNT(*) in the database.
+    std::int64_t count() const;
+    bool exists() const;
+    // UPDATE ... SET field = value|expression WHERE ...; returns the rows matched.
+    std::int64_t update(const Assignments& set) const;
+    // DELETE ... WHERE ...; returns the rows deleted.
+    std::int64_t remove() const;
+    // One aggregate over the rows: aggregate(Avg("price")) -> Value (NULL over no rows; Count 0).
+    Value aggregate(const Expr& e) const;
+    // Several, keyed by alias ("price__avg").
+    std::map<std::string, Value> aggregate(std::initializer_list<Expr> exprs) const;
+    std::map<std::string, Value> aggregate(const std::vector<std::pair<std::string, Expr>>& named) const;
+
+protected:
+    explicit QuerySetBase(detail::QueryPtr q) : q_(std::move(q)) {}
+    detail::QueryPtr q_;
+};
+
+// One row of values() / values_list(): values by position or by name.
+class ValuesRow {
+public:
+    ValuesRow(std::shared_ptr<const std::vector<std::string>> names, std::vector<Value> values)
+        : names_(std::move(names)), values_(std::move(values)) {}
+    std::size_t size() const noexcept { return values_.size(); }
+    const Value& operator[](std::size_t i) const { return values_.at(i); }
+    // Throws orm::FieldError listing the names when `name` is not in the row.
+    const Value& operator[](std::string_view name) const;
+    const std::vector<std::string>& names() const noexcept { return *names_; }
+    const std::vector<Value>& values() const noexcept { return values_; }
+    auto begin() const noexcept { return values_.begin(); }
+    auto end() const noexcept { return values_.end(); }
+
+private:
+    std::shared_ptr<const std::vector<std::string>> names_;
+    std::vector<Value> values_;
+};
+
+struct flat_t {};
+inline constexpr flat_t flat{};
+
+// values() / values_list(): a lazy queryset whose rows are ValuesRow. Chains like QuerySet.
+class ValuesQuerySet : public QuerySetBase {
+public:
+    explicit ValuesQuerySet(detail::QueryPtr q) : QuerySetBase(std::move(q)) {}
+
+    ValuesQuerySet filter(const Q& q) const;
+    ValuesQuerySet filter(std::string lookup, Operand v) const { return filter(Q(std::move(lookup), std::move(v))); }
+    ValuesQuerySet exclude(const Q& q) const;
+    ValuesQuerySet exclude(std::string lookup, Operand v) const { return exclude(Q(std::move(lookup), std::move(v))); }
+    template <class... S>
+    ValuesQuerySet order_by(const S&... names) const {
+        const std::string list[] = {std::string(names)..., std::string()};
+        return order_by_list(std::span<const std::string>(list, sizeof...(S)));
+    }
+    ValuesQuerySet order_by_list(std::span<const std::string> names) const;
+    ValuesQuerySet reverse() const;
+    ValuesQuerySet slice(std::int64_t start, std::optional<std::int64_t> stop) const;
+    ValuesQuerySet distinct(bool on = true) const;
+    ValuesQuerySet annotate(std::string name, const Expr& e) const;
+    ValuesQuerySet annotate(const Expr& e) const { return annotate(std::string(), e); }
+
+    // Evaluation (cached, like QuerySet).
+    const std::vector<ValuesRow>& list() const;
+    auto begin() const { return list().begin(); }
+    auto end() const { return list().end(); }
+    std::size_t size() const { return list().size(); }
+    bool empty() const { return list().empty(); }
+    explicit operator bool() const { return !empty(); }
+    std::optional<ValuesRow> first() const;
+    std::int64_t count() const;
+    bool exists() const;
+
+private:
+    mutable std::shared_ptr<const std::vector<ValuesRow>> cache_;
+};
+
+namespace detail {
+std::vector<Value> flat_values(const Query& q);
+// Runs a values-mode query, rows as Values converted to the items' types.
+std::vector<std::vector<Value>> fetch_values(const Query& q);
+}  // namespace detail
+
+}  // namespace orm

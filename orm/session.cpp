@@ -1,0 +1,50 @@
+// Lease: pinned transaction connection or a pooled one for one operation; statement logging.
+#include "orm/session.hpp"
+
+#include "drivers/backend.hpp"
+#include "orm/connections.hpp"
+
+namespace orm::detail {
+
+db::Connection* pinned_connection(std::string_view alias) noexcept;  // atomic.cpp
+
+Lease::Lease(std::string_view alias) : alias_(alias) {
+    if (db::Connection* c = pinned_connection(alias)) {
+        conn_ = c;
+        pinned_ = true;
+        return;
+    }
+    db_ = database_ptr(alias);
+    owned_ = db_->acquire();
+    conn_ = owned_.get();
+}
+
+void log_statement(std::string_view alias, std::string_view sql, std::span<const Value> params,
+                   std::chrono::steady_clock::time_point start, bool failed) noexcept {
+    QueryEvent e;
+    e.sql = sql;
+    e.params = params;
+    e.duration = std::chrono::steady_clock::now() - start;
+    e.alias = alias;
+    e.failed = failed;
+    log_query(e);
+}
+
+db::Result Lease::execute(std::string_view sql, std::span<const Value> params) {
+    if (!query_logging_on()) return conn_->execute(sql, params);
+    auto start = std::chrono::steady_clock::now();
+    db::Result r;
+    try {
+        r = conn_->execute(sql, params);
+    } catch (...) {
+        log_statement(alias_, sql, params, start, true);
+        throw;
+    }
+    log_statement(alias_, sql, params, start, false);
+    return r;
+}
+
+const db::Dialect& dialect_for(std::string_view alias) { return database(alias).dialect(); }
+const db::Features& features_for(std::string_view alias) { return database(alias).features(); }
+
+}  // namespace orm::detail

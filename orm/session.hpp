@@ -1,0 +1,75 @@
+// Lease: the connection one ORM operation runs on. Inside orm::atomic() on the calling fiber
+// (or thread, outside fibers) it is the transaction's pinned connection; otherwise one borrowed
+// from the alias's pool for this operation only. Every statement goes through execute(), which
+// feeds the query log.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "drivers/connection.hpp"
+#include "drivers/database.hpp"
+#include "drivers/dialect.hpp"
+#include "drivers/features.hpp"
+#include "orm/compiler.hpp"
+
+namespace orm::detail {
+
+class Lease {
+public:
+    explicit Lease(std::string_view alias);
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+
+    db::Connection& conn() const noexcept { return *conn_; }
+    const db::Dialect& dialect() const { return conn_->dialect(); }
+    const db::Features& features() const { return conn_->features(); }
+    const std::string& alias() const noexcept { return alias_; }
+    bool in_transaction() const noexcept { return pinned_; }
+
+    db::Result execute(std::string_view sql, std::span<const Value> params);
+    db::Result execute(const Sql& s) { return execute(s.text, s.params); }
+
+private:
+    std::string alias_;
+    std::shared_ptr<db::Database> db_;  // keeps the pool alive while owned_ is out
+    db::PooledConnection owned_;
+    db::Connection* conn_ = nullptr;
+    bool pinned_ = false;
+};
+
+// Runs `fn` (a transaction-control call on `conn`) and logs it as `sql` when logging is on.
+template <class Fn>
+void logged(std::string_view alias, std::string_view sql, Fn&& fn);
+void log_statement(std::string_view alias, std::string_view sql, std::span<const Value> params,
+                   std::chrono::steady_clock::time_point start, bool failed) noexcept;
+
+// The database features / dialect for an alias without borrowing a connection.
+const db::Dialect& dialect_for(std::string_view alias);
+const db::Features& features_for(std::string_view alias);
+
+}  // namespace orm::detail
+
+#include "orm/logger.hpp"
+
+namespace orm::detail {
+
+template <class Fn>
+void logged(std::string_view alias, std::string_view sql, Fn&& fn) {
+    if (!query_logging_on()) {
+        fn();
+        return;
+    }
+    auto start = std::chrono::steady_clock::now();
+    try {
+        fn();
+    } catch (...) {
+        log_statement(alias, sql, {}, start, true);
+        throw;
+    }
+    log_statement(alias, sql, {}, start, false);
+}
+
+}  // namespace orm::detail
