@@ -9,5 +9,6 @@
 #include "drivers/bridge/options.hpp"
 #include "drivers/bridge/report.hpp"
 #include "drivers/bridge/task.hpp"
+#include "drivers/bridge/this_fiber.hpp"
 #include "drivers/bridge/wait.hpp"
 #include "drivers/bridge/wait_queue.hpp"

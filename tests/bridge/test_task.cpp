@@ -224,3 +224,13 @@ TEST_CASE("in_fiber and the mode switch") {
     CHECK_FALSE(orm::is_async());
     orm::set_async(before);
 }
+
+TEST_CASE("this_fiber_id is the running Task's id, and 0 outside any fiber") {
+    CHECK(orm::this_fiber_id() == 0);
+    std::uint64_t seen = 0;
+    auto t = orm::spawn([&] { seen = orm::this_fiber_id(); });
+    const std::uint64_t id = t.id();
+    t.get();
+    CHECK(seen == id);
+    CHECK(id != 0);
+}
