@@ -13,6 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "drivers/bridge/detail/loop.hpp"
 #include "drivers/bridge/detail/report.hpp"
 #include "drivers/bridge/detail/settings.hpp"
@@ -58,6 +61,10 @@ public:
 
 private:
     void work() {
+        // Lower this worker's priority (Linux applies nice per thread). Failure is harmless: the
+        // work still runs, only the loop's latency under CPU-heavy offloads suffers.
+        if (int nice = settings.offload_nice.load(std::memory_order_relaxed); nice > 0)
+            (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice);
         std::unique_lock lock(mu_);
         for (;;) {
             ++idle_;

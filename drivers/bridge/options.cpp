@@ -22,6 +22,10 @@ void set_fiber_options(const FiberOptions& o) {
                                          o.stack_size, min_stack, max_stack));
     if (o.offload_threads == 0)
         throw InterfaceError("FiberOptions::offload_threads = 0: run_in_thread needs at least one worker thread");
+    if (o.offload_nice < 0 || o.offload_nice > 19)
+        throw InterfaceError(fmt::format("FiberOptions::offload_nice = {}: must be between 0 and 19 (an unprivileged "
+                                         "thread can only lower its priority)",
+                                         o.offload_nice));
     if (o.slow_fiber_threshold.count() < 0)
         throw InterfaceError("FiberOptions::slow_fiber_threshold is negative: use 0 to turn the check off");
     const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -32,6 +36,7 @@ void set_fiber_options(const FiberOptions& o) {
     s.slow_fiber_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(o.slow_fiber_threshold).count(),
                           std::memory_order_relaxed);
     s.offload_threads.store(o.offload_threads, std::memory_order_relaxed);
+    s.offload_nice.store(o.offload_nice, std::memory_order_relaxed);
     s.generation.fetch_add(1, std::memory_order_release);
 }
 
@@ -44,6 +49,7 @@ FiberOptions fiber_options() {
     o.slow_fiber_threshold = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::nanoseconds(s.slow_fiber_ns.load(std::memory_order_relaxed)));
     o.offload_threads = s.offload_threads.load(std::memory_order_relaxed);
+    o.offload_nice = s.offload_nice.load(std::memory_order_relaxed);
     return o;
 }
 

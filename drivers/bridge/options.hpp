@@ -26,6 +26,11 @@ struct FiberOptions {
     std::chrono::milliseconds slow_fiber_threshold{100};
     // Upper bound on the worker threads behind orm::run_in_thread (started on demand).
     std::size_t offload_threads = 8;
+    // Nice increment of the run_in_thread workers (0..19), applied when a worker starts. CPU-heavy
+    // offloaded work (a long SQLite query) then yields the core to the loop thread whenever the
+    // loop wakes, so timers and socket readiness are served within a scheduler tick instead of
+    // after a full CFS latency period; the work itself still gets all otherwise idle CPU.
+    int offload_nice = 10;
 };
 
 // Applies to stacks allocated and switches made after the call, on every thread. Throws
