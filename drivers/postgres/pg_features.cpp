@@ -25,7 +25,11 @@ const Features& pg_features() {
         x.supports_concurrent_writers = true;
         x.enforces_max_length = true;
         x.strict_column_types = true;
-        x.max_query_params = 65535;  // the protocol's Int16 parameter count
+        // The protocol counts parameters in an Int16 (65535), but libpq before 16 drops the
+        // connection ("lost synchronization with server: got message type "t"") when a
+        // ParameterDescription exceeds 30000 bytes, i.e. past 7498 parameters, and every
+        // statement here is described once after PQprepare. Checked with libpq 15.
+        x.max_query_params = 7498;
         x.text_allows_nul = false;
         x.is_embedded = false;
         return x;
