@@ -272,17 +272,25 @@ void render_select(const db::Dialect& d, const Query& q, std::string& out, std::
         out += " HAVING ";
         r.where(out, *q.having, false);
     }
-    if (with_order && !q.order_by.empty()) {
-        out += " ORDER BY ";
-        for (std::size_t i = 0; i < q.order_by.size(); ++i) {
-            if (i) out += ", ";
-            const ExprNode& e = *q.order_by[i].expr;
-            bool selected = false;
-            if (e.kind == ExprKind::annotation)
-                for (const auto& it : items) selected = selected || it.name == e.name;
-            if (selected) out += d.quote_name(e.name);
+    if (with_order) {
+        bool first_term = true;
+        for (const auto& term : q.order_by) {
+            const ExprNode& e = *term.expr;
+            bool selected_annotation = false, selected = !q.values_mode;
+            for (const auto& it : items) {
+                selected_annotation = selected_annotation || (e.kind == ExprKind::annotation && it.name == e.name);
+                selected = selected || (it.expr->kind == ExprKind::field && e.kind == ExprKind::field &&
+                                        it.expr->field == e.field);
+            }
+            selected = selected || selected_annotation;
+            // The model's default ordering yields to grouping and to DISTINCT over other columns
+            // (as in Django 3.1+): it would change the groups or be invalid SQL.
+            if (!q.ordered_explicitly && (grouped(q) || (q.distinct && !selected))) continue;
+            out += first_term ? " ORDER BY " : ", ";
+            first_term = false;
+            if (selected_annotation) out += d.quote_name(e.name);
             else r.expr(out, e);
-            out += q.order_by[i].descending ? " DESC" : " ASC";
+            out += term.descending ? " DESC" : " ASC";
         }
     }
     out += d.limit_offset(q.limit, q.offset);

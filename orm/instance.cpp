@@ -145,6 +145,8 @@ void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t
     std::vector<std::size_t> with_key, without_key;
     for (std::size_t i = 0; i < count; ++i) (pk_unset(m, object(i)) ? without_key : with_key).push_back(i);
 
+    for (std::size_t i = 0; i < count; ++i) m.validate(object(i));  // before any SQL (even BEGIN)
+
     Atomic tx(alias);
     Lease lease(alias);
     const auto& features = lease.features();

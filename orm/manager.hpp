@@ -61,7 +61,7 @@ public:
     }
 
     T create(T obj) const { return all().create(std::move(obj)); }
-    T create(const Assignments& values) const { return all().create(values); }
+    T create(std::initializer_list<std::pair<std::string, Operand>> values) const { return all().create(values); }
     void bulk_create(std::vector<T>& objs, std::size_t batch_size = 0) const { all().bulk_create(objs, batch_size); }
     std::vector<T> bulk_create(std::vector<T>&& objs, std::size_t batch_size = 0) const {
         return all().bulk_create(std::move(objs), batch_size);

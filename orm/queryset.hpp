@@ -171,7 +171,8 @@ public:
     std::map<K, T> in_bulk() const {
         std::map<K, T> out;
         const FieldInfo& pk = model_info<T>().pk();
-        for (auto& obj : QuerySet(q_).fetch_all()) out.emplace(convert<K>(pk.access->get(&obj), pk.name), obj);
+        QuerySet all_rows(q_);
+        for (auto& obj : all_rows.fetch_all()) out.emplace(convert<K>(pk.access->get(&obj), pk.name), std::move(obj));
         return out;
     }
 
@@ -181,10 +182,12 @@ public:
         detail::insert_object(model_info<T>(), &obj, q_->alias);
         return obj;
     }
-    // Inserts an object built from declared defaults and these values.
-    T create(const Assignments& values) const {
+    // Inserts an object built from declared defaults and these values: create({{"name", "Ann"}}).
+    // (An initializer_list, not Assignments: GCC would find create({.a = x, .b = y}) ambiguous
+    // with std::vector's iterator-pair constructor.)
+    T create(std::initializer_list<std::pair<std::string, Operand>> values) const {
         T obj{};
-        detail::assign_fields(model_info<T>(), &obj, {}, values);
+        detail::assign_fields(model_info<T>(), &obj, {}, Assignments(values));
         return create(std::move(obj));
     }
     // Multi-row INSERTs in one transaction; fills primary keys where the backend can return them.

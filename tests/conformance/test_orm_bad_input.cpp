@@ -1,0 +1,120 @@
+// ORM conformance, bad input: unknown fields and lookups (FieldError listing the choices), values
+// over max_length and NULL into non-null fields (rejected before any SQL is sent), values of the
+// wrong type, and SQL-injection-shaped strings (stored and matched verbatim, or rejected).
+#include "tests/conformance/test_orm_models.hpp"
+
+using namespace orm;
+using namespace weft::conformance;
+using namespace weft::conformance::orm_models;
+
+CONFORMANCE_TEST("orm bad input: unknown fields and lookups raise FieldError listing the choices") {
+    Tables<Author, Book> tables(ctx);
+    const char* choices = "Choices are: author_id, id, in_print, isbn, pages, price, published, rating, title";
+    CT_CHECK_THROWS_WITH(Book::objects.filter("titel", "x"), FieldError, "Cannot resolve keyword 'titel' into field");
+    CT_CHECK_THROWS_WITH(Book::objects.filter("titel", "x"), FieldError, choices);
+    CT_CHECK_THROWS_WITH(Book::objects.exclude("titel__icontains", "x"), FieldError, choices);
+    CT_CHECK_THROWS_WITH(Book::objects.order_by("-titel"), FieldError, choices);
+    CT_CHECK_THROWS_WITH(Book::objects.values("titel"), FieldError, choices);
+    CT_CHECK_THROWS_WITH(Book::objects.filter("price__gt", F("prise")), FieldError, choices);
+    CT_CHECK_THROWS_WITH(Book::objects.all().update({{"titel", "x"}}), FieldError, "Choices are:");
+    CT_CHECK_THROWS_WITH(Book::objects.aggregate(Sum("prise")), FieldError, choices);
+    CT_CHECK_THROWS_WITH(Book::objects.filter("title__icontain", "x"), FieldError, "Unsupported lookup 'icontain'");
+    CT_CHECK_THROWS_WITH(Book::objects.filter("title__icontain", "x"), FieldError, "icontains");
+    CT_CHECK_THROWS_WITH(Book::objects.filter("price__startswith", "1"), FieldError, "Unsupported lookup 'startswith'");
+    CT_CHECK_THROWS_WITH(Book::objects.get_or_create({{"titel", "x"}}), FieldError, choices);
+}
+
+CONFORMANCE_TEST("orm bad input: a string over max_length is rejected before any SQL is sent") {
+    Tables<Author, Book> tables(ctx);
+    auto ann = Author::objects.create({.name = "Ann"});
+    const std::string long_name(51, 'x');
+    Capture log;
+    Author a{.name = long_name};
+    CT_CHECK_THROWS_WITH(a.save(), ValidationError, "max_length is 50");
+    CT_CHECK_THROWS_AS(Author::objects.create({.name = long_name}), ValidationError);
+    CT_CHECK_THROWS_AS(Author::objects.create({{"name", long_name}}), ValidationError);
+    CT_CHECK_THROWS_AS(Author::objects.filter("pk", ann.id).update({{"name", long_name}}), ValidationError);
+    std::vector<Author> batch{{.name = "ok"}, {.name = long_name}};
+    CT_CHECK_THROWS_AS(Author::objects.bulk_create(batch), ValidationError);
+    ann.name = long_name;
+    CT_CHECK_THROWS_AS(ann.save(), ValidationError);
+    CT_CHECK_THROWS_AS(Author::objects.get_or_create({{"name", long_name}}), ValidationError);
+    try {
+        a.save();
+    } catch (const ValidationError& e) {
+        CT_CHECK_EQ(e.field(), std::string("name"));
+    }
+    // Only the get() of get_or_create ran (it looks before it creates): nothing was written.
+    for (const auto& s : log.sql()) CT_CHECK(s.starts_with("SELECT"));
+    CT_CHECK(log.count("SELECT") <= 1);
+    // 50 characters of two bytes each fit: max_length counts characters.
+    std::string accents;
+    for (int i = 0; i < 50; ++i) accents += "é";
+    Author::objects.create({.name = accents});
+    CT_CHECK_EQ(Author::objects.get("name", accents).name, accents);
+}
+
+CONFORMANCE_TEST("orm bad input: NULL into a non-null field is a ValidationError (or the database's IntegrityError)") {
+    Tables<Author, Book> tables(ctx);
+    auto ann = Author::objects.create({.name = "Ann"});
+    Capture log;
+    CT_CHECK_THROWS_WITH(Author::objects.filter("pk", ann.id).update({{"name", nullptr}}), ValidationError,
+                         "cannot be NULL");
+    CT_CHECK_THROWS_AS(Author::objects.create({{"name", Value()}}), ValidationError);
+    CT_CHECK_EQ(log.size(), std::size_t{0});
+    // Nullable fields take NULL.
+    CT_CHECK_EQ(Author::objects.filter("pk", ann.id).update({{"email", nullptr}}), std::int64_t{1});
+    // SQL that bypasses the ORM meets the database's own constraint.
+    auto conn = orm::database().acquire();
+    CT_CHECK_THROWS_AS(conn->execute("INSERT INTO weft_ct_orm_author (name) VALUES (NULL)"), NotNullViolation);
+}
+
+CONFORMANCE_TEST("orm bad input: values of the wrong type give a clear error") {
+    Tables<Author, Book> tables(ctx);
+    CT_CHECK_THROWS_WITH(Book::objects.filter("pages__gt", "ten"), ValidationError, "expected a 32-bit integer");
+    CT_CHECK_THROWS_WITH(Book::objects.filter("published", "yesterday"), ValidationError, "cannot read a date");
+    CT_CHECK_THROWS_WITH(Book::objects.filter("price__in", 3), ValidationError, "a list of values");
+    CT_CHECK_THROWS_WITH(Book::objects.filter("title__icontains", 3), ValidationError, "text");
+    CT_CHECK_THROWS_WITH(Book::objects.all().update({{"price", "cheap"}}), ValidationError, "expected a number");
+    CT_CHECK_THROWS_WITH(Book::objects.filter("published__isnull", "yes"), ValidationError, "true or false");
+    CT_CHECK_THROWS_AS(Book::objects.all().slice(-1), InterfaceError);
+    CT_CHECK_THROWS_WITH(Book::objects.all().slice(0, 2).filter("pages", 1), InterfaceError, "slice");
+}
+
+CONFORMANCE_TEST("orm bad input: injection-shaped strings are stored and matched verbatim") {
+    Tables<Author, Book> tables(ctx);
+    const std::vector<std::string> evil{
+        "Robert'); DROP TABLE weft_ct_orm_author;--",
+        "' OR '1'='1",
+        "\" OR \"\"=\"",
+        "x\\'; SELECT 1; --",
+        "%' OR title LIKE '%",
+        "$1 $2 ? ?1 :name",
+        "a*b?[c]",
+    };
+    for (const auto& s : evil) Author::objects.create({.name = s, .email = s});
+    CT_CHECK_EQ(Author::objects.count(), std::int64_t(evil.size()));
+    for (const auto& s : evil) {
+        CT_CHECK_EQ(Author::objects.filter("name", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(Author::objects.filter("name__iexact", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(Author::objects.filter("name__contains", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(Author::objects.filter("name__icontains", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(Author::objects.filter("name__startswith", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(Author::objects.filter("name__istartswith", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(Author::objects.filter("name__endswith", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(Author::objects.filter("name__iendswith", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(Author::objects.filter("name__in", std::vector<std::string>{s}).count(), std::int64_t{1});
+        CT_CHECK_EQ(Author::objects.filter("name__range", std::pair(s, s)).count(), std::int64_t{1});
+        CT_CHECK_EQ(Author::objects.filter("name__gte", s).filter("name__lte", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(Author::objects.exclude("name", s).count(), std::int64_t(evil.size() - 1));
+        CT_CHECK_EQ(Author::objects.get("email", s).name, s);
+    }
+    Author::objects.filter("name", evil[0]).update({{"email", evil[1]}});
+    CT_CHECK_EQ(std::string(*Author::objects.get("name", evil[0]).email), evil[1]);
+    // Names are never SQL: order_by / values / filter keys shaped like SQL are refused.
+    CT_CHECK_THROWS_AS(Author::objects.order_by("name; DROP TABLE weft_ct_orm_author"), FieldError);
+    CT_CHECK_THROWS_AS(Author::objects.order_by("name DESC, (SELECT 1)"), FieldError);
+    CT_CHECK_THROWS_AS(Author::objects.values("name FROM weft_ct_orm_author --"), FieldError);
+    CT_CHECK_THROWS_AS(Author::objects.filter("name = name OR 1=1 --", "x"), FieldError);
+    CT_CHECK_EQ(Author::objects.count(), std::int64_t(evil.size()));
+}
