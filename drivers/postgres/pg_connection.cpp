@@ -70,7 +70,7 @@ PgConnection::PgConnection(const Backend& backend, const ConnectionConfig& cfg)
         set_keyword(*keywords, "connect_timeout", std::to_string(seconds));
     }
     if (!has_keyword(*keywords, "application_name")) set_keyword(*keywords, "fallback_application_name", "weft");
-    begin_operation();
+    Operation op(*this);
     if (async_) {
         connect_async(*keywords, secrets);
     } else if (!handle_.connect(*keywords)) {
@@ -139,7 +139,14 @@ void PgConnection::configure_session() {
 
 // ---- waiting and results ------------------------------------------------------------------
 
-void PgConnection::begin_operation() { async_ = orm::is_async(); }
+PgConnection::Operation::Operation(PgConnection& c) : c_(c) {
+    if (c.in_use_.exchange(true, std::memory_order_acquire))
+        throw InterfaceError(fmt::format(
+            "the PostgreSQL connection ({}) is busy with an operation of another fiber or thread; a connection "
+            "serves one caller at a time (give each fiber its own, e.g. from a pool)",
+            c.cfg_.url));
+    c.async_ = orm::is_async();
+}
 
 PgHandle::Result PgConnection::round_trip(const PgRequest& req, std::string_view sql) {
     if (async_) return round_trip_async(req, sql);
@@ -320,7 +327,7 @@ PgHandle::Result PgConnection::run_simple(std::string_view sql) {
 
 Result PgConnection::execute(std::string_view sql, std::span<const Value> params) {
     ensure_usable();
-    begin_operation();
+    Operation op(*this);
     if (sql.find('\0') != std::string_view::npos) nul_terminated(sql);  // throws
     PgParams encoded(params);  // DataError before anything is sent
     flush_deallocations();
@@ -439,7 +446,7 @@ void PgConnection::flush_deallocations() {
 
 void PgConnection::execute_script(std::string_view sql) {
     ensure_usable();
-    begin_operation();
+    Operation op(*this);
     flush_deallocations();
     run_simple(sql);
 }
@@ -454,7 +461,7 @@ std::int64_t PgConnection::last_insert_id() {
 
 void PgConnection::begin() {
     ensure_usable();
-    begin_operation();
+    Operation op(*this);
     if (handle_.transaction_status() != PgHandle::TxStatus::idle)
         throw_database_error("25001",
                              "cannot begin a transaction: one is already in progress on this connection (use a "
@@ -464,7 +471,7 @@ void PgConnection::begin() {
 
 void PgConnection::commit() {
     ensure_usable();
-    begin_operation();
+    Operation op(*this);
     PgHandle::Result r = run_simple("COMMIT");
     // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK (and no error).
     if (r.command_status() == "ROLLBACK")
@@ -475,7 +482,7 @@ void PgConnection::commit() {
 
 void PgConnection::rollback() {
     ensure_usable();
-    begin_operation();
+    Operation op(*this);
     run_simple("ROLLBACK");
 }
 
@@ -492,7 +499,7 @@ TransactionState PgConnection::transaction_state() const {
 void PgConnection::set_statement_timeout(std::chrono::milliseconds timeout) {
     ensure_usable();
     if (timeout.count() < 0) throw InterfaceError("set_statement_timeout: the timeout must not be negative");
-    begin_operation();
+    Operation op(*this);
     // Note: SET inside a transaction is undone if the transaction rolls back.
     run_simple(fmt::format("SET statement_timeout = {}", timeout.count()));
     cfg_.statement_timeout = timeout;
@@ -516,6 +523,7 @@ void PgConnection::cancel() {
 
 bool PgConnection::is_usable(bool ping) {
     if (broken_ || closed_) return false;
+    if (in_use_.load(std::memory_order_acquire)) return false;  // another caller's operation runs
     if (!handle_.connection_ok()) {
         mark_broken();
         return false;
@@ -536,7 +544,7 @@ bool PgConnection::is_usable(bool ping) {
         }
     }
     if (!ping) return true;
-    begin_operation();
+    Operation op(*this);
     PgRequest req;
     req.kind = PgRequest::Kind::simple_query;
     req.sql = "";  // an empty query: the cheapest full round trip
@@ -578,8 +586,8 @@ void PgConnection::clear_statement_cache() {
         cache_.clear(false);
         return;
     }
+    Operation op(*this);
     cache_.clear(true);
-    begin_operation();
     flush_deallocations();
 }
 

@@ -24,6 +24,7 @@
 // thread), and the mutex shared by cancel() and close() while another thread is inside PQcancel.
 #pragma once
 
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -92,8 +93,19 @@ private:
     // statement is abandoned and the connection closed.
     static constexpr std::chrono::milliseconds cancel_grace{2000};
 
-    // Reads orm::is_async() for the operation that starts (set_async takes effect here).
-    void begin_operation();
+    // One public operation: marks the connection in use (a second fiber or thread calling in
+    // meanwhile gets orm::InterfaceError instead of stealing the first one's results) and reads
+    // orm::is_async() for it (set_async takes effect here).
+    class Operation {
+    public:
+        explicit Operation(PgConnection& c);
+        ~Operation() { c_.in_use_.store(false, std::memory_order_release); }
+        Operation(const Operation&) = delete;
+        Operation& operator=(const Operation&) = delete;
+
+    private:
+        PgConnection& c_;
+    };
     // The only member that waits for the server in a query (see the file comment); `sql` is
     // for messages.
     PgHandle::Result round_trip(const PgRequest& req, std::string_view sql);
@@ -131,6 +143,7 @@ private:
     bool broken_ = false;
     bool closed_ = false;
     bool async_ = false;                        // the mode of the operation in progress
+    std::atomic<bool> in_use_{false};           // an Operation is in progress
     Deadline connect_deadline_ = no_deadline;   // bounds round trips while connecting
     std::mutex cancel_mu_;                      // serializes cancel() with closing the handle
     std::vector<std::string> pending_deallocate_;  // evicted statements, DEALLOCATEd when idle

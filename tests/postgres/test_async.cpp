@@ -10,8 +10,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <deque>
-#include <mutex>
+
+#include "drivers/pool.hpp"
 
 using namespace std::chrono_literals;
 using orm::Value;
@@ -31,50 +31,13 @@ std::string backend_state(orm::db::Connection& observer, int pid) {
         .value_or("");
 }
 
-// A small pool for fibers: acquire() suspends the calling fiber (orm::WaitQueue) rather than the
-// thread, so 64 fibers can share 8 connections on one loop.
-class FiberPool {
-public:
-    FiberPool(std::size_t size, const std::string& options = "") {
-        for (std::size_t i = 0; i < size; ++i) idle_.push_back(pgtest::connect(options));
-    }
-
-    class Lease {
-    public:
-        Lease(FiberPool& pool, std::unique_ptr<orm::db::Connection> c) : pool_(pool), c_(std::move(c)) {}
-        Lease(const Lease&) = delete;
-        Lease& operator=(const Lease&) = delete;
-        ~Lease() { pool_.give_back(std::move(c_)); }
-        orm::db::Connection* operator->() const { return c_.get(); }
-        orm::db::Connection& operator*() const { return *c_; }
-
-    private:
-        FiberPool& pool_;
-        std::unique_ptr<orm::db::Connection> c_;
-    };
-
-    Lease acquire() {
-        std::unique_lock lock(mu_);
-        if (!waiters_.wait_until(lock, orm::deadline_after(30s), [&] { return !idle_.empty(); }))
-            throw orm::TimeoutError("test pool: no connection within 30 s");
-        auto c = std::move(idle_.front());
-        idle_.pop_front();
-        return Lease(*this, std::move(c));
-    }
-
-private:
-    void give_back(std::unique_ptr<orm::db::Connection> c) {
-        {
-            std::lock_guard lock(mu_);
-            idle_.push_back(std::move(c));
-        }
-        waiters_.notify_one();
-    }
-
-    std::mutex mu_;
-    orm::WaitQueue waiters_;
-    std::deque<std::unique_ptr<orm::db::Connection>> idle_;
-};
+// The driver layer's pool over the test server (its acquire() suspends only the calling fiber).
+std::unique_ptr<orm::db::Pool> make_pool(std::size_t size) {
+    orm::db::PoolOptions options;
+    options.max_size = size;
+    options.acquire_timeout = 30s;
+    return std::make_unique<orm::db::Pool>([] { return pgtest::connect(); }, options, "postgres_tests");
+}
 
 // A TCP port on 127.0.0.1 held for the object's lifetime. Listening: connections are accepted
 // (the kernel completes the handshake) but never answered, like a hung server. Not listening:
@@ -140,10 +103,10 @@ TEST_CASE("async: 64 fibers with a connection each, connecting and querying conc
 TEST_CASE("async: 64 fibers share a pool of 8 connections for point selects") {
     pgtest::AsyncMode async;
     orm::run([] {
-        FiberPool pool(8);
+        auto pool = make_pool(8);
         const std::string table = pgtest::table("points");
         {
-            auto c = pool.acquire();
+            auto c = pool->acquire();
             c->execute_script("DROP TABLE IF EXISTS \"" + table + "\"; CREATE TABLE \"" + table +
                               "\" (id int PRIMARY KEY, name text NOT NULL); INSERT INTO \"" + table +
                               "\" SELECT g, 'row ' || g FROM generate_series(1, 1000) g");
@@ -154,7 +117,7 @@ TEST_CASE("async: 64 fibers share a pool of 8 connections for point selects") {
                 int correct = 0;
                 for (int k = 0; k < 50; ++k) {
                     int id = 1 + (f * 50 + k) % 1000;
-                    auto c = pool.acquire();
+                    auto c = pool->acquire();
                     auto name = c->execute("SELECT name FROM \"" + table + "\" WHERE id = $1", {id}).scalar<std::string>();
                     if (name == "row " + std::to_string(id)) ++correct;
                     if (k % 7 == 0) orm::yield_now();  // lets other fibers take the connection in between
@@ -162,7 +125,8 @@ TEST_CASE("async: 64 fibers share a pool of 8 connections for point selects") {
                 return correct;
             }));
         for (auto& t : tasks) CHECK(t.get() == 50);
-        auto c = pool.acquire();
+        CHECK(pool->stats().created == 8);
+        auto c = pool->acquire();
         c->execute_script("DROP TABLE \"" + table + "\"");
     });
 }
@@ -322,25 +286,19 @@ TEST_CASE("async: nonblocking connect") {
             CHECK(contains(m, "timed out after 400 ms (connect_timeout)"));
             CHECK(contains(m, std::to_string(silent.port())));
         }
-        SUBCASE("connecting overlaps other fibers' work") {
-            Ticker ticker;
-            auto c = pgtest::connect();
-            CHECK(pgtest::scalar_int(*c, "SELECT 1") == 1);
-            ticker.finish();
-        }
     });
 }
 
 TEST_CASE("async: flipping set_async while fibers run queries on a pool") {
     orm::run([] {
-        FiberPool pool(4);
+        auto pool = make_pool(4);
         std::atomic<int> done{0};
         int ok = 0;
         std::vector<orm::Task<void>> tasks;
         for (int f = 0; f < 16; ++f)
             tasks.push_back(orm::spawn([&, f] {
                 for (int k = 0; k < 40; ++k) {
-                    auto c = pool.acquire();
+                    auto c = pool->acquire();
                     int v = f * 1000 + k;
                     if (c->execute("SELECT $1::int + 1", {v}).scalar<int>() == v + 1) ++ok;
                     if (k % 10 == 0) c->execute("SELECT pg_sleep(0.005)");
@@ -403,5 +361,44 @@ TEST_CASE("async: cancel() from another fiber stops a running statement") {
         CHECK(Clock::now() - start < 3s);
         CHECK(e.sqlstate() == "57014");
         CHECK(pgtest::scalar_int(*c, "SELECT 14") == 14);
+    });
+}
+
+TEST_CASE("async: a connection used by a second fiber meanwhile refuses it, and the first is unharmed") {
+    pgtest::AsyncMode async;
+    orm::run([] {
+        auto c = pgtest::connect();
+        auto first = orm::spawn([&] { return c->execute("SELECT pg_sleep(0.2), 15").fetch_all().size(); });
+        orm::sleep_for(50ms);
+        auto e = expect_error<orm::InterfaceError>([&] { c->execute("SELECT 16"); });
+        CHECK(contains(e.what(), "busy with an operation of another fiber"));
+        CHECK_FALSE(c->is_usable(false));  // busy: a pool would not hand it out
+        CHECK(first.get() == 1);
+        CHECK(pgtest::scalar_int(*c, "SELECT 17") == 17);
+    });
+}
+
+TEST_CASE("async: a pool discards a connection whose backend died under a waiting fiber") {
+    pgtest::AsyncMode async;
+    orm::run([] {
+        auto pool = make_pool(2);
+        int pid = 0;
+        auto victim = orm::spawn([&] {
+            auto c = pool->acquire();
+            pid = backend_pid(*c);
+            expect_error<orm::ConnectionError>([&] { c->execute("SELECT pg_sleep(30)"); });
+        });
+        orm::sleep_for(200ms);
+        {
+            auto k = pool->acquire();
+            CHECK(k->execute("SELECT pg_terminate_backend($1::int)", {pid}).scalar<bool>() == true);
+        }
+        victim.get();
+        CHECK(pool->stats().discarded == 1);
+        for (int i = 0; i < 3; ++i) {
+            auto c = pool->acquire();
+            CHECK(backend_pid(*c) != pid);
+            CHECK(pgtest::scalar_int(*c, "SELECT 18") == 18);
+        }
     });
 }
