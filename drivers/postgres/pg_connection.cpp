@@ -215,8 +215,13 @@ bool PgConnection::flush_output(Exchange& x) {
 
 Io PgConnection::wait_socket(Io interest, Exchange& x) {
     for (;;) {
+        int fd = handle_.socket();
+        // libpq drops the socket when it gives up on the connection.
+        if (fd < 0)
+            throw ConnectionError(fmt::format("connection to PostgreSQL ({}) lost: {}", cfg_.url, handle_.error_message()),
+                                  "08006");
         try {
-            return orm::wait_io(handle_.socket(), interest, x.deadline);
+            return orm::wait_io(fd, interest, x.deadline);
         } catch (const TimeoutError&) {
             if (!x.may_cancel)
                 throw TimeoutError(fmt::format("no answer from PostgreSQL ({}) within {} ms ({})\nSQL: {}", cfg_.url,
