@@ -1,5 +1,7 @@
 // postgres_tests: the PostgreSQL driver against the server named by WEFT_TEST_PG_URL
-// (scripts/lib/pg-cluster.sh starts a throwaway one). Without it the run is skipped (exit 77).
+// (scripts/lib/pg-cluster.sh starts a throwaway one), in sync mode and in async mode under
+// fibers (pgtest::both_modes; test_async.cpp for what only async mode has). Without a server
+// the run is skipped (exit 77).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 

@@ -293,13 +293,14 @@ TEST_CASE("async: flipping set_async while fibers run queries on a pool") {
     orm::run([] {
         auto pool = make_pool(4);
         std::atomic<int> done{0};
-        int ok = 0;
+        int ok = 0, started_async = 0, started_sync = 0;
         std::vector<orm::Task<void>> tasks;
         for (int f = 0; f < 16; ++f)
             tasks.push_back(orm::spawn([&, f] {
                 for (int k = 0; k < 40; ++k) {
                     auto c = pool->acquire();
                     int v = f * 1000 + k;
+                    ++(orm::is_async() ? started_async : started_sync);
                     if (c->execute("SELECT $1::int + 1", {v}).scalar<int>() == v + 1) ++ok;
                     if (k % 10 == 0) c->execute("SELECT pg_sleep(0.005)");
                 }
@@ -315,6 +316,8 @@ TEST_CASE("async: flipping set_async while fibers run queries on a pool") {
         for (auto& t : tasks) t.get();
         CHECK(ok == 16 * 40);
         CHECK(flips > 4);
+        CHECK(started_async > 0);  // both modes really ran
+        CHECK(started_sync > 0);
     });
     CHECK_FALSE(orm::is_async());
 }
