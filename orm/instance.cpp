@@ -20,7 +20,7 @@ QueryPtr pk_query(const ModelInfo& m, const Value& pk) { return with_filter(*mak
 
 void set_pk(const ModelInfo& m, void* obj, const Value& v) {
     const FieldInfo& pk = m.pk();
-    pk.access->set(obj, normalize_value(pk.type, v, m.type_name() + "." + pk.name));
+    pk.access->set(obj, m.normalize(pk, v));
 }
 
 }  // namespace
@@ -124,13 +124,7 @@ void refresh_object(const ModelInfo& m, void* obj, std::string_view alias) {
     if (pk_unset(m, obj))
         throw InterfaceError(fmt::format("refresh_from_db(): this {} has no primary key yet (save it first)",
                                          m.type_name()));
-    auto q = std::make_shared<Query>(*pk_query(m, m.pk().access->get(obj)));
-    q->alias = std::string(alias);
-    std::size_t rows = 0;
-    fetch_objects(*q, [&]() -> void* {
-        ++rows;
-        return obj;
-    });
+    std::size_t rows = fetch_by_pk(m, m.pk().access->get(obj), alias, [&]() -> void* { return obj; });
     if (rows == 0)
         m.throw_does_not_exist(fmt::format("{} matching query does not exist (refresh_from_db with {} = {}).",
                                            m.type_name(), m.pk().name, m.pk().access->get(obj).debug_string()));

@@ -258,8 +258,28 @@ void ModelInfo::load(void* obj, const db::Row& row, std::size_t first) const {
     for (std::size_t i = 0; i < fields_.size(); ++i) fields_[i].access->load(obj, row, first + i);
 }
 
+bool kind_matches(db::ColumnType t, ValueKind k) noexcept {
+    switch (t) {
+        case db::ColumnType::boolean: return k == ValueKind::boolean;
+        case db::ColumnType::int32: return k == ValueKind::int32;
+        case db::ColumnType::int64: return k == ValueKind::int64;
+        case db::ColumnType::float64: return k == ValueKind::float64;
+        case db::ColumnType::varchar:
+        case db::ColumnType::text: return k == ValueKind::text;
+        case db::ColumnType::bytes: return k == ValueKind::bytes;
+        case db::ColumnType::timestamp: return k == ValueKind::timestamp;
+        case db::ColumnType::date: return k == ValueKind::date;
+    }
+    return false;
+}
+
+Value ModelInfo::normalize(const FieldInfo& f, const Value& v) const {
+    if (v.is_null() || kind_matches(f.type, v.kind())) return v;  // the common case builds no message
+    return normalize_value(f.type, v, type_name_ + "." + f.name);
+}
+
 Value ModelInfo::clean(const FieldInfo& f, const Value& v) const {
-    Value out = normalize_value(f.type, v, type_name_ + "." + f.name);
+    Value out = normalize(f, v);
     if (out.is_null() && !f.nullable)
         throw ValidationError(fmt::format("{}.{} cannot be NULL (declare it std::optional to allow NULL)", type_name_,
                                           f.name),

@@ -87,6 +87,8 @@ public:
     // Checks a value for a field (max_length, NULL into non-null, kind) and returns it
     // normalized to the field's kind. Throws orm::ValidationError naming the model and field.
     Value clean(const FieldInfo& f, const Value& v) const;
+    // normalize_value() for a field (no NULL or length checks).
+    Value normalize(const FieldInfo& f, const Value& v) const;
     // Validates every field of obj (before an INSERT or UPDATE is sent).
     void validate(const void* obj) const;
 
@@ -124,6 +126,8 @@ private:
 // int32 in range, ISO text to timestamps and dates, 0/1 to bool); throws orm::ValidationError
 // saying what was expected. NULL stays NULL.
 Value normalize_value(db::ColumnType type, const Value& v, std::string_view what);
+// Whether a value of kind k is already in the column type's own kind.
+bool kind_matches(db::ColumnType t, ValueKind k) noexcept;
 
 namespace detail {
 std::string demangle(const char* mangled);

@@ -144,7 +144,7 @@ WherePtr and_of(const WherePtr& a, WherePtr b) {
 // A value for comparison with an expression of type t: normalized to the field's kind where
 // that is lossless; numbers stay numbers (price__lt=9.5 on an integer field compares as numbers).
 Value prepare_value(const Query& q, const ExprNode& lhs, std::optional<db::ColumnType> t, const Value& v) {
-    if (!t || v.is_null()) return v;
+    if (!t || v.is_null() || kind_matches(*t, v.kind())) return v;
     std::string what = lhs.field ? q.model->type_name() + "." + lhs.field->name : "annotation '" + lhs.name + "'";
     const bool numeric_field = *t == db::ColumnType::int32 || *t == db::ColumnType::int64;
     if (numeric_field && v.kind() == ValueKind::float64) return v;

@@ -123,7 +123,16 @@ public:
         return std::move(rows.front());
     }
     T get(const Q& q) const { return filter(q).get(); }
-    T get(std::string lookup, Operand v) const { return filter(std::move(lookup), std::move(v)).get(); }
+    T get(std::string lookup, Operand v) const {
+        const ModelInfo& m = model_info<T>();
+        if (v.kind() == Operand::Kind::value && detail::is_plain(*q_) && detail::is_pk_lookup(m, lookup)) {
+            std::optional<T> found;
+            auto n = detail::fetch_by_pk(m, v.value(), q_->alias, [&]() -> void* { return &found.emplace(); });
+            detail::check_get_result(*q_, n);
+            return std::move(*found);
+        }
+        return filter(std::move(lookup), std::move(v)).get();
+    }
 
     // The first / last row by the ordering (the primary key when unordered); nullopt when empty.
     std::optional<T> first() const {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -128,6 +130,61 @@ std::vector<Value> flat_values(const Query& q) {
     std::vector<Value> out;
     for (auto& row : fetch_values(q)) out.push_back(std::move(row[0]));
     return out;
+}
+
+bool is_pk_lookup(const ModelInfo& m, std::string_view lookup) noexcept {
+    if (lookup.ends_with("__exact")) lookup.remove_suffix(7);
+    return lookup == "pk" || lookup == m.pk().name;
+}
+
+bool is_plain(const Query& q) noexcept {
+    return !q.where && !q.having && !q.sliced() && !q.none && !q.distinct && q.annotations.empty() && !q.values_mode;
+}
+
+namespace {
+
+// "SELECT <all columns> FROM t WHERE t.pk = $1", per model and dialect, compiled once.
+const std::string& select_by_pk_sql(const ModelInfo& m, const db::Dialect& d) {
+    static std::mutex mu;
+    static std::map<std::pair<const ModelInfo*, const db::Dialect*>, std::string> cache;
+    std::lock_guard lock(mu);
+    auto key = std::make_pair(&m, &d);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+    Query q;
+    q.model = &m;
+    // Any value of the key's kind: only the SQL text is kept.
+    Value sample;
+    switch (m.pk().type) {
+        case db::ColumnType::boolean: sample = Value(false); break;
+        case db::ColumnType::int32: sample = Value(std::int32_t{0}); break;
+        case db::ColumnType::int64: sample = Value(std::int64_t{0}); break;
+        case db::ColumnType::float64: sample = Value(0.0); break;
+        case db::ColumnType::varchar:
+        case db::ColumnType::text: sample = Value(std::string()); break;
+        case db::ColumnType::bytes: sample = Value(Bytes{}); break;
+        case db::ColumnType::timestamp: sample = Value(Timestamp{}); break;
+        case db::ColumnType::date: sample = Value(Date{}); break;
+    }
+    auto filtered = with_filter(q, Q("pk", sample), false);
+    std::string sql = SqlCompiler(d).select(*filtered).text;
+    return cache.emplace(key, std::move(sql)).first->second;
+}
+
+}  // namespace
+
+std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, FunctionRef<void*()> make) {
+    const FieldInfo& f = m.pk();
+    const Value key = m.normalize(f, pk);
+    if (key.is_null()) return 0;
+    Lease lease(alias);
+    auto r = lease.execute(select_by_pk_sql(m, lease.dialect()), std::span<const Value>(&key, 1));
+    std::size_t rows = 0;
+    while (r.next()) {
+        m.load(make(), r.row());
+        ++rows;
+    }
+    return rows;
 }
 
 QueryPtr get_query(const Query& q) {

@@ -29,6 +29,14 @@ namespace detail {
 
 // Runs the query's SELECT and, per row, loads the model's columns into the object make() returns.
 void fetch_objects(const Query& q, FunctionRef<void*()> make);
+// The hot path of get(pk=...) and refresh_from_db(): one SELECT by primary key whose SQL is
+// compiled once per model and dialect. Returns the rows found (0 or 1).
+std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, FunctionRef<void*()> make);
+// Whether `lookup` is "pk", the primary key's name, or either with "__exact".
+bool is_pk_lookup(const ModelInfo& m, std::string_view lookup) noexcept;
+// A plain queryset (no filter, slice, annotation, values, distinct or none()): get(pk) may take
+// the fast path.
+bool is_plain(const Query& q) noexcept;
 // The query get() runs (at most 21 rows, as Django), and its verdict on the rows it found.
 QueryPtr get_query(const Query& q);
 void check_get_result(const Query& q, std::size_t rows);
