@@ -75,6 +75,8 @@ std::string SqliteDialect::text_match_sql(TextMatch m, std::string_view lhs, std
         case TextMatch::icontains:
         case TextMatch::istartswith:
         case TextMatch::iendswith: return fmt::format("{} LIKE {}{}", lhs, rhs, like_escape_clause());
+        case TextMatch::regex: return fmt::format("weft_regexp({}, {})", lhs, rhs);
+        case TextMatch::iregex: return fmt::format("weft_iregexp({}, {})", lhs, rhs);
         default: return Dialect::text_match_sql(m, lhs, rhs);
     }
 }

@@ -15,7 +15,8 @@ public:
     std::string literal(const Value& v) const override;
     // SQLite's LIKE ignores ASCII case, so the case-sensitive contains / startswith / endswith
     // use GLOB with the user text escaped ('*', '?' and '[' as bracket expressions); the
-    // case-insensitive forms use LIKE itself (which folds ASCII only).
+    // case-insensitive forms use LIKE itself (which folds ASCII only). regex / iregex call the
+    // functions of sqlite_regexp.cpp.
     std::string text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const override;
     std::string text_match_param(TextMatch m, std::string_view value) const override;
 };
