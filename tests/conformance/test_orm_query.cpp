@@ -85,6 +85,11 @@ CONFORMANCE_TEST("orm: regex and iregex lookups") {
     CT_CHECK_EQ(Book::objects.filter("title__regex", "^fibers").count(), std::int64_t{1});
     CT_CHECK_EQ(Book::objects.filter("title__iregex", "^FIBERS").count(), std::int64_t{2});
     CT_CHECK_EQ(Book::objects.filter("title__regex", "[0-9]+%").count(), std::int64_t{1});
+    CT_CHECK_EQ(Book::objects.filter("title__regex", "Deadlines$").count(), std::int64_t{1});
+    CT_CHECK_EQ(Book::objects.exclude("title__iregex", "fibers|zero").count(), std::int64_t{2});
+    CT_CHECK_EQ(Book::objects.filter("isbn__regex", "^[0-9]+$").count(), std::int64_t{3});  // NULLs never match
+    // A malformed pattern is the database's error, not a crash or a silent non-match.
+    CT_CHECK_THROWS_AS(Book::objects.filter("title__regex", "(unclosed").count(), DatabaseError);
 }
 
 CONFORMANCE_TEST("orm: Q objects with &, |, ~ and exclude keep Django's NULL semantics") {

@@ -97,10 +97,16 @@ TEST_CASE("lookups: comparisons, in, range, isnull") {
     CHECK(where(Book::objects.filter("in_print", true), sqlite()) == "\"book\".\"available\" = ?");
 }
 
-TEST_CASE("lookups: regex where the dialect has one; a clear error where not") {
+TEST_CASE("lookups: regex per dialect; a clear error where a dialect has none") {
     CHECK(where(Book::objects.filter("title__regex", "^F.*s$"), pg()) == "\"book\".\"title\" ~ $1");
     CHECK(where(Book::objects.filter("title__iregex", "^f"), pg()) == "\"book\".\"title\" ~* $1");
-    CHECK_THROWS_WITH_AS(Book::objects.filter("title__regex", "^F").sql(sqlite()),
+    CHECK(where(Book::objects.filter("title__regex", "^F"), sqlite()) == "weft_regexp(\"book\".\"title\", ?)");
+    CHECK(where(Book::objects.filter("title__iregex", "^F"), sqlite()) == "weft_iregexp(\"book\".\"title\", ?)");
+    struct Plain final : orm::db::Dialect {
+        std::string_view name() const override { return "plain"; }
+        std::string placeholder(std::size_t) const override { return "?"; }
+    } plain;
+    CHECK_THROWS_WITH_AS(Book::objects.filter("title__regex", "^F").sql(plain),
                          doctest::Contains("no regular expression lookups"), orm::NotSupportedError);
 }
 
