@@ -97,7 +97,7 @@ public:
     void close();
     bool is_open() const { return conn_ != nullptr; }
 
-    // PQstatus == CONNECTION_OK, and no PQconsumeInput has failed since connecting.
+    // PQstatus == CONNECTION_OK, and no PQconsumeInput / PQflush has failed since connecting.
     bool connection_ok() const;
     TxStatus transaction_status() const;       // PQtransactionStatus
     std::string error_message() const;         // PQerrorMessage, trailing newline removed
@@ -151,7 +151,7 @@ private:
 
     bool session_ending_ = false;
     bool nonblocking_ = false;  // PQisnonblocking, mirrored
-    bool io_failed_ = false;    // a PQconsumeInput failed: the session is unusable
+    bool io_failed_ = false;    // a PQconsumeInput or PQflush failed: the session is unusable
     std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_{nullptr, nullptr};
     std::unique_ptr<pg_cancel, void (*)(pg_cancel*)> cancel_{nullptr, nullptr};
 };
