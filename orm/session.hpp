@@ -14,6 +14,7 @@
 #include "drivers/dialect.hpp"
 #include "drivers/features.hpp"
 #include "orm/compiler.hpp"
+#include "orm/logger.hpp"
 
 namespace orm::detail {
 
@@ -49,12 +50,6 @@ void log_statement(std::string_view alias, std::string_view sql, std::span<const
 // The database features / dialect for an alias without borrowing a connection.
 const db::Dialect& dialect_for(std::string_view alias);
 const db::Features& features_for(std::string_view alias);
-
-}  // namespace orm::detail
-
-#include "orm/logger.hpp"
-
-namespace orm::detail {
 
 template <class Fn>
 void logged(std::string_view alias, std::string_view sql, Fn&& fn) {
