@@ -115,9 +115,9 @@ void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
         --open_;
         if (!keep) ++discarded_;
         lock.unlock();
+        waiters_.notify_one();  // a slot is free: a waiter may open a new connection meanwhile
         try { c->close(); } catch (...) {}
         c.reset();
-        waiters_.notify_one();  // a slot is free: a waiter may open a new connection
         return;
     }
     idle_.push_back({std::move(c), std::chrono::steady_clock::now()});
