@@ -103,7 +103,13 @@ public:
     }
 
     // --- evaluation ---
-    const std::vector<T>& list() const { return fetch_all(); }
+    // The rows (evaluates once). On a temporary queryset the rows are moved out, so
+    // `auto rows = Book::objects.filter(...).list();` never refers to a destroyed cache.
+    const std::vector<T>& list() const& { return fetch_all(); }
+    std::vector<T> list() && {
+        fetch_all();
+        return cache_.use_count() == 1 ? std::move(*cache_) : *cache_;
+    }
     auto begin() const { return fetch_all().cbegin(); }
     auto end() const { return fetch_all().cend(); }
     auto begin() { return mutable_rows().begin(); }

@@ -350,7 +350,7 @@ ValuesQuerySet ValuesQuerySet::annotate(std::string name, const Expr& e) const {
     return ValuesQuerySet(detail::with_annotation(*q_, std::move(name), e));
 }
 
-const std::vector<ValuesRow>& ValuesQuerySet::list() const {
+const std::vector<ValuesRow>& ValuesQuerySet::list() const& {
     if (!cache_) {
         auto names = std::make_shared<std::vector<std::string>>();
         for (const auto& it : q_->values) names->push_back(it.name);
@@ -365,7 +365,7 @@ std::optional<ValuesRow> ValuesQuerySet::first() const {
     if (cache_) return cache_->empty() ? std::nullopt : std::optional(cache_->front());
     auto page = ValuesQuerySet(detail::with_slice(*q_, 0, 1));
     if (page.empty()) return std::nullopt;
-    return page.list().front();
+    return page.rows().front();
 }
 
 std::int64_t ValuesQuerySet::count() const {

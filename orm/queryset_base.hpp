@@ -155,17 +155,19 @@ public:
     ValuesQuerySet annotate(const Expr& e) const { return annotate(std::string(), e); }
 
     // Evaluation (cached, like QuerySet).
-    const std::vector<ValuesRow>& list() const;
-    auto begin() const { return list().begin(); }
-    auto end() const { return list().end(); }
-    std::size_t size() const { return list().size(); }
-    bool empty() const { return list().empty(); }
+    const std::vector<ValuesRow>& list() const&;
+    std::vector<ValuesRow> list() && { return static_cast<const ValuesQuerySet&>(*this).list(); }
+    auto begin() const { return rows().begin(); }
+    auto end() const { return rows().end(); }
+    std::size_t size() const { return rows().size(); }
+    bool empty() const { return rows().empty(); }
     explicit operator bool() const { return !empty(); }
     std::optional<ValuesRow> first() const;
     std::int64_t count() const;
     bool exists() const;
 
 private:
+    const std::vector<ValuesRow>& rows() const { return list(); }
     mutable std::shared_ptr<const std::vector<ValuesRow>> cache_;
 };
 
