@@ -5,6 +5,7 @@
 //  - loop lag: a ticker fiber waking every millisecond while 8 fibers run heavy SQLite queries
 //    in async mode (target worst delay < 5 ms).
 //   async_bench --pg URL --pgbench "ARGS" [--sqlite PATH] [--rounds N] [--json FILE] [--quick]
+//               [--offload-threads N] [--offload-nice N]   (FiberOptions for the loop-lag experiments)
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -236,7 +237,15 @@ int main(int argc, char** argv) {
         else if (s == "--rounds") a.rounds = std::atoi(next().c_str());
         else if (s == "--json") a.json = next();
         else if (s == "--quick") a.quick = true;
-        else {
+        else if (s == "--offload-threads") {
+            auto o = orm::fiber_options();
+            o.offload_threads = static_cast<std::size_t>(std::atoi(next().c_str()));
+            orm::set_fiber_options(o);
+        } else if (s == "--offload-nice") {
+            auto o = orm::fiber_options();
+            o.offload_nice = std::atoi(next().c_str());
+            orm::set_fiber_options(o);
+        } else {
             fmt::print(stderr, "usage: async_bench --pg URL --pgbench ARGS [--sqlite PATH] [--rounds N] [--json F] [--quick]\n");
             return 2;
         }
