@@ -41,10 +41,9 @@ std::string Dialect::literal(const Value& v) const {
             if constexpr (std::is_same_v<T, std::monostate>) {
                 return "NULL";
             } else if constexpr (std::is_same_v<T, bool>) {
-                return x ? "TRUE" : "FALSE";
+                return bool_literal(x);
             } else if constexpr (std::is_same_v<T, double>) {
-                if (!std::isfinite(x)) return fmt::format("'{}'", format_double(x));
-                return format_double(x);
+                return double_literal(x);
             } else if constexpr (std::is_integral_v<T>) {
                 return std::to_string(x);
             } else if constexpr (std::is_same_v<T, std::string>) {
@@ -67,6 +66,11 @@ std::string Dialect::literal(const Value& v) const {
             }
         },
         v.storage());
+}
+
+std::string Dialect::double_literal(double d) const {
+    if (!std::isfinite(d)) return fmt::format("'{}'", format_double(d));
+    return format_double(d);
 }
 
 std::string Dialect::savepoint_sql(std::string_view name) const { return "SAVEPOINT " + quote_name(name); }

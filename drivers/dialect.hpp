@@ -25,6 +25,11 @@ public:
     // An SQL literal, for the few places parameters cannot go (DDL DEFAULT clauses). Never used for
     // query values, which are always bound.
     virtual std::string literal(const Value& v) const;
+    // The pieces of literal() that backends spell differently (SQLite keeps booleans as 1/0 and
+    // spells infinity only as an overflowing 9e999).
+    virtual std::string bool_literal(bool b) const { return b ? "TRUE" : "FALSE"; }
+    // Throws orm::DataError where the backend has no literal for the value (e.g. NaN on SQLite).
+    virtual std::string double_literal(double d) const;
 
     virtual std::string begin_sql() const { return "BEGIN"; }
     virtual std::string savepoint_sql(std::string_view name) const;

@@ -9,42 +9,12 @@
 
 namespace orm::db::sqlite {
 
-std::string SqliteDialect::literal(const Value& v) const {
-    return std::visit(
-        [&](const auto& x) -> std::string {
-            using T = std::decay_t<decltype(x)>;
-            if constexpr (std::is_same_v<T, std::monostate>) {
-                return "NULL";
-            } else if constexpr (std::is_same_v<T, bool>) {
-                return x ? "1" : "0";
-            } else if constexpr (std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int64_t>) {
-                return fmt::format("{}", x);
-            } else if constexpr (std::is_same_v<T, double>) {
-                if (std::isnan(x)) throw InterfaceError("SQLite has no literal for NaN (it stores NaN as NULL)");
-                if (std::isinf(x)) return x > 0 ? "9e999" : "-9e999";
-                std::string s = format_double(x);
-                if (s.find_first_of(".eE") == std::string::npos) s += ".0";  // stay a REAL literal
-                return s;
-            } else if constexpr (std::is_same_v<T, std::string>) {
-                if (x.find('\0') != std::string::npos)
-                    throw InterfaceError("text holding a NUL byte cannot be written as an SQLite literal");
-                std::string out = "'";
-                for (char c : x) {
-                    if (c == '\'') out += '\'';
-                    out += c;
-                }
-                return out + "'";
-            } else if constexpr (std::is_same_v<T, Bytes>) {
-                std::string out = "X'";
-                for (auto b : x) out += fmt::format("{:02X}", b);
-                return out + "'";
-            } else if constexpr (std::is_same_v<T, Timestamp>) {
-                return "'" + format_timestamp(x) + "'";
-            } else {
-                return "'" + format_date(x) + "'";
-            }
-        },
-        v.storage());
+std::string SqliteDialect::double_literal(double d) const {
+    if (std::isnan(d)) throw DataError("SQLite has no literal for NaN (it stores NaN as NULL)");
+    if (std::isinf(d)) return d > 0 ? "9e999" : "-9e999";
+    std::string s = format_double(d);
+    if (s.find_first_of(".eE") == std::string::npos) s += ".0";  // stay a REAL literal
+    return s;
 }
 
 namespace {

@@ -11,8 +11,9 @@ public:
     std::string_view name() const override { return "sqlite"; }
     std::string placeholder(std::size_t) const override { return "?"; }
     // Booleans as 1/0, blobs as X'..', infinities as 9e999, timestamps and dates as their text.
-    // Throws orm::InterfaceError for NaN and for text holding NUL bytes (no literal spells them).
-    std::string literal(const Value& v) const override;
+    // Booleans as 1/0; infinities as 9e999; NaN has no literal (orm::DataError).
+    std::string bool_literal(bool b) const override { return b ? "1" : "0"; }
+    std::string double_literal(double d) const override;
     // SQLite's LIKE ignores ASCII case, so the case-sensitive contains / startswith / endswith
     // use GLOB with the user text escaped ('*', '?' and '[' as bracket expressions); the
     // case-insensitive forms use LIKE itself (which folds ASCII only). regex / iregex call the
