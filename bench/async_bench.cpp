@@ -26,12 +26,6 @@ namespace {
 constexpr std::int64_t table_rows = 10'000;
 const std::string point_sql = "SELECT id, name, price, qty FROM bench_items WHERE id = $1";
 
-struct Args {
-    std::string pg_url, pgbench_args, sqlite_path, json;
-    int rounds = 5;
-    bool quick = false;
-};
-
 void fill_pg(orm::db::Database& db) {
     auto c = db.acquire();
     c->execute_script("DROP TABLE IF EXISTS bench_items; "
@@ -228,28 +222,19 @@ Comparison bench_loop_lag(const Args& a) {
 
 int main(int argc, char** argv) {
     Args a;
-    for (int i = 1; i < argc; ++i) {
-        std::string s = argv[i];
-        auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-        if (s == "--pg") a.pg_url = next();
-        else if (s == "--pgbench") a.pgbench_args = next();
-        else if (s == "--sqlite") a.sqlite_path = next();
-        else if (s == "--rounds") a.rounds = std::atoi(next().c_str());
-        else if (s == "--json") a.json = next();
-        else if (s == "--quick") a.quick = true;
-        else if (s == "--offload-threads") {
-            auto o = orm::fiber_options();
-            o.offload_threads = static_cast<std::size_t>(std::atoi(next().c_str()));
-            orm::set_fiber_options(o);
-        } else if (s == "--offload-nice") {
-            auto o = orm::fiber_options();
-            o.offload_nice = std::atoi(next().c_str());
-            orm::set_fiber_options(o);
-        } else {
-            fmt::print(stderr, "usage: async_bench --pg URL --pgbench ARGS [--sqlite PATH] [--rounds N] [--json F] [--quick]\n");
-            return 2;
-        }
-    }
+    auto extra = [](const std::string& flag, const std::function<std::string()>& next) {
+        auto o = orm::fiber_options();
+        if (flag == "--offload-threads") o.offload_threads = static_cast<std::size_t>(std::atoi(next().c_str()));
+        else if (flag == "--offload-nice") o.offload_nice = std::atoi(next().c_str());
+        else return false;
+        orm::set_fiber_options(o);
+        return true;
+    };
+    if (!parse_args(argc, argv, a,
+                    "async_bench --pg URL --pgbench ARGS [--sqlite PATH] [--rounds N] [--json F] [--quick] "
+                    "[--offload-threads N] [--offload-nice N]",
+                    extra))
+        return 2;
     std::vector<Comparison> rows;
     Sink sink;
     try {

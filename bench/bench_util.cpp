@@ -2,6 +2,7 @@
 #include "bench/bench_util.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -24,6 +25,24 @@ std::string json_escape(const std::string& s) {
     return out;
 }
 }  // namespace
+
+bool parse_args(int argc, char** argv, Args& a, const char* usage, const ExtraFlag& extra) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string s = argv[i];
+        const std::function<std::string()> next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+        if (s == "--pg") a.pg_url = next();
+        else if (s == "--pgbench") a.pgbench_args = next();
+        else if (s == "--sqlite") a.sqlite_path = next();
+        else if (s == "--rounds") a.rounds = std::max(1, std::atoi(next().c_str()));
+        else if (s == "--json") a.json = next();
+        else if (s == "--quick") a.quick = true;
+        else if (!extra || !extra(s, next)) {
+            fmt::print(stderr, "usage: {}\n", usage);
+            return false;
+        }
+    }
+    return true;
+}
 
 double median(std::vector<double> v) {
     if (v.empty()) return 0;

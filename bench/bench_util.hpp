@@ -45,4 +45,16 @@ void write_json(const std::string& path, const std::vector<Comparison>& rows);
 
 double median(std::vector<double> v);
 
+// The command line every benchmark program takes: --pg URL, --pgbench "ARGS", --sqlite PATH,
+// --rounds N, --json FILE, --quick. `extra` handles program-specific flags (it gets the flag
+// and a function returning the next argument) and returns false for unknown ones.
+struct Args {
+    std::string pg_url, pgbench_args, sqlite_path, json;
+    int rounds = 5;
+    bool quick = false;
+};
+using ExtraFlag = std::function<bool(const std::string& flag, const std::function<std::string()>& next)>;
+// Returns false (after printing `usage` to stderr) on an unknown flag.
+bool parse_args(int argc, char** argv, Args& a, const char* usage, const ExtraFlag& extra = {});
+
 }  // namespace weft::bench

@@ -20,12 +20,6 @@ namespace {
 
 constexpr std::int64_t table_rows = 10'000;
 
-struct Args {
-    std::string pg_url, sqlite_path, json;
-    int rounds = 5;
-    bool quick = false;
-};
-
 std::vector<std::int64_t> random_ids(std::size_t n) {
     std::mt19937_64 rng(42);
     std::uniform_int_distribution<std::int64_t> dist(1, table_rows);
@@ -152,19 +146,7 @@ Comparison bench_sqlite_point_select(const Args& a, RowSink& sink) {
 
 int main(int argc, char** argv) {
     Args a;
-    for (int i = 1; i < argc; ++i) {
-        std::string s = argv[i];
-        auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-        if (s == "--pg") a.pg_url = next();
-        else if (s == "--sqlite") a.sqlite_path = next();
-        else if (s == "--rounds") a.rounds = std::atoi(next().c_str());
-        else if (s == "--json") a.json = next();
-        else if (s == "--quick") a.quick = true;
-        else {
-            fmt::print(stderr, "usage: driver_bench [--pg URL] [--sqlite PATH] [--rounds N] [--json FILE] [--quick]\n");
-            return 2;
-        }
-    }
+    if (!parse_args(argc, argv, a, "driver_bench [--pg URL] [--sqlite PATH] [--rounds N] [--json FILE] [--quick]")) return 2;
     std::vector<Comparison> rows;
     RowSink sink;
     try {

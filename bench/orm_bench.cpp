@@ -38,12 +38,6 @@ namespace {
 
 constexpr std::int64_t table_rows = 10'000;
 
-struct Args {
-    std::string pg_url, sqlite_path, json;
-    int rounds = 5;
-    bool quick = false;
-};
-
 struct Sink {
     std::int64_t ids = 0;
     std::size_t bytes = 0;
@@ -290,19 +284,7 @@ std::vector<Comparison> run_backend(const Args& a, const std::string& label, con
 
 int main(int argc, char** argv) {
     Args a;
-    for (int i = 1; i < argc; ++i) {
-        std::string s = argv[i];
-        auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-        if (s == "--pg") a.pg_url = next();
-        else if (s == "--sqlite") a.sqlite_path = next();
-        else if (s == "--rounds") a.rounds = std::atoi(next().c_str());
-        else if (s == "--json") a.json = next();
-        else if (s == "--quick") a.quick = true;
-        else {
-            fmt::print(stderr, "usage: orm_bench [--pg URL] [--sqlite PATH] [--rounds N] [--json FILE] [--quick]\n");
-            return 2;
-        }
-    }
+    if (!parse_args(argc, argv, a, "orm_bench [--pg URL] [--sqlite PATH] [--rounds N] [--json FILE] [--quick]")) return 2;
     std::vector<Comparison> rows;
     try {
         if (!a.pg_url.empty()) {
