@@ -32,10 +32,25 @@ Pool::~Pool() { close(); }
 
 PooledConnection Pool::acquire() { return acquire(options_.acquire_timeout); }
 
+namespace {
+
+// orm::deadline_after(timeout) measured from `now`, so that acquire() reads the clock once on
+// its common path (clock reads are a visible part of a short query's cost).
+orm::Deadline deadline_from(orm::Deadline now, std::chrono::milliseconds timeout) noexcept {
+    if (std::chrono::duration<double>(timeout) >= std::chrono::duration<double>(orm::no_deadline - now))
+        return orm::no_deadline;
+    return now + timeout;
+}
+
+}  // namespace
+
 PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
-    const orm::Deadline deadline = orm::deadline_after(timeout);
+    const orm::Deadline deadline = deadline_from(start, timeout);
+    // The time the health-check interval is judged against; refreshed after anything that may
+    // take a while (a failed check, a wait), not per idle connection.
+    auto now = start;
     std::unique_lock lock(mu_);
     for (;;) {
         if (closed_) throw InterfaceError(fmt::format("connection pool for {} is closed", description_));
@@ -46,7 +61,7 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
             lock.unlock();
             bool ok = false;
             try {
-                const bool ping = clock::now() - item.since >= options_.health_check_interval;
+                const bool ping = now - item.since >= options_.health_check_interval;
                 ok = !item.conn->is_broken() && item.conn->is_usable(ping);
             } catch (...) {
                 ok = false;
@@ -54,6 +69,7 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
             if (ok) return PooledConnection(this, std::move(item.conn));
             try { item.conn->close(); } catch (...) {}
             item.conn.reset();
+            now = clock::now();
             lock.lock();
             --open_;
             ++discarded_;
@@ -88,9 +104,10 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
             throw;
         }
         --waiting_;
+        now = clock::now();
         if (!woke) {
             ++timeouts_;
-            auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+            auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
             throw TimeoutError(fmt::format(
                 "no connection available from the pool for {} within {} ms: all {} connections are in use "
                 "(pool_size={}); return connections sooner, or raise pool_size or pool_timeout in the URL",
@@ -121,8 +138,11 @@ void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
         return;
     }
     idle_.push_back({std::move(c), std::chrono::steady_clock::now()});
+    // Waiters count themselves under mu_ before they wait, so with none counted here nobody can
+    // miss this connection: skip the (comparatively costly) wake-up on the uncontended path.
+    const bool wake = waiting_ > 0;
     lock.unlock();
-    waiters_.notify_one();
+    if (wake) waiters_.notify_one();
 }
 
 PoolStats Pool::stats() const {

@@ -43,7 +43,13 @@ public:
     }
 
     T get(const Q& q) const { return all().get(q); }
-    T get(std::string lookup, Operand v) const { return all().get(std::move(lookup), std::move(v)); }
+    T get(std::string lookup, Operand v) const {
+        // The primary-key fast path of QuerySet<T>::get, without building the QuerySet (a Query
+        // allocation) first: a fresh queryset is plain and on the default alias.
+        if (v.kind() == Operand::Kind::value && detail::is_pk_lookup(model_info<T>(), lookup))
+            return detail::get_by_pk<T>(v.value(), "default");
+        return all().get(std::move(lookup), std::move(v));
+    }
     std::optional<T> first() const { return all().first(); }
     std::optional<T> last() const { return all().last(); }
     std::int64_t count() const { return all().count(); }

@@ -26,6 +26,21 @@ namespace orm {
 template <class T>
 class Chunked;
 
+namespace detail {
+
+// get() by primary key on `alias`: the fast path of QuerySet<T>::get and Manager<T>::get.
+// Throws T::DoesNotExist when no row has that key.
+template <class T>
+T get_by_pk(const Value& pk, std::string_view alias) {
+    const ModelInfo& m = model_info<T>();
+    std::optional<T> found;
+    auto n = fetch_by_pk(m, pk, alias, [&]() -> void* { return &found.emplace(); });
+    check_get_result(m, n);
+    return std::move(*found);
+}
+
+}  // namespace detail
+
 template <class T>
 class QuerySet : public QuerySetBase {
 public:
@@ -131,12 +146,8 @@ public:
     T get(const Q& q) const { return filter(q).get(); }
     T get(std::string lookup, Operand v) const {
         const ModelInfo& m = model_info<T>();
-        if (v.kind() == Operand::Kind::value && detail::is_plain(*q_) && detail::is_pk_lookup(m, lookup)) {
-            std::optional<T> found;
-            auto n = detail::fetch_by_pk(m, v.value(), q_->alias, [&]() -> void* { return &found.emplace(); });
-            detail::check_get_result(*q_, n);
-            return std::move(*found);
-        }
+        if (v.kind() == Operand::Kind::value && detail::is_plain(*q_) && detail::is_pk_lookup(m, lookup))
+            return detail::get_by_pk<T>(v.value(), q_->alias);
         return filter(std::move(lookup), std::move(v)).get();
     }
 

@@ -143,8 +143,30 @@ bool is_plain(const Query& q) noexcept {
 
 namespace {
 
+const std::string& shared_select_by_pk_sql(const ModelInfo& m, const db::Dialect& d);
+
 // "SELECT <all columns> FROM t WHERE t.pk = $1", per model and dialect, compiled once.
 const std::string& select_by_pk_sql(const ModelInfo& m, const db::Dialect& d) {
+    // A per-thread memo of the last few (model, dialect) pairs in front of the shared map, so a
+    // repeated get by pk takes no lock. Entries point into the map, whose nodes are never erased.
+    struct Memo {
+        const ModelInfo* model;
+        const db::Dialect* dialect;
+        const std::string* sql;
+    };
+    constexpr std::size_t memo_size = 4;
+    thread_local Memo memo[memo_size] = {};
+    thread_local std::size_t memo_next = 0;
+    for (const Memo& e : memo)
+        if (e.model == &m && e.dialect == &d) return *e.sql;
+    const std::string& sql = shared_select_by_pk_sql(m, d);
+    memo[memo_next] = {&m, &d, &sql};
+    memo_next = (memo_next + 1) % memo_size;
+    return sql;
+}
+
+// select_by_pk_sql() for threads that have not memoized the pair yet.
+const std::string& shared_select_by_pk_sql(const ModelInfo& m, const db::Dialect& d) {
     static std::mutex mu;
     static std::map<std::pair<const ModelInfo*, const db::Dialect*>, std::string> cache;
     std::lock_guard lock(mu);
@@ -195,11 +217,13 @@ QueryPtr get_query(const Query& q) {
     return with_slice(*unordered, 0, 21);
 }
 
-void check_get_result(const Query& q, std::size_t rows) {
+void check_get_result(const Query& q, std::size_t rows) { check_get_result(*q.model, rows); }
+
+void check_get_result(const ModelInfo& m, std::size_t rows) {
     if (rows == 1) return;
-    const std::string& name = q.model->type_name();
-    if (rows == 0) q.model->throw_does_not_exist(fmt::format("{} matching query does not exist.", name));
-    q.model->throw_multiple_objects(fmt::format("get() returned more than one {} -- it returned {}!", name,
+    const std::string& name = m.type_name();
+    if (rows == 0) m.throw_does_not_exist(fmt::format("{} matching query does not exist.", name));
+    m.throw_multiple_objects(fmt::format("get() returned more than one {} -- it returned {}!", name,
                                                 rows > 20 ? std::string("more than 20") : std::to_string(rows)));
 }
 

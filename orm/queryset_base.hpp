@@ -40,6 +40,7 @@ bool is_plain(const Query& q) noexcept;
 // The query get() runs (at most 21 rows, as Django), and its verdict on the rows it found.
 QueryPtr get_query(const Query& q);
 void check_get_result(const Query& q, std::size_t rows);
+void check_get_result(const ModelInfo& m, std::size_t rows);
 // exact-match conditions from {{"field", value}, ...}.
 Q lookup_q(const Assignments& lookup);
 // Sets a new object's fields: declared defaults first, then the plain names in `lookup`
