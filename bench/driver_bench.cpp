@@ -54,6 +54,18 @@ struct RowSink {
     std::int64_t qty_sum = 0;
 };
 
+// Our side of a point select: run it through the driver and read every column.
+void point_select(orm::db::Connection& c, const std::string& sql, std::int64_t id, RowSink& sink) {
+    auto r = c.execute(sql, {id});
+    while (r.next()) {
+        auto row = r.row();
+        sink.id_sum += row.get<std::int64_t>(0);
+        sink.name_bytes += row.get<std::string_view>(1).size();
+        sink.price_sum += row.get<double>(2);
+        sink.qty_sum += row.get<std::int32_t>(3);
+    }
+}
+
 Comparison bench_pg_point_select(const Args& a, RowSink& sink) {
     auto db = orm::db::Database::open(a.pg_url);
     auto conn = db->acquire();
@@ -70,16 +82,7 @@ Comparison bench_pg_point_select(const Args& a, RowSink& sink) {
     if (PQresultStatus(prep) != PGRES_COMMAND_OK) throw std::runtime_error(PQerrorMessage(raw));
     PQclear(prep);
 
-    auto ours = [&](std::int64_t i) {
-        auto r = conn->execute(ours_sql, {ids[static_cast<std::size_t>(i)]});
-        while (r.next()) {
-            auto row = r.row();
-            sink.id_sum += row.get<std::int64_t>(0);
-            sink.name_bytes += row.get<std::string_view>(1).size();
-            sink.price_sum += row.get<double>(2);
-            sink.qty_sum += row.get<std::int32_t>(3);
-        }
-    };
+    auto ours = [&](std::int64_t i) { point_select(*conn, ours_sql, ids[static_cast<std::size_t>(i)], sink); };
     auto theirs = [&](std::int64_t i) {
         char buf[24];
         auto len = fmt::format_to_n(buf, sizeof buf - 1, "{}", ids[static_cast<std::size_t>(i)]).size;
@@ -116,16 +119,7 @@ Comparison bench_sqlite_point_select(const Args& a, RowSink& sink) {
     if (sqlite3_prepare_v3(raw, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK)
         throw std::runtime_error(sqlite3_errmsg(raw));
 
-    auto ours = [&](std::int64_t i) {
-        auto r = conn->execute(sql, {ids[static_cast<std::size_t>(i)]});
-        while (r.next()) {
-            auto row = r.row();
-            sink.id_sum += row.get<std::int64_t>(0);
-            sink.name_bytes += row.get<std::string_view>(1).size();
-            sink.price_sum += row.get<double>(2);
-            sink.qty_sum += row.get<std::int32_t>(3);
-        }
-    };
+    auto ours = [&](std::int64_t i) { point_select(*conn, sql, ids[static_cast<std::size_t>(i)], sink); };
     auto theirs = [&](std::int64_t i) {
         sqlite3_bind_int64(stmt, 1, ids[static_cast<std::size_t>(i)]);
         while (sqlite3_step(stmt) == SQLITE_ROW) {

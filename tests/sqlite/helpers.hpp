@@ -35,6 +35,10 @@ private:
     std::filesystem::path path_;
 };
 
+// Runs for minutes unless stopped: counts to a huge number in a recursive CTE.
+inline constexpr const char* endless_query =
+    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5000000000) SELECT count(*) FROM n";
+
 const orm::db::Backend& backend();
 std::unique_ptr<orm::db::Connection> open(std::string_view url);
 std::unique_ptr<orm::db::Connection> open_memory(std::string_view options = {});

@@ -27,8 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr const char* endless_query =
-    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5000000000) SELECT count(*) FROM n";
 constexpr const char* heavy_query =
     "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 500000) SELECT count(*) FROM n";
 
