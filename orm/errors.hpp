@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "drivers/errors.hpp"
 
@@ -35,6 +36,30 @@ public:
 
 private:
     std::string field_;
+};
+
+// A delete refused by on_delete(protect): nothing was deleted. objects() names the rows that
+// protect the target ("Book(id=3)"), at most 20 of them; the message names the first few.
+class ProtectedError : public IntegrityError {
+public:
+    ProtectedError(const std::string& message, std::vector<std::string> objects)
+        : IntegrityError(message, "23503"), objects_(std::move(objects)) {}
+    const std::vector<std::string>& objects() const noexcept { return objects_; }
+
+private:
+    std::vector<std::string> objects_;
+};
+
+// A delete refused by on_delete(restrict): the referencing rows are not deleted by a cascade of
+// the same delete. Nothing was deleted.
+class RestrictedError : public IntegrityError {
+public:
+    RestrictedError(const std::string& message, std::vector<std::string> objects)
+        : IntegrityError(message, "23503"), objects_(std::move(objects)) {}
+    const std::vector<std::string>& objects() const noexcept { return objects_; }
+
+private:
+    std::vector<std::string> objects_;
 };
 
 }  // namespace orm

@@ -14,10 +14,17 @@
 #include <typeinfo>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "orm/errors.hpp"
 #include "orm/field_traits.hpp"
 #include "orm/model_info.hpp"
+#include "orm/relations.hpp"
 
 namespace orm {
+
+template <class T>
+const ModelInfo& model_info();
 
 namespace detail {
 
@@ -37,6 +44,107 @@ public:
 private:
     M T::*member_;
 };
+
+// The private state of relation members, for the accessors below.
+struct RelationAccess {
+    template <class R, class K>
+    static std::optional<K>& key(ForeignKey<R, K>& fk) noexcept { return fk.key_; }
+    template <class R, class K>
+    static std::shared_ptr<R>& cache(const ForeignKey<R, K>& fk) noexcept { return fk.cache_; }
+    template <class R, class K>
+    static const std::string*& alias(ForeignKey<R, K>& fk) noexcept { return fk.alias_; }
+    template <class R>
+    static SetBinding& binding(RelatedSetImpl<R>& s) noexcept { return s.b_; }
+    template <class R>
+    static std::shared_ptr<std::vector<R>>& prefetched(RelatedSetImpl<R>& s) noexcept { return s.prefetched_; }
+};
+
+// A ForeignKey<R, K> member (FK is ForeignKey or OneToOne).
+template <class T, class FK>
+class ForeignKeyAccess final : public FieldAccess {
+    using R = typename FK::target_type;
+    using K = typename FK::key_type;
+
+public:
+    explicit ForeignKeyAccess(FK T::*member) : member_(member) {}
+    Value get(const void* obj) const override {
+        const auto& key = (static_cast<const T*>(obj)->*member_).id();
+        return key ? to_value(*key) : Value();
+    }
+    void set(void* obj, const Value& v) const override {
+        FK& fk = static_cast<T*>(obj)->*member_;
+        auto& key = RelationAccess::key(fk);
+        std::optional<K> next;
+        if (!v.is_null()) next = from_value<K>(v);
+        if (next != key) RelationAccess::cache(fk).reset();
+        key = std::move(next);
+    }
+    void load(void* obj, const db::Row& row, std::size_t i) const override {
+        FK& fk = static_cast<T*>(obj)->*member_;
+        RelationAccess::key(fk) = load_column<std::optional<K>>(row, i);
+        RelationAccess::cache(fk).reset();
+    }
+    bool is_member(const std::type_info& member_type, const void* member) const override {
+        return member_type == typeid(FK T::*) && *static_cast<FK T::* const*>(member) == member_;
+    }
+    void bind(void* obj, const Value&, const std::string* alias, const SetMember*) const override {
+        RelationAccess::alias(static_cast<T*>(obj)->*member_) = alias;
+    }
+    void* related_object(const void* obj) const override {
+        return RelationAccess::cache(static_cast<const T*>(obj)->*member_).get();
+    }
+    void set_related_object(void* obj, std::shared_ptr<void> target) const override {
+        RelationAccess::cache(static_cast<T*>(obj)->*member_) = std::static_pointer_cast<R>(std::move(target));
+    }
+
+private:
+    FK T::*member_;
+};
+
+// A ManyToMany<R> or RelatedSet<R> member (S); not a column.
+template <class T, class S, class R>
+class SetAccess final : public FieldAccess {
+public:
+    explicit SetAccess(S T::*member) : member_(member) {}
+    Value get(const void*) const override { return Value(); }
+    void set(void*, const Value&) const override {}
+    void load(void*, const db::Row&, std::size_t) const override {}
+    bool is_member(const std::type_info& member_type, const void* member) const override {
+        return member_type == typeid(S T::*) && *static_cast<S T::* const*>(member) == member_;
+    }
+    void bind(void* obj, const Value& owner_pk, const std::string* alias, const SetMember* m) const override {
+        auto& set = static_cast<T*>(obj)->*member_;
+        SetBinding& b = RelationAccess::binding(set);
+        if (!(b.owner_pk == owner_pk) || b.relation != m->relation) RelationAccess::prefetched(set).reset();
+        b.relation = m->relation;
+        b.owner_pk = owner_pk;
+        b.alias = alias;
+    }
+    void set_prefetched(void* obj, std::shared_ptr<void> rows) const override {
+        RelationAccess::prefetched(static_cast<T*>(obj)->*member_) =
+            std::static_pointer_cast<std::vector<R>>(std::move(rows));
+    }
+
+private:
+    S T::*member_;
+};
+
+template <class T>
+ObjectOps object_ops() {
+    ObjectOps ops;
+    ops.make_shared = []() -> std::shared_ptr<void> { return std::make_shared<T>(); };
+    ops.new_vector = []() -> std::shared_ptr<void> { return std::make_shared<std::vector<T>>(); };
+    ops.emplace_back = [](void* v) -> void* { return &static_cast<std::vector<T>*>(v)->emplace_back(); };
+    ops.push_copy = [](void* v, const void* obj) { static_cast<std::vector<T>*>(v)->push_back(*static_cast<const T*>(obj)); };
+    return ops;
+}
+
+template <class M>
+struct is_foreign_key : std::false_type {};
+template <class R, class K>
+struct is_foreign_key<ForeignKey<R, K>> : std::true_type {};
+template <class R, class K>
+struct is_foreign_key<OneToOne<R, K>> : std::true_type {};
 
 }  // namespace detail
 
@@ -80,11 +188,60 @@ public:
         return *this;
     }
 
+    // Foreign keys only. NULL allowed (an empty ForeignKey saves as NULL).
+    FieldBuilder& null(bool on = true) {
+        get().nullable = on;
+        return *this;
+    }
+    // Foreign keys only: what deleting the referenced row does (default: cascade). Enforced by
+    // the ORM's deletion collector and by the database's constraint.
+    FieldBuilder& on_delete(OnDelete d) {
+        rel("on_delete").on_delete = d;
+        return *this;
+    }
+    // Foreign keys only: the name of the reverse relation on the target, for lookups from it
+    // ("books__title") and its RelatedSet member (default: this model's name in lower case).
+    FieldBuilder& related_name(std::string name) {
+        rel("related_name").related_name = std::move(name);
+        return *this;
+    }
+
 private:
     FieldInfo& get() { return info_->field_at(index_); }
+    Relation& rel(std::string_view option) {
+        auto& f = get();
+        if (!f.relation)
+            throw InterfaceError(fmt::format("model {}: {}() is for foreign keys, but '{}' is not one",
+                                             info_->type_name(), option, f.name));
+        return *info_->mutable_relation(f.relation);
+    }
     ModelInfo* info_;
     std::size_t index_;
 };
+
+// Options of a many-to-many member.
+class ManyToManyBuilder {
+public:
+    explicit ManyToManyBuilder(Relation& r) : r_(&r) {}
+    // The name of the reverse relation on the target (default: this model's name in lower case).
+    ManyToManyBuilder& related_name(std::string name) {
+        r_->related_name = std::move(name);
+        return *this;
+    }
+    // An explicit join model M with foreign keys `from` (to this model) and `to` (to the
+    // target), instead of the automatic join table; M may carry more fields.
+    template <class M>
+    ManyToManyBuilder& through(std::string from, std::string to) {
+        r_->through_fn = &model_info<M>;
+        r_->through_from_name = std::move(from);
+        r_->through_to_name = std::move(to);
+        return *this;
+    }
+
+private:
+    Relation* r_;
+};
+
 
 template <class T>
 class Meta {
@@ -97,8 +254,51 @@ public:
         return *this;
     }
 
+    // Declares a foreign key (or one-to-one): its column is the name plus "_id" unless
+    // .column() says otherwise; options: null(), on_delete(), related_name().
+    template <class M>
+        requires detail::is_foreign_key<M>::value
+    FieldBuilder field(M T::*member, std::string name) {
+        using R = typename M::target_type;
+        using K = typename M::key_type;
+        static_assert(detail::is_scalar_field_v<K>, "orm::ForeignKey<T, K>: K must be the type of T's primary key");
+        auto rel = std::make_unique<Relation>();
+        rel->name = name;
+        rel->kind = std::is_same_v<M, OneToOne<R, K>> ? RelationKind::one_to_one : RelationKind::foreign_key;
+        rel->target_fn = &model_info<R>;
+        Relation& r = info_.add_relation(std::move(rel));
+        auto& f = info_.add_field(std::move(name), detail::column_type_of<K>(), false,
+                                  std::make_unique<detail::ForeignKeyAccess<T, M>>(member));
+        f.relation = &r;
+        if (r.kind == RelationKind::one_to_one) f.unique = true;
+        return FieldBuilder(info_, f.index);
+    }
+
+    // Declares a many-to-many relation to R (an automatic join table unless .through<M>()).
+    template <class R>
+    ManyToManyBuilder field(ManyToMany<R> T::*member, std::string name) {
+        auto rel = std::make_unique<Relation>();
+        rel->name = name;
+        rel->kind = RelationKind::many_to_many;
+        rel->target_fn = &model_info<R>;
+        Relation& r = info_.add_relation(std::move(rel));
+        info_.add_set_member(std::move(name), std::make_unique<detail::SetAccess<T, ManyToMany<R>, R>>(member),
+                             &model_info<R>, true);
+        return ManyToManyBuilder(r);
+    }
+
+    // Declares the member that holds the reverse side of a relation R declares towards this
+    // model; `name` is that relation's related_name (default: R's name in lower case).
+    template <class R>
+    Meta& field(RelatedSet<R> T::*member, std::string name) {
+        info_.add_set_member(std::move(name), std::make_unique<detail::SetAccess<T, RelatedSet<R>, R>>(member),
+                             &model_info<R>, false);
+        return *this;
+    }
+
     // Declares a field: a member and the name lookups use for it (also its column by default).
     template <class M>
+        requires(!detail::is_foreign_key<M>::value)
     FieldBuilder field(M T::*member, std::string name) {
         static_assert(detail::is_field_type_v<M>,
                       "orm::Meta::field: unsupported member type; use bool, a signed integer, double, std::string, "
@@ -130,14 +330,16 @@ private:
 namespace detail {
 
 template <class T>
-ModelInfo build_model_info() {
-    ModelInfo info(demangle(typeid(T).name()));
-    Meta<T> meta(info);
+const ModelInfo* build_model_info() {
+    auto info = std::make_unique<ModelInfo>(demangle(typeid(T).name()));
+    Meta<T> meta(*info);
     T::describe(meta);
-    info.set_error_thunks([](const std::string& m) { throw typename T::DoesNotExist(m); },
-                          [](const std::string& m) { throw typename T::MultipleObjectsReturned(m); });
-    info.finalize();
-    return info;
+    info->set_error_thunks([](const std::string& m) { throw typename T::DoesNotExist(m); },
+                           [](const std::string& m) { throw typename T::MultipleObjectsReturned(m); });
+    info->set_ops(object_ops<T>());
+    info->finalize();
+    register_model(&model_info<T>);
+    return info.release();  // lives as long as the program (relations point into it)
 }
 
 }  // namespace detail
@@ -146,8 +348,8 @@ ModelInfo build_model_info() {
 // orm::InterfaceError here and is retried on the next call).
 template <class T>
 const ModelInfo& model_info() {
-    static const ModelInfo info = detail::build_model_info<T>();
-    return info;
+    static const ModelInfo* const info = detail::build_model_info<T>();
+    return *info;
 }
 
 // The name of the field a member pointer was declared as.

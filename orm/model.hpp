@@ -10,11 +10,16 @@
 #include "orm/manager.hpp"
 #include "orm/meta.hpp"
 #include "orm/queryset_base.hpp"
+#include "orm/relations_impl.hpp"
 
 namespace orm {
 
 template <class T>
 struct Model {
+    // Registers T with the model registry at program start (reverse relations and the
+    // deletion collector need to know every model that points at another).
+    Model() noexcept { (void)registered_; }
+
     struct DoesNotExist : ObjectDoesNotExist {
         using ObjectDoesNotExist::ObjectDoesNotExist;
     };
@@ -36,6 +41,7 @@ struct Model {
 
 private:
     T* self() { return static_cast<T*>(this); }
+    static inline const bool registered_ = (detail::register_model(&model_info<T>), true);
 };
 
 }  // namespace orm

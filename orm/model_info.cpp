@@ -123,12 +123,18 @@ const FieldInfo* ModelInfo::find(std::string_view name) const noexcept {
     if (name == "pk") return &fields_[pk_];
     for (const auto& f : fields_)
         if (f.name == name) return &f;
+    for (const auto& f : fields_)
+        if (f.relation && f.column == name) return &f;  // "author_id" names the foreign key's column
     return nullptr;
 }
 
 std::string ModelInfo::choices() const {
     std::vector<std::string_view> names;
     for (const auto& f : fields_) names.push_back(f.name);
+    for (const auto& r : relations_)
+        if (r->kind == RelationKind::many_to_many) names.push_back(r->name);
+    for (const auto& r : reverse_)
+        if (!r->hidden) names.push_back(r->name);
     std::sort(names.begin(), names.end());
     std::string out;
     for (auto n : names) {
@@ -150,6 +156,51 @@ const FieldInfo& ModelInfo::field_of_member(const std::type_info& member_type, c
     throw FieldError(fmt::format("the member pointer is not a declared field of {} (declare it in {}::describe). "
                                  "Fields are: {}",
                                  type_name_, type_name_, choices()));
+}
+
+Relation& ModelInfo::add_relation(std::unique_ptr<Relation> r) {
+    relations_.push_back(std::move(r));
+    return *relations_.back();
+}
+
+SetMember& ModelInfo::add_set_member(std::string name, std::unique_ptr<const detail::FieldAccess> access,
+                                     const ModelInfo& (*target_fn)(), bool forward) {
+    SetMember m;
+    m.name = std::move(name);
+    m.access = std::move(access);
+    m.target_fn = target_fn;
+    m.forward = forward;
+    set_members_.push_back(std::move(m));
+    return set_members_.back();
+}
+
+void ModelInfo::add_reverse(std::unique_ptr<Relation> r) const { reverse_.push_back(std::move(r)); }
+
+ModelInfo& ModelInfo::add_owned_model(std::unique_ptr<ModelInfo> m) {
+    owned_.push_back(std::move(m));
+    return *owned_.back();
+}
+
+const Relation* ModelInfo::find_relation(std::string_view name) const {
+    detail::ensure_relations();
+    for (const auto& r : relations_)
+        if (r->name == name) return r.get();
+    for (const auto& r : reverse_)
+        if (!r->hidden && r->name == name) return r.get();
+    return nullptr;
+}
+
+void ModelInfo::bind(void* obj, const std::string* alias) const {
+    if (!needs_bind_) return;
+    detail::ensure_relations();
+    const Value key = pk().access->get(obj);
+    for (const auto& f : fields_)
+        if (f.relation) f.access->bind(obj, key, alias, nullptr);
+    for (const auto& m : set_members_) m.access->bind(obj, key, alias, &m);
+}
+
+std::string ModelInfo::describe_object(const Value& pk) const {
+    return fmt::format("{}({}={})", type_name_, fields_[pk_].name, pk.debug_string());
 }
 
 FieldInfo& ModelInfo::add_field(std::string name, db::ColumnType type, bool nullable,
@@ -186,7 +237,16 @@ void ModelInfo::finalize() {
         if (f.name == "pk") throw bad("'pk' is reserved for the primary key; name the field otherwise");
         if (f.name.find("__") != std::string::npos)
             throw bad(fmt::format("field name '{}' contains '__', which separates lookups", f.name));
-        if (f.column.empty()) f.column = f.name;
+        if (f.column.empty()) f.column = f.relation ? f.name + "_id" : f.name;
+        if (f.relation) {
+            Relation& r = *mutable_relation(f.relation);
+            r.fk = &f;
+            r.owner = this;
+            if (r.on_delete == OnDelete::set_null && !f.nullable)
+                throw bad(fmt::format("foreign key '{}' has on_delete(set_null) but is not nullable; add .null()",
+                                      f.name));
+            needs_bind_ = true;
+        }
         for (const auto& g : fields_) {
             if (&g == &f) break;
             if (g.name == f.name) throw bad(fmt::format("field '{}' is declared twice", f.name));
@@ -207,6 +267,18 @@ void ModelInfo::finalize() {
             ++pks;
             pk_ = f.index;
         }
+    }
+    for (auto& r : relations_) {
+        r->owner = this;
+        if (r->kind == RelationKind::many_to_many) {
+            if (find(r->name)) throw bad(fmt::format("'{}' is declared as a field and as a many-to-many", r->name));
+        }
+    }
+    for (const auto& m : set_members_) {
+        if (m.name.empty()) throw bad("a related set has an empty name");
+        if (find(m.name) && !m.forward)
+            throw bad(fmt::format("related set '{}' has the name of a field", m.name));
+        needs_bind_ = true;
     }
     if (pks > 1) throw bad("more than one field is declared primary_key() (composite keys are not supported)");
     if (pks == 0) {
@@ -247,6 +319,21 @@ db::TableSpec ModelInfo::table_spec() const {
         c.auto_increment = f.auto_increment;
         c.unique = f.unique && !f.primary_key;
         c.default_value = f.default_value;
+        if (f.relation) {
+            const ModelInfo& target = f.relation->target();
+            db::ForeignKeySpec fk;
+            fk.table = target.table();
+            fk.column = target.pk().column;
+            switch (f.relation->on_delete) {
+                case OnDelete::cascade: fk.on_delete = db::ReferentialAction::cascade; break;
+                case OnDelete::set_null: fk.on_delete = db::ReferentialAction::set_null; break;
+                case OnDelete::protect:
+                case OnDelete::restrict: fk.on_delete = db::ReferentialAction::restrict; break;
+                case OnDelete::do_nothing: fk.on_delete = db::ReferentialAction::no_action; break;
+            }
+            c.references = std::move(fk);
+            if (!f.unique && !f.primary_key && !f.indexed) t.indexes.push_back(db::IndexSpec{"", {f.column}, false});
+        }
         t.columns.push_back(std::move(c));
         if (f.indexed && !f.unique && !f.primary_key) t.indexes.push_back(db::IndexSpec{"", {f.column}, false});
     }

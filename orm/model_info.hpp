@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,8 @@
 #include "drivers/value.hpp"
 
 namespace orm {
+
+struct SetMember;
 
 namespace detail {
 
@@ -30,9 +33,90 @@ public:
     virtual void load(void* obj, const db::Row& row, std::size_t i) const = 0;
     // Whether this accessor is for the member pointer `member` (a `M T::*` of the given type).
     virtual bool is_member(const std::type_info& member_type, const void* member) const = 0;
+
+    // Relation members (ForeignKey, ManyToMany, RelatedSet); the defaults are for plain fields.
+    // Records the database the object came from (lazy loads use it) and, for sets, the owner's
+    // primary key.
+    virtual void bind(void* /*obj*/, const Value& /*owner_pk*/, const std::string* /*alias*/,
+                      const SetMember* /*member*/) const {}
+    // ForeignKey: the cached related object (null when not loaded), and caching one.
+    virtual void* related_object(const void* /*obj*/) const { return nullptr; }
+    virtual void set_related_object(void* /*obj*/, std::shared_ptr<void> /*target*/) const {}
+    // Sets: the prefetched rows (a std::vector of the target type), replaced wholesale.
+    virtual void set_prefetched(void* /*obj*/, std::shared_ptr<void> /*rows*/) const {}
+};
+
+// Type-erased construction of a model's objects (prefetch and select_related build related
+// objects without knowing their type).
+struct ObjectOps {
+    std::shared_ptr<void> (*make_shared)() = nullptr;                 // a new T{}
+    std::shared_ptr<void> (*new_vector)() = nullptr;                  // an empty std::vector<T>
+    void* (*emplace_back)(void* vector) = nullptr;                    // &vector.emplace_back()
+    void (*push_copy)(void* vector, const void* obj) = nullptr;       // vector.push_back(obj)
 };
 
 }  // namespace detail
+
+class ModelInfo;
+struct FieldInfo;
+
+// What happens to rows that reference a deleted row (Django's on_delete).
+enum class OnDelete : std::uint8_t {
+    cascade,     // delete them too
+    set_null,    // set the reference to NULL (the field must be nullable)
+    protect,     // refuse: orm::ProtectedError names them, nothing is deleted
+    restrict,    // refuse unless they are deleted through another cascade (orm::RestrictedError)
+    do_nothing,  // leave them to the database's own constraint
+};
+std::string_view to_string(OnDelete d) noexcept;
+
+enum class RelationKind : std::uint8_t {
+    foreign_key,           // this model's column references the target's primary key
+    one_to_one,            // a unique foreign key
+    many_to_many,          // through a join table
+    reverse_foreign_key,   // the target's foreign key references this model (many rows)
+    reverse_one_to_one,    // the target's one-to-one references this model (one row)
+    reverse_many_to_many,  // the other side of a many-to-many
+};
+
+// A relation of `owner`, as lookups cross it: "author" on Book, "books" on Author, "tags".
+struct Relation {
+    std::string name;
+    RelationKind kind = RelationKind::foreign_key;
+    const ModelInfo* owner = nullptr;
+    const ModelInfo& (*target_fn)() = nullptr;  // forward relations (built lazily: models may refer to each other)
+    const ModelInfo* target_model = nullptr;    // reverse relations (and forward ones once resolved)
+    // foreign_key / one_to_one: the column field on owner; their reverses: that field (on target).
+    const FieldInfo* fk = nullptr;
+    // many_to_many (both sides): the join table and its foreign keys to owner and to target.
+    const ModelInfo* through = nullptr;
+    const FieldInfo* through_from = nullptr;
+    const FieldInfo* through_to = nullptr;
+    OnDelete on_delete = OnDelete::cascade;
+    std::string related_name;             // forward: the reverse relation's name on the target
+    const Relation* forward = nullptr;    // reverse: the relation it mirrors
+    const Relation* reverse = nullptr;    // forward: its reverse (set by ensure_relations())
+    // many_to_many with an explicit join model: it and the names of its two foreign keys.
+    const ModelInfo& (*through_fn)() = nullptr;
+    std::string through_from_name, through_to_name;
+    bool hidden = false;                  // not offered as a lookup (a join table's back reference)
+
+    const ModelInfo& target() const;
+    bool is_reverse() const noexcept { return kind >= RelationKind::reverse_foreign_key; }
+    bool multi_valued() const noexcept {
+        return kind == RelationKind::many_to_many || kind == RelationKind::reverse_foreign_key ||
+               kind == RelationKind::reverse_many_to_many;
+    }
+};
+
+// A ManyToMany or RelatedSet member of a model (not a column).
+struct SetMember {
+    std::string name;  // the relation it accesses
+    std::unique_ptr<const detail::FieldAccess> access;
+    const ModelInfo& (*target_fn)() = nullptr;  // the member's element type
+    bool forward = false;                        // a ManyToMany (declares the relation) or a RelatedSet
+    const Relation* relation = nullptr;          // resolved by ensure_relations()
+};
 
 struct FieldInfo {
     std::string name;    // as lookups spell it ("title")
@@ -47,7 +131,8 @@ struct FieldInfo {
     std::optional<Value> default_value;
     std::size_t index = 0;  // position in ModelInfo::fields
     std::unique_ptr<const detail::FieldAccess> access;
-    // (Relations, issue 5, add the related model here.)
+    // A foreign key / one-to-one field: its relation (the column holds the target's key).
+    const Relation* relation = nullptr;
 
     bool is_text() const noexcept { return type == db::ColumnType::text || type == db::ColumnType::varchar; }
     bool is_integer() const noexcept { return type == db::ColumnType::int32 || type == db::ColumnType::int64; }
@@ -70,13 +155,29 @@ public:
     const std::vector<std::string>& ordering() const noexcept { return ordering_; }
     const std::vector<db::IndexSpec>& indexes() const noexcept { return indexes_; }
 
-    // The field named `name` ("pk" names the primary key), or null.
+    // The field named `name` ("pk" names the primary key; a foreign key also answers to its
+    // column name, "author_id"), or null.
     const FieldInfo* find(std::string_view name) const noexcept;
+    // Relations: forward ones declared by this model, and reverse ones other models point here
+    // (complete once detail::ensure_relations() ran).
+    const std::vector<std::unique_ptr<Relation>>& relations() const noexcept { return relations_; }
+    const std::vector<std::unique_ptr<Relation>>& reverse_relations() const noexcept { return reverse_; }
+    // The relation named `name` (forward or reverse, hidden ones excluded), or null. Calls
+    // ensure_relations() first.
+    const Relation* find_relation(std::string_view name) const;
+    const std::vector<SetMember>& set_members() const noexcept { return set_members_; }
+    const detail::ObjectOps& ops() const noexcept { return ops_; }
+    // Whether any member needs bind() after a load or insert (relation members).
+    bool needs_bind() const noexcept { return needs_bind_; }
+    // Binds relation members to the object's key and database (after loading or inserting it).
+    void bind(void* obj, const std::string* alias) const;
+    // "Book(id=3)": for messages naming objects.
+    std::string describe_object(const Value& pk) const;
     // Like find(), but throws orm::FieldError listing the choices.
     const FieldInfo& field(std::string_view name) const;
     // The field of a member pointer (typed expressions); throws orm::FieldError if undeclared.
     const FieldInfo& field_of_member(const std::type_info& member_type, const void* member) const;
-    // "id, price, title": the field names, sorted, for messages.
+    // "author, id, price, title": the field and relation names, sorted, for messages.
     std::string choices() const;
 
     // CREATE TABLE input for the schema editor.
@@ -102,6 +203,16 @@ public:
     void set_table(std::string name) { table_ = std::move(name); }
     void set_ordering(std::vector<std::string> o) { ordering_ = std::move(o); }
     void add_index(std::vector<std::string> field_names, bool unique, std::string name);
+    // Relations (used by orm::Meta<T> and ensure_relations()).
+    Relation& add_relation(std::unique_ptr<Relation> r);
+    SetMember& add_set_member(std::string name, std::unique_ptr<const detail::FieldAccess> access,
+                              const ModelInfo& (*target_fn)(), bool forward);
+    Relation* mutable_relation(const Relation* r) const noexcept { return const_cast<Relation*>(r); }
+    void add_reverse(std::unique_ptr<Relation> r) const;
+    void set_ops(const detail::ObjectOps& ops) { ops_ = ops; }
+    // A model this one owns (an automatic many-to-many join table).
+    ModelInfo& add_owned_model(std::unique_ptr<ModelInfo> m);
+    const std::vector<std::unique_ptr<ModelInfo>>& owned_models() const noexcept { return owned_; }
     void set_error_thunks(void (*does_not_exist)(const std::string&), void (*multiple)(const std::string&)) {
         does_not_exist_ = does_not_exist;
         multiple_ = multiple;
@@ -118,6 +229,12 @@ private:
     std::vector<db::IndexSpec> indexes_;
     std::vector<std::vector<std::string>> index_fields_;  // as declared (field names)
     std::size_t pk_ = 0;
+    std::vector<std::unique_ptr<Relation>> relations_;
+    mutable std::vector<std::unique_ptr<Relation>> reverse_;  // appended by ensure_relations() only
+    std::vector<SetMember> set_members_;
+    std::vector<std::unique_ptr<ModelInfo>> owned_;
+    detail::ObjectOps ops_;
+    bool needs_bind_ = false;
     void (*does_not_exist_)(const std::string&) = nullptr;
     void (*multiple_)(const std::string&) = nullptr;
 };
@@ -131,6 +248,17 @@ bool kind_matches(db::ColumnType t, ValueKind k) noexcept;
 
 namespace detail {
 std::string demangle(const char* mangled);
+
+// The registry of models: every model registers a function that builds its ModelInfo (at
+// program start, through Model<T>, and when its info is built). ensure_relations() builds
+// every registered model and links reverse relations and join tables; lookups, deletes and
+// prefetches call it before they look at relations.
+void register_model(const ModelInfo& (*info)()) noexcept;
+void ensure_relations();
+// Every registered model whose info is built (after ensure_relations()).
+std::vector<const ModelInfo*> registered_models();
+// An alias name that lives forever (relation members point at it).
+const std::string* intern_alias(std::string_view alias);
 }
 
 }  // namespace orm

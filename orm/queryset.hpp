@@ -134,6 +134,8 @@ public:
     explicit operator bool() const { return !empty(); }
     // Forgets the cached rows (the next evaluation runs the query again).
     void reset() { cache_.reset(); }
+    // Makes `rows` this queryset's evaluated result (prefetched related sets).
+    void set_cache(std::shared_ptr<std::vector<T>> rows) { cache_ = std::move(rows); }
 
     // Exactly one row; throws T::DoesNotExist / T::MultipleObjectsReturned.
     T get() const {

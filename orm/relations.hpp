@@ -1,0 +1,210 @@
+// Relation members of a model: ForeignKey / OneToOne (a column holding the related row's key),
+// ManyToMany (through a join table) and RelatedSet (the reverse side: an author's books).
+//
+//     struct Book : orm::Model<Book> {
+//         std::int64_t id = 0;
+//         std::string title;
+//         orm::ForeignKey<Author> author;     // column author_id; book.author->name loads lazily
+//         orm::ManyToMany<Tag> tags;          // book.tags.add(t), book.tags.all()
+//         static void describe(orm::Meta<Book>& m) {
+//             m.field(&Book::author, "author").on_delete(orm::OnDelete::cascade).related_name("books");
+//             m.field(&Book::tags, "tags");
+//         }
+//     };
+//     struct Author : orm::Model<Author> {
+//         ...
+//         orm::RelatedSet<Book> books;        // optional: author.books.all(), .add(), .count()
+//         static void describe(orm::Meta<Author>& m) { ...; m.field(&Author::books, "books"); }
+//     };
+//
+// Lazy loading works the same in both modes: the first access to book.author runs one query on
+// the calling fiber (async) or thread (sync) and caches the object. Copies of a model share the
+// cached related object.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "drivers/value.hpp"
+#include "orm/model_info.hpp"
+#include "orm/query.hpp"
+
+namespace orm {
+
+template <class T>
+class QuerySet;
+
+namespace detail {
+
+template <class T>
+T get_by_pk(const Value& pk, std::string_view alias);  // queryset.hpp
+struct RelationAccess;                                 // meta.hpp: the accessors read private state
+
+// ForeignKey::get() on an empty key: throws T::DoesNotExist-like ObjectDoesNotExist.
+[[noreturn]] void throw_null_relation(const ModelInfo& target);
+const std::string& alias_or_default(const std::string* alias) noexcept;
+
+// What a set member knows once bound: the relation, the owner's key and its database.
+struct SetBinding {
+    const Relation* relation = nullptr;
+    Value owner_pk;
+    const std::string* alias = nullptr;
+};
+
+// The compiled operations behind ManyToMany<T> and RelatedSet<T> (relations.cpp).
+// The rows of the relation's target that belong to the owner.
+QueryPtr related_query(const SetBinding& b, std::string_view what);
+void related_add(const SetBinding& b, std::span<const Value> keys);
+void related_remove(const SetBinding& b, std::span<const Value> keys);
+void related_clear(const SetBinding& b);
+void related_set(const SetBinding& b, std::span<const Value> keys);
+// Before create(): sets the new object's foreign key to the owner (reverse foreign keys).
+void related_prepare_create(const SetBinding& b, void* obj);
+// After create(): links the saved object (many-to-many).
+void related_after_create(const SetBinding& b, const Value& key);
+
+}  // namespace detail
+
+// A reference to one row of T: the key is stored in this model's column (the field name plus
+// "_id" by default), the object loads on first access and stays cached. K is the type of T's
+// primary key. Assign a key (`book.author = 7`), an object (`book.author = ann`), or nothing.
+template <class T, class K = std::int64_t>
+class ForeignKey {
+public:
+    using target_type = T;
+    using key_type = K;
+
+    ForeignKey() = default;
+    ForeignKey(std::nullopt_t) {}
+    ForeignKey(K key) : key_(key) {}
+    // Refers to obj (saved: its key is used) and caches a copy of it.
+    ForeignKey(const T& obj);
+    ForeignKey& operator=(const T& obj) { return *this = ForeignKey(obj); }
+
+    // The referenced key (no query); nullopt when NULL.
+    const std::optional<K>& id() const noexcept { return key_; }
+    // The key as a Value (NULL when empty): lets a ForeignKey stand where a model's pk() goes.
+    Value pk() const;
+    bool has_value() const noexcept { return key_.has_value(); }
+    explicit operator bool() const noexcept { return key_.has_value(); }
+    // Whether the object is loaded (no query will run on access).
+    bool is_loaded() const noexcept { return cache_ != nullptr; }
+
+    // The referenced object, loaded on first access (one query by primary key on the database
+    // the owner came from). Throws T::DoesNotExist when the key is NULL or its row is gone.
+    T& get() const;
+    T* operator->() const { return &get(); }
+    T& operator*() const { return get(); }
+    // The object if the key is set, else nullptr (loads like get()).
+    T* get_or_null() const { return key_ ? &get() : nullptr; }
+
+    void reset() noexcept {
+        key_.reset();
+        cache_.reset();
+    }
+
+    friend bool operator==(const ForeignKey& a, const ForeignKey& b) noexcept { return a.key_ == b.key_; }
+    friend bool operator==(const ForeignKey& a, const K& k) noexcept { return a.key_ == k; }
+
+private:
+    friend struct detail::RelationAccess;
+    std::optional<K> key_;
+    mutable std::shared_ptr<T> cache_;
+    const std::string* alias_ = nullptr;
+};
+
+// A one-to-one relation: a foreign key whose column is unique (the reverse side is one object).
+template <class T, class K = std::int64_t>
+class OneToOne : public ForeignKey<T, K> {
+public:
+    using ForeignKey<T, K>::ForeignKey;
+    using ForeignKey<T, K>::operator=;
+};
+
+namespace detail {
+
+// The shared half of ManyToMany and RelatedSet.
+template <class T>
+class RelatedSetImpl {
+public:
+    // The related rows: a queryset (chain it further), or the prefetched rows when
+    // prefetch_related() loaded them.
+    QuerySet<T> all() const;
+    QuerySet<T> filter(const Q& q) const;
+    QuerySet<T> filter(std::string lookup, Operand v) const;
+    QuerySet<T> exclude(const Q& q) const;
+    QuerySet<T> exclude(std::string lookup, Operand v) const;
+    std::int64_t count() const;
+    bool exists() const;
+    // Whether prefetch_related() filled this set (all() then runs no query).
+    bool is_prefetched() const noexcept { return prefetched_ != nullptr; }
+
+    // Links saved objects (many-to-many: join rows; reverse foreign key: sets their key).
+    void add(const T& obj) { add_keys(std::span<const Value>(std::vector<Value>{obj.pk()})); }
+    void add(const std::vector<T>& objs) { add_keys(keys_of(objs)); }
+    void add(std::initializer_list<Value> keys) { add_keys(std::span<const Value>(keys.begin(), keys.size())); }
+    // Unlinks them (many-to-many: deletes join rows; reverse foreign key: sets their key NULL,
+    // so the key must be nullable).
+    void remove(const T& obj) { remove_keys(std::span<const Value>(std::vector<Value>{obj.pk()})); }
+    void remove(const std::vector<T>& objs) { remove_keys(keys_of(objs)); }
+    void remove(std::initializer_list<Value> keys) { remove_keys(std::span<const Value>(keys.begin(), keys.size())); }
+    // Unlinks every related row.
+    void clear() {
+        related_clear(binding("clear()"));
+        prefetched_.reset();
+    }
+    // Makes the related rows exactly these (adds the missing, removes the others).
+    void set(const std::vector<T>& objs) { set_keys(keys_of(objs)); }
+    void set(std::initializer_list<Value> keys) { set_keys(std::span<const Value>(keys.begin(), keys.size())); }
+    // Inserts obj already related to the owner and returns it saved.
+    T create(T obj);
+
+    // The owner's binding (set when the owner is loaded or saved).
+    const SetBinding& binding_state() const noexcept { return b_; }
+
+private:
+    friend struct detail::RelationAccess;
+    const SetBinding& binding(std::string_view what) const;
+    static std::vector<Value> keys_of(const std::vector<T>& objs) {
+        std::vector<Value> keys;
+        keys.reserve(objs.size());
+        for (const auto& o : objs) keys.push_back(o.pk());
+        return keys;
+    }
+    void add_keys(std::span<const Value> keys) {
+        related_add(binding("add()"), keys);
+        prefetched_.reset();
+    }
+    void remove_keys(std::span<const Value> keys) {
+        related_remove(binding("remove()"), keys);
+        prefetched_.reset();
+    }
+    void set_keys(std::span<const Value> keys) {
+        related_set(binding("set()"), keys);
+        prefetched_.reset();
+    }
+
+    SetBinding b_;
+    std::shared_ptr<std::vector<T>> prefetched_;
+};
+
+}  // namespace detail
+
+// The many-to-many side a model declares: rows of T linked through a join table (automatic,
+// or a model given with .through<M>(from, to) in describe()).
+template <class T>
+class ManyToMany : public detail::RelatedSetImpl<T> {};
+
+// The reverse side of a foreign key or many-to-many that points at this model (an author's
+// books). Declare it with m.field(&Author::books, "books"), where "books" is the relation's
+// related_name (by default the pointing model's name in lower case: "book").
+template <class T>
+class RelatedSet : public detail::RelatedSetImpl<T> {};
+
+}  // namespace orm

@@ -1,0 +1,92 @@
+// The template members of ForeignKey, ManyToMany and RelatedSet that need QuerySet<T> (they are
+// declared in relations.hpp, which models include before querysets exist). Thin: the work is in
+// relations.cpp.
+#pragma once
+
+#include "orm/queryset.hpp"
+#include "orm/relations.hpp"
+
+namespace orm {
+
+template <class T, class K>
+ForeignKey<T, K>::ForeignKey(const T& obj) {
+    const ModelInfo& m = model_info<T>();
+    if (detail::pk_unset(m, &obj))
+        throw ValidationError(fmt::format("cannot refer to this {}: it is not saved yet (its primary key is unset); "
+                                          "save it first",
+                                          m.type_name()));
+    key_ = detail::from_value<K>(m.normalize(m.pk(), obj.pk()));
+    cache_ = std::make_shared<T>(obj);
+}
+
+template <class T, class K>
+Value ForeignKey<T, K>::pk() const {
+    return key_ ? detail::to_value(*key_) : Value();
+}
+
+template <class T, class K>
+T& ForeignKey<T, K>::get() const {
+    if (!cache_) {
+        if (!key_) detail::throw_null_relation(model_info<T>());
+        cache_ = std::make_shared<T>(detail::get_by_pk<T>(detail::to_value(*key_), detail::alias_or_default(alias_)));
+    }
+    return *cache_;
+}
+
+namespace detail {
+
+template <class T>
+const SetBinding& RelatedSetImpl<T>::binding(std::string_view what) const {
+    if (!b_.relation || b_.owner_pk.is_null())
+        throw InterfaceError(fmt::format("{} on a related set of {}: its owner is not saved (or not loaded from the "
+                                         "database) yet; save the owner first",
+                                         what, model_info<T>().type_name()));
+    return b_;
+}
+
+template <class T>
+QuerySet<T> RelatedSetImpl<T>::all() const {
+    QuerySet<T> qs(related_query(binding("all()"), "all()"));
+    if (prefetched_) qs.set_cache(prefetched_);
+    return qs;
+}
+
+template <class T>
+QuerySet<T> RelatedSetImpl<T>::filter(const Q& q) const {
+    return QuerySet<T>(related_query(binding("filter()"), "filter()")).filter(q);
+}
+template <class T>
+QuerySet<T> RelatedSetImpl<T>::filter(std::string lookup, Operand v) const {
+    return filter(Q(std::move(lookup), std::move(v)));
+}
+template <class T>
+QuerySet<T> RelatedSetImpl<T>::exclude(const Q& q) const {
+    return QuerySet<T>(related_query(binding("exclude()"), "exclude()")).exclude(q);
+}
+template <class T>
+QuerySet<T> RelatedSetImpl<T>::exclude(std::string lookup, Operand v) const {
+    return exclude(Q(std::move(lookup), std::move(v)));
+}
+template <class T>
+std::int64_t RelatedSetImpl<T>::count() const {
+    if (prefetched_) return static_cast<std::int64_t>(prefetched_->size());
+    return QuerySet<T>(related_query(binding("count()"), "count()")).count();
+}
+template <class T>
+bool RelatedSetImpl<T>::exists() const {
+    if (prefetched_) return !prefetched_->empty();
+    return QuerySet<T>(related_query(binding("exists()"), "exists()")).exists();
+}
+
+template <class T>
+T RelatedSetImpl<T>::create(T obj) {
+    const SetBinding& b = binding("create()");
+    related_prepare_create(b, &obj);
+    insert_object(model_info<T>(), &obj, alias_or_default(b.alias));
+    related_after_create(b, obj.pk());
+    prefetched_.reset();
+    return obj;
+}
+
+}  // namespace detail
+}  // namespace orm
