@@ -66,7 +66,10 @@ void insert_object(const ModelInfo& m, void* obj, std::string_view alias) {
                                             lease.dialect().name()));
     const std::string sql = SqlCompiler(lease.dialect()).insert(m, cols, 1, returning);
     auto r = lease.execute(sql, params);
-    if (!auto_pk) return;
+    if (!auto_pk) {
+        if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
+        return;
+    }
     if (returning) {
         if (!r.next()) throw InternalError(fmt::format("INSERT ... RETURNING into {} returned no row", m.table()));
         Value id = r.row().value(0);
@@ -77,6 +80,7 @@ void insert_object(const ModelInfo& m, void* obj, std::string_view alias) {
         r = db::Result();
         set_pk(m, obj, Value(lease.conn().last_insert_id()));
     }
+    if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
 }
 
 void save_object(const ModelInfo& m, void* obj, std::string_view alias) {
@@ -108,14 +112,20 @@ void save_object(const ModelInfo& m, void* obj, std::string_view alias) {
         matched = lease.execute(SqlCompiler(lease.dialect()).update(*q, set)).rows_affected();
     }
     if (matched == 0) insert_object(m, obj, alias);
+    else if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
 }
 
 std::int64_t delete_object(const ModelInfo& m, void* obj, std::string_view alias) {
     const FieldInfo& pk = m.pk();
-    auto q = std::make_shared<Query>(*pk_query(m, pk.access->get(obj)));
-    q->alias = std::string(alias);
-    Lease lease(alias);
-    auto n = lease.execute(SqlCompiler(lease.dialect()).delete_rows(*q)).rows_affected();
+    std::int64_t n = 0;
+    if (has_dependents(m)) {
+        n = delete_with_collector(m, {pk.access->get(obj)}, alias);
+    } else {
+        auto q = std::make_shared<Query>(*pk_query(m, pk.access->get(obj)));
+        q->alias = std::string(alias);
+        Lease lease(alias);
+        n = lease.execute(SqlCompiler(lease.dialect()).delete_rows(*q)).rows_affected();
+    }
     if (pk.auto_increment) pk.access->set(obj, normalize_value(pk.type, Value(std::int64_t{0}), pk.name));
     return n;
 }
@@ -213,6 +223,7 @@ void raw_objects(const ModelInfo& m, std::string_view sql, std::span<const Value
         void* obj = make();
         auto row = r.row();
         for (const auto& [i, f] : mapping) f->access->load(obj, row, i);
+        if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
     }
 }
 

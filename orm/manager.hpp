@@ -26,6 +26,14 @@ public:
         return all().order_by(names...);
     }
     QuerySet<T> distinct() const { return all().distinct(); }
+    template <class... S>
+    QuerySet<T> select_related(const S&... names) const {
+        return all().select_related(names...);
+    }
+    template <class... S>
+    QuerySet<T> prefetch_related(const S&... names) const {
+        return all().prefetch_related(names...);
+    }
     QuerySet<T> annotate(std::string name, const Expr& e) const { return all().annotate(std::move(name), e); }
     QuerySet<T> annotate(const Expr& e) const { return all().annotate(e); }
     template <class... S>

@@ -136,6 +136,8 @@ ObjectOps object_ops() {
     ops.new_vector = []() -> std::shared_ptr<void> { return std::make_shared<std::vector<T>>(); };
     ops.emplace_back = [](void* v) -> void* { return &static_cast<std::vector<T>*>(v)->emplace_back(); };
     ops.push_copy = [](void* v, const void* obj) { static_cast<std::vector<T>*>(v)->push_back(*static_cast<const T*>(obj)); };
+    ops.size = [](const void* v) { return static_cast<const std::vector<T>*>(v)->size(); };
+    ops.at = [](void* v, std::size_t i) -> void* { return &(*static_cast<std::vector<T>*>(v))[i]; };
     return ops;
 }
 

@@ -53,6 +53,8 @@ struct ObjectOps {
     std::shared_ptr<void> (*new_vector)() = nullptr;                  // an empty std::vector<T>
     void* (*emplace_back)(void* vector) = nullptr;                    // &vector.emplace_back()
     void (*push_copy)(void* vector, const void* obj) = nullptr;       // vector.push_back(obj)
+    std::size_t (*size)(const void* vector) = nullptr;                // vector.size()
+    void* (*at)(void* vector, std::size_t i) = nullptr;               // &vector[i]
 };
 
 }  // namespace detail

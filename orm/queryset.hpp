@@ -76,6 +76,22 @@ public:
         return QuerySet(detail::with_annotation(*q_, std::move(name), e));
     }
     QuerySet annotate(const Expr& e) const { return annotate(std::string(), e); }
+    // Loads the objects these foreign keys refer to in the same query (JOINs): "author",
+    // "author__publisher". No names: every non-null foreign key, nested.
+    template <class... S>
+        requires(std::is_convertible_v<const S&, std::string_view> && ...)
+    QuerySet select_related(const S&... names) const {
+        const std::string list[] = {std::string(names)..., std::string()};
+        return QuerySet(detail::with_select_related(*q_, std::span<const std::string>(list, sizeof...(S))));
+    }
+    // Loads these relations of the rows with one more query per level ("books", "books__tags",
+    // "author"): sets fill their ManyToMany / RelatedSet members, foreign keys their cache.
+    template <class... S>
+        requires(std::is_convertible_v<const S&, std::string_view> && ...)
+    QuerySet prefetch_related(const S&... names) const {
+        const std::string list[] = {std::string(names)..., std::string()};
+        return QuerySet(detail::with_prefetch_related(*q_, std::span<const std::string>(list, sizeof...(S))));
+    }
 
     // values("title", "price"): rows of Values by name (no names: every field and annotation).
     template <class... S>
@@ -143,6 +159,7 @@ public:
         std::vector<T> rows;
         detail::fetch_objects(*q, [&]() -> void* { return &rows.emplace_back(); });
         detail::check_get_result(*q_, rows.size());
+        if (!q_->prefetch.empty()) prefetch(rows);
         return std::move(rows.front());
     }
     T get(const Q& q) const { return filter(q).get(); }
@@ -301,9 +318,16 @@ private:
         if (!cache_) {
             auto rows = std::make_shared<std::vector<T>>();
             detail::fetch_objects(*q_, [&]() -> void* { return &rows->emplace_back(); });
+            if (!q_->prefetch.empty()) prefetch(*rows);
             cache_ = std::move(rows);
         }
         return *cache_;
+    }
+    void prefetch(std::vector<T>& rows) const {
+        std::vector<void*> objs;
+        objs.reserve(rows.size());
+        for (auto& r : rows) objs.push_back(&r);
+        detail::prefetch_objects(*q_, objs);
     }
     std::vector<T>& mutable_rows() {
         fetch_all();

@@ -61,7 +61,8 @@ Value read_typed(const db::Row& row, std::size_t i, std::optional<db::ColumnType
     }
 }
 
-std::vector<SelectItem> resolve_aggregates(const Query& q, const std::vector<std::pair<std::string, Expr>>& named) {
+// (Adds to q the joins the expressions need.)
+std::vector<SelectItem> resolve_aggregates(Query& q, const std::vector<std::pair<std::string, Expr>>& named) {
     std::vector<SelectItem> items;
     for (const auto& [name, e] : named) {
         SelectItem it;
@@ -104,7 +105,13 @@ void fetch_objects(const Query& q, FunctionRef<void*()> make) {
     Lease lease(q.alias);
     auto r = lease.execute(SqlCompiler(lease.dialect()).select(q));
     const ModelInfo& m = *q.model;
-    while (r.next()) m.load(make(), r.row());
+    if (!m.needs_bind() && q.select_related.empty()) {
+        while (r.next()) m.load(make(), r.row());
+        return;
+    }
+    const std::string* alias = alias_ptr(q.alias);
+    std::vector<void*> related;
+    while (r.next()) load_row(q, r.row(), make(), alias, related);
 }
 
 std::vector<std::vector<Value>> fetch_values(const Query& q) {
@@ -203,7 +210,9 @@ std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view al
     auto r = lease.execute(select_by_pk_sql(m, lease.dialect()), std::span<const Value>(&key, 1));
     std::size_t rows = 0;
     while (r.next()) {
-        m.load(make(), r.row());
+        void* obj = make();
+        m.load(obj, r.row());
+        if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
         ++rows;
     }
     return rows;
@@ -318,7 +327,15 @@ std::int64_t QuerySetBase::update(const Assignments& set) const {
                 e = std::make_shared<const detail::ExprNode>(std::move(n));
                 break;
             }
-            case Operand::Kind::expr: e = detail::resolve_expr(q, op.expr(), false); break;
+            case Operand::Kind::expr: {
+                detail::Query scratch = q;
+                e = detail::resolve_expr(scratch, op.expr(), false);
+                if (scratch.joins.size() != q.joins.size())
+                    throw FieldError(fmt::format("update(): joined field references are not permitted ('{}' crosses "
+                                                 "a relation)",
+                                                 name));
+                break;
+            }
             case Operand::Kind::list:
                 throw ValidationError(fmt::format("update(): {}.{} takes a value or an expression, not a list",
                                                   m.type_name(), f.name),
@@ -334,24 +351,33 @@ std::int64_t QuerySetBase::update(const Assignments& set) const {
 
 std::int64_t QuerySetBase::remove() const {
     if (q_->none) return 0;
+    if (q_->sliced()) throw InterfaceError("Cannot delete a query once a slice has been taken");
+    if (detail::has_dependents(*q_->model)) {
+        const std::string pk = "pk";
+        auto keys = detail::flat_values(*detail::with_values(*q_, std::span<const std::string>(&pk, 1)));
+        return detail::delete_with_collector(*q_->model, std::move(keys), q_->alias);
+    }
     detail::Lease lease(q_->alias);
     auto sql = detail::SqlCompiler(lease.dialect()).delete_rows(*q_);
     return lease.execute(sql).rows_affected();
 }
 
 Value QuerySetBase::aggregate(const Expr& e) const {
-    auto items = detail::resolve_aggregates(*q_, {{std::string(), e}});
-    return detail::run_aggregate(*q_, items).begin()->second;
+    detail::Query q = *q_;
+    auto items = detail::resolve_aggregates(q, {{std::string(), e}});
+    return detail::run_aggregate(q, items).begin()->second;
 }
 
 std::map<std::string, Value> QuerySetBase::aggregate(std::initializer_list<Expr> exprs) const {
     std::vector<std::pair<std::string, Expr>> named;
     for (const auto& e : exprs) named.emplace_back(std::string(), e);
-    return detail::run_aggregate(*q_, detail::resolve_aggregates(*q_, named));
+    return aggregate(named);
 }
 
 std::map<std::string, Value> QuerySetBase::aggregate(const std::vector<std::pair<std::string, Expr>>& named) const {
-    return detail::run_aggregate(*q_, detail::resolve_aggregates(*q_, named));
+    detail::Query q = *q_;
+    auto items = detail::resolve_aggregates(q, named);
+    return detail::run_aggregate(q, items);
 }
 
 const Value& ValuesRow::operator[](std::string_view name) const {

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "drivers/result.hpp"
 #include "orm/compiler.hpp"
 #include "orm/expressions.hpp"
 #include "orm/function_ref.hpp"
@@ -27,8 +28,22 @@ using detail::Sql;
 
 namespace detail {
 
-// Runs the query's SELECT and, per row, loads the model's columns into the object make() returns.
+// Runs the query's SELECT and, per row, loads the model's columns into the object make() returns
+// (with its select_related objects, and its relation members bound to the query's database).
 void fetch_objects(const Query& q, FunctionRef<void*()> make);
+// One row of q's SELECT into obj: its fields, bindings and select_related objects (`related` is
+// scratch space reused across rows).
+void load_row(const Query& q, const db::Row& row, void* obj, const std::string* alias, std::vector<void*>& related);
+// prefetch_related(): fills the relation caches of the objects q returned (one query per level).
+void prefetch_objects(const Query& q, std::span<void* const> objects);
+// Whether deleting rows of m must consult the deletion collector (rows of other models refer to
+// it with an on_delete other than do_nothing).
+bool has_dependents(const ModelInfo& m);
+// Deletes these rows of m and what on_delete says (cascades, SET NULL), after checking protect
+// and restrict, in one transaction. Returns the rows of m deleted.
+std::int64_t delete_with_collector(const ModelInfo& m, std::vector<Value> keys, std::string_view alias);
+// A forever-living copy of an alias name (relation members keep a pointer to it).
+const std::string* alias_ptr(std::string_view alias);
 // The hot path of get(pk=...) and refresh_from_db(): one SELECT by primary key whose SQL is
 // compiled once per model and dialect. Returns the rows found (0 or 1).
 std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, FunctionRef<void*()> make);
