@@ -24,13 +24,20 @@ struct Model {
 
     static constexpr Manager<T> objects{};
 
+    // Each takes the database alias to use (Django's `using=`); without one, the routers choose
+    // (db_for_write for save and remove, db_for_read for refresh_from_db), else "default".
+    //
     // INSERT when the auto-increment key is still 0 (then the key is filled in), else UPDATE by
     // primary key (INSERT if no row has it). Validates every field before any SQL is sent.
-    void save() { detail::save_object(model_info<T>(), self(), "default"); }
+    void save(std::string_view using_db = {}) { detail::save_object(model_info<T>(), self(), using_db); }
     // DELETE by primary key; an auto-increment key goes back to 0. Returns the rows deleted.
-    std::int64_t remove() { return detail::delete_object(model_info<T>(), self(), "default"); }
+    std::int64_t remove(std::string_view using_db = {}) {
+        return detail::delete_object(model_info<T>(), self(), using_db);
+    }
     // Reloads every field from the database; throws DoesNotExist if the row is gone.
-    void refresh_from_db() { detail::refresh_object(model_info<T>(), self(), "default"); }
+    void refresh_from_db(std::string_view using_db = {}) {
+        detail::refresh_object(model_info<T>(), self(), using_db);
+    }
     // The primary key as a Value.
     Value pk() const { return model_info<T>().pk().access->get(static_cast<const T*>(this)); }
 
