@@ -129,8 +129,8 @@ void refresh_object(const ModelInfo& m, void* obj, std::string_view alias) {
     if (pk_unset(m, obj))
         throw InterfaceError(fmt::format("refresh_from_db(): this {} has no primary key yet (save it first)",
                                          m.type_name()));
-    RoutedAlias db(Access::read, m, alias);
-    std::size_t rows = fetch_by_pk(m, m.pk().access->get(obj), db, [&]() -> void* { return obj; });
+    RoutedAlias on(Access::read, m, alias);
+    std::size_t rows = fetch_by_pk(m, m.pk().access->get(obj), on, [&]() -> void* { return obj; });
     if (rows == 0)
         m.throw_does_not_exist(fmt::format("{} matching query does not exist (refresh_from_db with {} = {}).",
                                            m.type_name(), m.pk().name, m.pk().access->get(obj).debug_string()));
@@ -199,8 +199,8 @@ void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t
 
 void raw_objects(const ModelInfo& m, std::string_view sql, std::span<const Value> params, std::string_view alias,
                  FunctionRef<void*()> make) {
-    RoutedAlias db(Access::read, m, alias);
-    Lease lease(db);
+    RoutedAlias on(Access::read, m, alias);
+    Lease lease(on);
     auto r = lease.execute(sql, params);
     std::vector<std::pair<std::size_t, const FieldInfo*>> mapping;
     bool has_pk = false;

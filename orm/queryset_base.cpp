@@ -222,8 +222,8 @@ std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view al
     const FieldInfo& f = m.pk();
     const Value key = m.normalize(f, pk);
     if (key.is_null()) return 0;
-    RoutedAlias db(Access::read, m, alias);  // no routers: one relaxed load
-    Lease lease(db);
+    RoutedAlias on(Access::read, m, alias);  // no routers: one relaxed load
+    Lease lease(on);
     auto r = lease.execute(select_by_pk_sql(m, lease.dialect()), std::span<const Value>(&key, 1));
     std::size_t rows = 0;
     while (r.next()) {
