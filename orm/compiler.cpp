@@ -364,6 +364,15 @@ Sql SqlCompiler::select(const Query& q) const {
     return s;
 }
 
+Sql SqlCompiler::select_for_update(const Query& q, const ForUpdate& lock) const {
+    // Standard SQL (PostgreSQL, MySQL 8, Oracle spell it alike), after LIMIT / OFFSET.
+    Sql s = select(q);
+    s.text += " FOR UPDATE";
+    if (lock.nowait) s.text += " NOWAIT";
+    else if (lock.skip_locked) s.text += " SKIP LOCKED";
+    return s;
+}
+
 Sql SqlCompiler::count(const Query& q) const {
     Sql s;
     if (needs_subquery(q)) {

@@ -370,11 +370,7 @@ WherePtr resolve_leaf(Query& q, const QNode& node, JoinPolicy pol) {
     const std::size_t rest = parts.size() - end.consumed;
     if (rest == 1) {
         auto l = parse_lookup(parts.back());
-        if (!l)
-            throw FieldError(fmt::format("Cannot resolve '{}': '{}' is neither a lookup nor a field of a related "
-                                         "model ({} is not a relation). Lookups for it: {}",
-                                         node.path, parts.back(), describe_lhs(q, *lhs), allowed_lookups(type)));
-        if (!lookup_allowed(type, *l))
+        if (!l || !lookup_allowed(type, *l))
             throw FieldError(fmt::format("Unsupported lookup '{}' for {}. Choices are: {}", parts.back(),
                                          describe_lhs(q, *lhs), allowed_lookups(type)));
         lookup = *l;

@@ -13,6 +13,7 @@
 #include "orm/model_info.hpp"
 #include "orm/queryset_base.hpp"
 #include "orm/relations.hpp"
+#include "orm/routers.hpp"
 #include "orm/session.hpp"
 
 namespace orm::detail {
@@ -60,12 +61,14 @@ std::vector<Value> read_column(const Query& q) {
 
 std::int64_t run_update(const Query& q, const FieldInfo& f, Value v) {
     SetClause set{{&f, value_expr_node(std::move(v))}};
-    Lease lease(q.alias);
+    RoutedAlias alias(Access::write, *q.model, q.alias);
+    Lease lease(alias);
     return lease.execute(SqlCompiler(lease.dialect()).update(q, set)).rows_affected();
 }
 
 std::int64_t run_delete(const Query& q) {
-    Lease lease(q.alias);
+    RoutedAlias alias(Access::write, *q.model, q.alias);
+    Lease lease(alias);
     return lease.execute(SqlCompiler(lease.dialect()).delete_rows(q)).rows_affected();
 }
 
@@ -217,6 +220,11 @@ void related_set(const SetBinding& b, std::span<const Value> keys_in) {
     });
 }
 
+void related_check_db(const SetBinding& b, std::string_view db) {
+    const std::string& alias = alias_or_default(b.alias);
+    if (!db.empty() && db != alias) check_relation(*b.relation->owner, alias, b.relation->target(), db);
+}
+
 void related_prepare_create(const SetBinding& b, void* obj) {
     const Relation& r = *b.relation;
     if (is_m2m(r)) return;
@@ -280,7 +288,8 @@ const SetMember& set_member_for(const ModelInfo& m, const Relation& r, std::stri
 // Runs q and hands each row's object (emplaced into the vector `owner_of(row)` returns) on.
 template <class OwnerOf>
 void read_into(const Query& q, const std::string* alias, OwnerOf&& owner_of) {
-    Lease lease(q.alias);
+    RoutedAlias on(Access::read, *q.model, q.alias);
+    Lease lease(on);
     auto res = lease.execute(SqlCompiler(lease.dialect()).select(q));
     const ModelInfo& m = *q.model;
     std::vector<void*> related;
@@ -393,6 +402,7 @@ Level prefetch_level(const Level& in, std::string_view name, std::string_view pa
 void prefetch_objects(const Query& q, std::span<void* const> objects) {
     if (q.prefetch.empty() || objects.empty()) return;
     ensure_relations();
+    RoutedAlias alias(Access::read, *q.model, q.alias);
     std::map<std::string, Level> levels;  // by path prefix: "books" is read once for "books__tags" too
     Level root;
     root.model = q.model;
@@ -407,7 +417,7 @@ void prefetch_objects(const Query& q, std::span<void* const> objects) {
             std::string_view name(path.data() + start, end - start);
             prefix = prefix.empty() ? std::string(name) : prefix + "__" + std::string(name);
             auto it = levels.find(prefix);
-            if (it == levels.end()) it = levels.emplace(prefix, prefetch_level(*current, name, path, q.alias)).first;
+            if (it == levels.end()) it = levels.emplace(prefix, prefetch_level(*current, name, path, alias.get())).first;
             current = &it->second;
             start = end + 2;
         }

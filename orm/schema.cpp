@@ -1,9 +1,11 @@
 // create_tables / drop_tables through the schema editor, logged like every other statement.
+// Models a router's allow_migrate() refuses on the alias are left out.
 #include "orm/schema.hpp"
 
 #include "drivers/backend.hpp"
 #include "drivers/features.hpp"
 #include "orm/atomic.hpp"
+#include "orm/routers.hpp"
 #include "orm/session.hpp"
 
 namespace orm::detail {
@@ -23,9 +25,18 @@ void in_ddl_transaction(std::string_view alias, Fn&& fn) {
     }
 }
 
+std::vector<const ModelInfo*> migratable(std::span<const ModelInfo* const> models, std::string_view alias) {
+    std::vector<const ModelInfo*> out;
+    for (const ModelInfo* m : models)
+        if (allow_migrate(alias, *m)) out.push_back(m);
+    return out;
+}
+
 }  // namespace
 
-void create_tables(std::span<const ModelInfo* const> models, std::string_view alias, bool if_not_exists) {
+void create_tables(std::span<const ModelInfo* const> all, std::string_view alias, bool if_not_exists) {
+    const auto models = migratable(all, alias);
+    if (models.empty()) return;
     in_ddl_transaction(alias, [&](Lease& lease) {
         const auto& editor = lease.conn().backend().schema_editor();
         for (const ModelInfo* m : models)
@@ -34,7 +45,9 @@ void create_tables(std::span<const ModelInfo* const> models, std::string_view al
     });
 }
 
-void drop_tables(std::span<const ModelInfo* const> models, std::string_view alias, bool if_exists) {
+void drop_tables(std::span<const ModelInfo* const> all, std::string_view alias, bool if_exists) {
+    const auto models = migratable(all, alias);
+    if (models.empty()) return;
     in_ddl_transaction(alias, [&](Lease& lease) {
         const auto& editor = lease.conn().backend().schema_editor();
         for (auto it = models.rbegin(); it != models.rend(); ++it) {
