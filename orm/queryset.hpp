@@ -182,8 +182,16 @@ public:
     T get(const Q& q) const { return filter(q).get(); }
     T get(std::string lookup, Operand v) const {
         const ModelInfo& m = model_info<T>();
-        if (v.kind() == Operand::Kind::value && !lock_ && detail::is_plain(*q_) && detail::is_pk_lookup(m, lookup))
-            return detail::get_by_pk<T>(v.value(), q_->alias);
+        if (v.kind() == Operand::Kind::value && !lock_ && detail::is_pk_lookup(m, lookup)) {
+            if (detail::is_plain(*q_)) return detail::get_by_pk<T>(v.value(), q_->alias);
+            if (detail::is_plain_with_related(*q_)) {
+                std::vector<T> rows;
+                auto n = detail::fetch_by_pk_related(*q_, v.value(), [&]() -> void* { return &rows.emplace_back(); });
+                detail::check_get_result(m, n);
+                if (!q_->prefetch.empty()) prefetch(rows);
+                return std::move(rows.front());
+            }
+        }
         return filter(std::move(lookup), std::move(v)).get();
     }
 
