@@ -411,7 +411,14 @@ public:
 private:
     bool load() {
         rows_.clear();
-        return reader_->next([&]() -> void* { return &rows_.emplace_back(); });
+        if (!reader_->next([&]() -> void* { return &rows_.emplace_back(); })) return false;
+        if (!reader_->query().prefetch.empty()) {  // prefetch_related() applies per chunk
+            std::vector<void*> objs;
+            objs.reserve(rows_.size());
+            for (auto& r : rows_) objs.push_back(&r);
+            detail::prefetch_objects(reader_->query(), objs);
+        }
+        return true;
     }
     std::unique_ptr<detail::ChunkReader> reader_;
     std::vector<T> rows_;

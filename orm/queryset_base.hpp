@@ -106,6 +106,7 @@ public:
     ChunkReader(QueryPtr q, std::size_t chunk_size, std::optional<ForUpdate> lock = std::nullopt);
     // Loads the next chunk (make() per row); false when no rows were left.
     bool next(FunctionRef<void*()> make);
+    const Query& query() const noexcept { return *q_; }
 
 private:
     QueryPtr q_;
