@@ -299,6 +299,10 @@ void render_select(const db::Dialect& d, const Query& q, std::string& out, std::
         };
         columns(m, 0);
         for (const auto& rs : q.select_related) columns(table_model(q, rs.table), rs.table);
+    } else if (q.group_by_model) {
+        std::string col;
+        r.column(col, m.pk());
+        group.push_back(std::move(col));
     }
     for (const auto& it : items) {
         if (!first) out += ", ";

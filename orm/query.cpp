@@ -678,6 +678,8 @@ QueryPtr with_annotation(const Query& q, std::string name, const Expr& e) {
 
 QueryPtr with_values(const Query& q, std::span<const std::string> names) {
     auto out = copy(q);
+    if (!q.values_mode)
+        for (const auto& a : q.annotations) out->group_by_model = out->group_by_model || a.aggregate;
     out->values_mode = true;
     out->values.clear();
     if (names.empty()) {

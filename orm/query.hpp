@@ -98,6 +98,9 @@ struct Query {
     std::vector<RelatedSelect> select_related;
     std::vector<std::string> prefetch;   // prefetch_related() paths, run after the rows are read
     std::uint32_t filter_calls = 0;      // numbers the filter() calls (multi-valued join groups)
+    // values() after an aggregate annotate(): the groups stay one per model row (Django), not
+    // one per distinct combination of the selected values.
+    bool group_by_model = false;
 
     bool sliced() const noexcept { return limit.has_value() || offset > 0; }
     bool has_aggregate_select() const noexcept;
