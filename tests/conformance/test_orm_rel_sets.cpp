@@ -80,8 +80,12 @@ CONFORMANCE_TEST("orm sets: remove / clear / set on a nullable reverse foreign k
     CT_CHECK(!Book::objects.get("pk", s.b2.id).editor.has_value());  // NULL, not deleted
     s.bob.edited.remove({Value(s.b5.id)});
     CT_CHECK_EQ(s.bob.edited.count(), std::int64_t{1});
-    // Removing a book that is not in the set leaves it alone (b3's editor is Ann).
-    s.bob.edited.remove(s.b3);
+    // Removing a book that is not in the set leaves it alone (b3's editor is Ann). Django raises
+    // DoesNotExist here; a silent no-op is accepted too, changing b3 is not.
+    try {
+        s.bob.edited.remove(s.b3);
+    } catch (const ObjectDoesNotExist&) {
+    }
     CT_CHECK_EQ(Book::objects.get("pk", s.b3.id).editor->name, std::string("Ann"));
     // set(): exactly these.
     s.bob.edited.set(std::vector<Book>{s.b2, s.b4});
