@@ -63,17 +63,39 @@ public:
         out += typed ? d_.typed_placeholder(params_.size(), v.kind()) : d_.placeholder(params_.size());
     }
 
-    void column(std::string& out, const FieldInfo& f) {
-        out += table_;
+    void column(std::string& out, const FieldInfo& f, std::uint16_t table = 0) {
+        if (table == 0) out += table_;
+        else out += d_.quote_name(join_alias(table));
         out += '.';
         out += d_.quote_name(f.column);
+    }
+
+    static std::string join_alias(std::uint16_t table) { return "T" + std::to_string(table); }
+
+    // FROM <table> [JOIN ...]
+    void from(std::string& out, const Query& q) {
+        out += " FROM ";
+        out += table_;
+        for (std::size_t i = 0; i < q.joins.size(); ++i) {
+            const Join& j = q.joins[i];
+            const auto t = static_cast<std::uint16_t>(i + 1);
+            out += j.outer ? " LEFT OUTER JOIN " : " INNER JOIN ";
+            out += d_.quote_name(j.model->table());
+            out += ' ';
+            out += d_.quote_name(join_alias(t));
+            out += " ON (";
+            column(out, *j.left, j.parent);
+            out += " = ";
+            column(out, *j.right, t);
+            out += ')';
+        }
     }
 
     void expr(std::string& out, const ExprNode& e, bool typed_values = true) {
         switch (e.kind) {
             case ExprKind::field:
                 if (!e.field) throw InterfaceError(fmt::format("unresolved field '{}' in a query", e.name));
-                column(out, *e.field);
+                column(out, *e.field, e.table);
                 return;
             case ExprKind::value: param(out, e.value, typed_values); return;
             case ExprKind::arith:
@@ -111,6 +133,12 @@ public:
     void where(std::string& out, const WhereNode& w, bool negated) {
         switch (w.kind) {
             case WhereNode::Kind::nothing: out += "1 = 0"; return;
+            case WhereNode::Kind::in_query:
+                expr(out, *w.lhs);
+                out += " IN (";
+                subquery(out, *w.sub);
+                out += ')';
+                return;
             case WhereNode::Kind::not_: {
                 const WhereNode& c = *w.children.front();
                 // A guarded leaf (see below) brings its own parentheses.
@@ -206,6 +234,9 @@ public:
 
     const std::string& table() const { return table_; }
 
+    // A nested SELECT (its parameters continue this statement's numbering).
+    void subquery(std::string& out, const Query& sub);
+
 private:
     const db::Dialect& d_;
     std::vector<Value>& params_;
@@ -216,6 +247,30 @@ void where_clause(Renderer& r, std::string& out, const Query& q) {
     if (!q.where) return;
     out += " WHERE ";
     r.where(out, *q.where, false);
+}
+
+void render_select(const db::Dialect& d, const Query& q, std::string& out, std::vector<Value>& params,
+                   bool with_order);
+
+void Renderer::subquery(std::string& out, const Query& sub) { render_select(d_, sub, out, params_, false); }
+
+// UPDATE / DELETE cannot join: a filter across relations becomes `pk IN (SELECT pk ... JOIN ...)`.
+void write_where(Renderer& r, std::string& out, const Query& q) {
+    if (q.joins.empty()) {
+        where_clause(r, out, q);
+        return;
+    }
+    Query inner = q;
+    inner.values_mode = true;
+    inner.values = {SelectItem{q.model->pk().name, field_ref(q.model->pk()), false}};
+    inner.order_by.clear();
+    inner.select_related.clear();
+    inner.annotations.clear();
+    out += " WHERE ";
+    r.column(out, q.model->pk());
+    out += " IN (";
+    r.subquery(out, inner);
+    out += ')';
 }
 
 bool grouped(const Query& q) { return q.has_aggregate_select() || q.having; }
@@ -231,15 +286,19 @@ void render_select(const db::Dialect& d, const Query& q, std::string& out, std::
     std::size_t pos = 0;
     bool first = true;
     if (!q.values_mode) {
-        for (const auto& f : m.fields()) {
-            if (!first) out += ", ";
-            first = false;
-            std::string col;
-            r.column(col, f);
-            out += col;
-            group.push_back(std::move(col));
-            ++pos;
-        }
+        auto columns = [&](const ModelInfo& model, std::uint16_t table) {
+            for (const auto& f : model.fields()) {
+                if (!first) out += ", ";
+                first = false;
+                std::string col;
+                r.column(col, f, table);
+                out += col;
+                group.push_back(std::move(col));
+                ++pos;
+            }
+        };
+        columns(m, 0);
+        for (const auto& rs : q.select_related) columns(table_model(q, rs.table), rs.table);
     }
     for (const auto& it : items) {
         if (!first) out += ", ";
@@ -258,8 +317,7 @@ void render_select(const db::Dialect& d, const Query& q, std::string& out, std::
         out += d.quote_name(it.name);
         if (!it.aggregate) group.push_back(std::to_string(pos));
     }
-    out += " FROM ";
-    out += r.table();
+    r.from(out, q);
     where_clause(r, out, q);
     if (grouped(q) && !group.empty()) {
         out += " GROUP BY ";
@@ -280,7 +338,7 @@ void render_select(const db::Dialect& d, const Query& q, std::string& out, std::
             for (const auto& it : items) {
                 selected_annotation = selected_annotation || (e.kind == ExprKind::annotation && it.name == e.name);
                 selected = selected || (it.expr->kind == ExprKind::field && e.kind == ExprKind::field &&
-                                        it.expr->field == e.field);
+                                        it.expr->field == e.field && it.expr->table == e.table);
             }
             selected = selected || selected_annotation;
             // The model's default ordering yields to grouping and to DISTINCT over other columns
@@ -306,6 +364,15 @@ Sql SqlCompiler::select(const Query& q) const {
     return s;
 }
 
+Sql SqlCompiler::select_for_update(const Query& q, const ForUpdate& lock) const {
+    // Standard SQL (PostgreSQL, MySQL 8, Oracle spell it alike), after LIMIT / OFFSET.
+    Sql s = select(q);
+    s.text += " FOR UPDATE";
+    if (lock.nowait) s.text += " NOWAIT";
+    else if (lock.skip_locked) s.text += " SKIP LOCKED";
+    return s;
+}
+
 Sql SqlCompiler::count(const Query& q) const {
     Sql s;
     if (needs_subquery(q)) {
@@ -316,7 +383,8 @@ Sql SqlCompiler::count(const Query& q) const {
         return s;
     }
     Renderer r(d_, s.params, d_.quote_name(q.model->table()));
-    s.text = "SELECT COUNT(*) FROM " + r.table();
+    s.text = "SELECT COUNT(*)";
+    r.from(s.text, q);
     where_clause(r, s.text, q);
     return s;
 }
@@ -330,7 +398,8 @@ Sql SqlCompiler::exists(const Query& q) const {
         return s;
     }
     Renderer r(d_, s.params, d_.quote_name(q.model->table()));
-    s.text = "SELECT 1 FROM " + r.table();
+    s.text = "SELECT 1";
+    r.from(s.text, q);
     where_clause(r, s.text, q);
     s.text += d_.limit_offset(1, 0);
     return s;
@@ -364,7 +433,7 @@ Sql SqlCompiler::aggregate(const Query& q, std::span<const SelectItem> items) co
         r.expr(s.text, *items[i].expr);
         s.text += " AS " + d_.quote_name(items[i].name);
     }
-    s.text += " FROM " + r.table();
+    r.from(s.text, q);
     where_clause(r, s.text, q);
     return s;
 }
@@ -382,7 +451,7 @@ Sql SqlCompiler::update(const Query& q, const SetClause& set) const {
         s.text += " = ";
         r.expr(s.text, *set[i].second, set[i].second->kind != ExprKind::value);
     }
-    where_clause(r, s.text, q);
+    write_where(r, s.text, q);
     return s;
 }
 
@@ -392,7 +461,7 @@ Sql SqlCompiler::delete_rows(const Query& q) const {
     Sql s;
     Renderer r(d_, s.params, d_.quote_name(q.model->table()));
     s.text = "DELETE FROM " + r.table();
-    where_clause(r, s.text, q);
+    write_where(r, s.text, q);
     return s;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "drivers/dialect.hpp"
+#include "orm/for_update.hpp"
 #include "orm/query.hpp"
 
 namespace orm {
@@ -31,6 +32,9 @@ public:
     // The rows: model mode selects every field (in declaration order) and then the annotations;
     // values mode selects Query::values in order.
     Sql select(const Query& q) const;
+    // select() with the row-locking clause at the end: FOR UPDATE [NOWAIT | SKIP LOCKED]. The
+    // caller has checked the backend's features (detail::lock_clause_needed).
+    Sql select_for_update(const Query& q, const ForUpdate& lock) const;
     Sql count(const Query& q) const;
     Sql exists(const Query& q) const;
     // One row with one column per item (each an aggregate expression).

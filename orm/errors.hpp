@@ -62,4 +62,16 @@ private:
     std::vector<std::string> objects_;
 };
 
+// A database router refused something, e.g. relating objects that live on different databases;
+// the message names both models and both aliases.
+class RouterError : public InterfaceError {
+    using InterfaceError::InterfaceError;
+};
+
+// A transaction is needed and none is open, e.g. evaluating a select_for_update() queryset
+// outside orm::atomic (the row locks would be released at once).
+class TransactionManagementError : public InterfaceError {
+    using InterfaceError::InterfaceError;
+};
+
 }  // namespace orm

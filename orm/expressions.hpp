@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <concepts>
 #include <ranges>
 #include <string>
 #include <type_traits>
@@ -31,6 +32,7 @@ struct ExprNode {
     bool distinct = false;         // COUNT(DISTINCT ...)
     std::string name;              // field/annotation name as written; an aggregate's default alias
     const FieldInfo* field = nullptr;  // set once resolved against a model
+    std::uint16_t table = 0;           // field: the query's table it belongs to (0: the model's own; n: join n)
     Value value;
     std::shared_ptr<const ExprNode> lhs, rhs;  // arith operands; an aggregate's argument (null: COUNT(*))
 };
@@ -89,6 +91,13 @@ Expr Min(const Expr& e);
 Expr Max(std::string field);
 Expr Max(const Expr& e);
 
+// A model object or a ForeignKey: anything with pk() -> Value stands for its key in lookups
+// (filter("author", ann), filter("author__in", authors)).
+template <class V>
+concept HasPk = !ValueLike<V> && requires(const V& v) {
+    { v.pk() } -> std::same_as<Value>;
+};
+
 // The right-hand side of a lookup or an update: a value, a list of values (for __in and
 // __range: any range, a std::pair or a braced list), or an expression.
 class Operand {
@@ -98,6 +107,13 @@ public:
     Operand(Expr e) : kind_(Kind::expr), expr_(std::move(e).node()) {}
     template <ValueLike V>
     Operand(V&& v) : kind_(Kind::value), value_(std::forward<V>(v)) {}
+    template <HasPk M>
+    Operand(const M& obj) : kind_(Kind::value), value_(obj.pk()) {}
+    template <std::ranges::input_range R>
+        requires(!ValueLike<R> && !HasPk<R> && HasPk<std::remove_cvref_t<std::ranges::range_reference_t<R>>>)
+    Operand(const R& r) : kind_(Kind::list) {
+        for (auto&& x : r) list_.push_back(x.pk());
+    }
     Operand(std::initializer_list<Value> values) : kind_(Kind::list), list_(values) {}
     template <class A, class B>
     Operand(const std::pair<A, B>& p) : kind_(Kind::list), list_{Value(p.first), Value(p.second)} {}

@@ -1,6 +1,7 @@
 // Instances: insert / update-or-insert by primary key, delete, refresh, bulk insert, raw SQL.
 // The primary key of a new row comes back through RETURNING or the connection's last insert
-// id, whichever the backend's features offer.
+// id, whichever the backend's features offer. An empty alias means the routers' choice
+// (db_for_write for writes, db_for_read for refresh and raw), else "default".
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include "orm/errors.hpp"
 #include "orm/model_info.hpp"
 #include "orm/queryset_base.hpp"
+#include "orm/routers.hpp"
 #include "orm/session.hpp"
 
 namespace orm::detail {
@@ -21,6 +23,20 @@ QueryPtr pk_query(const ModelInfo& m, const Value& pk) { return with_filter(*mak
 void set_pk(const ModelInfo& m, void* obj, const Value& v) {
     const FieldInfo& pk = m.pk();
     pk.access->set(obj, m.normalize(pk, v));
+}
+
+// Before an object is written to `alias`: every related object it caches (book.author = ann)
+// must be allowed next to it by the routers (without routers: on the same database).
+void check_related_databases(const ModelInfo& m, const void* obj, std::string_view alias) {
+    if (!m.has_relations()) return;
+    for (const auto& f : m.fields()) {
+        if (!f.relation) continue;
+        const void* target = f.access->related_object(obj);
+        if (!target) continue;
+        const ModelInfo& tm = f.relation->target();
+        const std::string* db = tm.ops().get_db ? tm.ops().get_db(target) : nullptr;
+        if (db && *db != alias) check_relation(m, alias, tm, *db);
+    }
 }
 
 }  // namespace
@@ -50,7 +66,9 @@ void assign_fields(const ModelInfo& m, void* obj, const Assignments& lookup, con
     apply(values, false);
 }
 
-void insert_object(const ModelInfo& m, void* obj, std::string_view alias) {
+void insert_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
+    RoutedAlias alias(Access::write, m, alias_arg);
+    check_related_databases(m, obj, alias);
     const bool auto_pk = pk_unset(m, obj);
     std::vector<const FieldInfo*> cols;
     std::vector<Value> params;
@@ -66,7 +84,10 @@ void insert_object(const ModelInfo& m, void* obj, std::string_view alias) {
                                             lease.dialect().name()));
     const std::string sql = SqlCompiler(lease.dialect()).insert(m, cols, 1, returning);
     auto r = lease.execute(sql, params);
-    if (!auto_pk) return;
+    if (!auto_pk) {
+        if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
+        return;
+    }
     if (returning) {
         if (!r.next()) throw InternalError(fmt::format("INSERT ... RETURNING into {} returned no row", m.table()));
         Value id = r.row().value(0);
@@ -77,9 +98,12 @@ void insert_object(const ModelInfo& m, void* obj, std::string_view alias) {
         r = db::Result();
         set_pk(m, obj, Value(lease.conn().last_insert_id()));
     }
+    if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
 }
 
-void save_object(const ModelInfo& m, void* obj, std::string_view alias) {
+void save_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
+    RoutedAlias alias(Access::write, m, alias_arg);
+    check_related_databases(m, obj, alias);
     if (pk_unset(m, obj)) {
         insert_object(m, obj, alias);
         return;
@@ -108,14 +132,21 @@ void save_object(const ModelInfo& m, void* obj, std::string_view alias) {
         matched = lease.execute(SqlCompiler(lease.dialect()).update(*q, set)).rows_affected();
     }
     if (matched == 0) insert_object(m, obj, alias);
+    else if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
 }
 
-std::int64_t delete_object(const ModelInfo& m, void* obj, std::string_view alias) {
+std::int64_t delete_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
+    RoutedAlias alias(Access::write, m, alias_arg);
     const FieldInfo& pk = m.pk();
-    auto q = std::make_shared<Query>(*pk_query(m, pk.access->get(obj)));
-    q->alias = std::string(alias);
-    Lease lease(alias);
-    auto n = lease.execute(SqlCompiler(lease.dialect()).delete_rows(*q)).rows_affected();
+    std::int64_t n = 0;
+    if (has_dependents(m)) {
+        n = delete_with_collector(m, {pk.access->get(obj)}, alias);
+    } else {
+        auto q = std::make_shared<Query>(*pk_query(m, pk.access->get(obj)));
+        q->alias = std::string(alias);
+        Lease lease(alias);
+        n = lease.execute(SqlCompiler(lease.dialect()).delete_rows(*q)).rows_affected();
+    }
     if (pk.auto_increment) pk.access->set(obj, normalize_value(pk.type, Value(std::int64_t{0}), pk.name));
     return n;
 }
@@ -124,15 +155,17 @@ void refresh_object(const ModelInfo& m, void* obj, std::string_view alias) {
     if (pk_unset(m, obj))
         throw InterfaceError(fmt::format("refresh_from_db(): this {} has no primary key yet (save it first)",
                                          m.type_name()));
-    std::size_t rows = fetch_by_pk(m, m.pk().access->get(obj), alias, [&]() -> void* { return obj; });
+    RoutedAlias on(Access::read, m, alias);
+    std::size_t rows = fetch_by_pk(m, m.pk().access->get(obj), on, [&]() -> void* { return obj; });
     if (rows == 0)
         m.throw_does_not_exist(fmt::format("{} matching query does not exist (refresh_from_db with {} = {}).",
                                            m.type_name(), m.pk().name, m.pk().access->get(obj).debug_string()));
 }
 
-void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t stride, std::string_view alias,
+void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t stride, std::string_view alias_arg,
                  std::size_t batch_size) {
     if (count == 0) return;
+    RoutedAlias alias(Access::write, m, alias_arg);
     auto object = [&](std::size_t i) { return static_cast<char*>(first) + i * stride; };
     // Objects whose key the database assigns go in batches without the key column; the others
     // (explicit keys) in batches with it.
@@ -192,7 +225,8 @@ void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t
 
 void raw_objects(const ModelInfo& m, std::string_view sql, std::span<const Value> params, std::string_view alias,
                  FunctionRef<void*()> make) {
-    Lease lease(alias);
+    RoutedAlias on(Access::read, m, alias);
+    Lease lease(on);
     auto r = lease.execute(sql, params);
     std::vector<std::pair<std::size_t, const FieldInfo*>> mapping;
     bool has_pk = false;
@@ -213,6 +247,7 @@ void raw_objects(const ModelInfo& m, std::string_view sql, std::span<const Value
         void* obj = make();
         auto row = r.row();
         for (const auto& [i, f] : mapping) f->access->load(obj, row, i);
+        if (m.needs_bind()) m.bind(obj, alias_ptr(on.get()));
     }
 }
 

@@ -17,6 +17,9 @@ public:
 
     QuerySet<T> all() const { return QuerySet<T>(); }
     QuerySet<T> none() const { return all().none(); }
+    // Book::objects.using_db("replica").filter(...): querysets on a named database.
+    QuerySet<T> using_db(std::string_view alias) const { return all().using_db(alias); }
+    QuerySet<T> select_for_update(ForUpdate options = {}) const { return all().select_for_update(options); }
     QuerySet<T> filter(const Q& q) const { return all().filter(q); }
     QuerySet<T> filter(std::string lookup, Operand v) const { return all().filter(std::move(lookup), std::move(v)); }
     QuerySet<T> exclude(const Q& q) const { return all().exclude(q); }
@@ -26,6 +29,14 @@ public:
         return all().order_by(names...);
     }
     QuerySet<T> distinct() const { return all().distinct(); }
+    template <class... S>
+    QuerySet<T> select_related(const S&... names) const {
+        return all().select_related(names...);
+    }
+    template <class... S>
+    QuerySet<T> prefetch_related(const S&... names) const {
+        return all().prefetch_related(names...);
+    }
     QuerySet<T> annotate(std::string name, const Expr& e) const { return all().annotate(std::move(name), e); }
     QuerySet<T> annotate(const Expr& e) const { return all().annotate(e); }
     template <class... S>
@@ -45,9 +56,9 @@ public:
     T get(const Q& q) const { return all().get(q); }
     T get(std::string lookup, Operand v) const {
         // The primary-key fast path of QuerySet<T>::get, without building the QuerySet (a Query
-        // allocation) first: a fresh queryset is plain and on the default alias.
+        // allocation) first: a fresh queryset is plain and routed (empty alias).
         if (v.kind() == Operand::Kind::value && detail::is_pk_lookup(model_info<T>(), lookup))
-            return detail::get_by_pk<T>(v.value(), "default");
+            return detail::get_by_pk<T>(v.value(), {});
         return all().get(std::move(lookup), std::move(v));
     }
     std::optional<T> first() const { return all().first(); }
@@ -80,8 +91,9 @@ public:
     }
 
     // Hand-written SQL mapped onto T: result columns fill the fields of the same column name
-    // (the primary key must be among them). Parameters are bound, never spliced.
-    std::vector<T> raw(std::string_view sql, std::vector<Value> params = {}, std::string_view alias = "default") const {
+    // (the primary key must be among them). Parameters are bound, never spliced. Runs on
+    // `alias`, or (empty) on the routers' db_for_read, else "default".
+    std::vector<T> raw(std::string_view sql, std::vector<Value> params = {}, std::string_view alias = {}) const {
         std::vector<T> rows;
         detail::raw_objects(model_info<T>(), sql, params, alias, [&]() -> void* { return &rows.emplace_back(); });
         return rows;

@@ -25,6 +25,8 @@ namespace orm {
 
 template <class T>
 const ModelInfo& model_info();
+template <class T>
+struct Model;
 
 namespace detail {
 
@@ -55,6 +57,8 @@ struct RelationAccess {
     static const std::string*& alias(ForeignKey<R, K>& fk) noexcept { return fk.alias_; }
     template <class R>
     static SetBinding& binding(RelatedSetImpl<R>& s) noexcept { return s.b_; }
+    template <class T>
+    static const std::string*& db(Model<T>& m) noexcept { return m.db_; }
     template <class R>
     static std::shared_ptr<std::vector<R>>& prefetched(RelatedSetImpl<R>& s) noexcept { return s.prefetched_; }
 };
@@ -136,6 +140,16 @@ ObjectOps object_ops() {
     ops.new_vector = []() -> std::shared_ptr<void> { return std::make_shared<std::vector<T>>(); };
     ops.emplace_back = [](void* v) -> void* { return &static_cast<std::vector<T>*>(v)->emplace_back(); };
     ops.push_copy = [](void* v, const void* obj) { static_cast<std::vector<T>*>(v)->push_back(*static_cast<const T*>(obj)); };
+    ops.size = [](const void* v) { return static_cast<const std::vector<T>*>(v)->size(); };
+    ops.at = [](void* v, std::size_t i) -> void* { return &(*static_cast<std::vector<T>*>(v))[i]; };
+    if constexpr (std::is_base_of_v<Model<T>, T>) {
+        ops.set_db = [](void* obj, const std::string* alias) {
+            RelationAccess::db(*static_cast<Model<T>*>(static_cast<T*>(obj))) = alias;
+        };
+        ops.get_db = [](const void* obj) -> const std::string* {
+            return RelationAccess::db(*static_cast<Model<T>*>(const_cast<T*>(static_cast<const T*>(obj))));
+        };
+    }
     return ops;
 }
 

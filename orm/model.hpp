@@ -1,5 +1,5 @@
-// orm::Model<T>: the CRTP base of a model. It adds no data members (the model stays a plain
-// aggregate with designated initializers), and gives T:
+// orm::Model<T>: the CRTP base of a model. Its one data member is the database the object came
+// from (the model stays a plain aggregate with designated initializers), and it gives T:
 //   T::objects                    the manager (queries start here)
 //   T::DoesNotExist               thrown by get() on no row (an orm::ObjectDoesNotExist)
 //   T::MultipleObjectsReturned    thrown by get() on several rows
@@ -29,18 +29,33 @@ struct Model {
 
     static constexpr Manager<T> objects{};
 
+    // Each takes the database alias to use (Django's `using=`); without one, the routers choose
+    // (db_for_write for save and remove, db_for_read for refresh_from_db), else "default".
+    //
     // INSERT when the auto-increment key is still 0 (then the key is filled in), else UPDATE by
     // primary key (INSERT if no row has it). Validates every field before any SQL is sent.
-    void save() { detail::save_object(model_info<T>(), self(), "default"); }
-    // DELETE by primary key; an auto-increment key goes back to 0. Returns the rows deleted.
-    std::int64_t remove() { return detail::delete_object(model_info<T>(), self(), "default"); }
+    // An object loaded from (or saved to) a database goes back to it unless an alias is given.
+    void save(std::string_view using_db = {}) { detail::save_object(model_info<T>(), self(), target(using_db)); }
+    // DELETE by primary key; an auto-increment key goes back to 0. Returns the rows deleted
+    // (of this model: cascades delete more, see on_delete).
+    std::int64_t remove(std::string_view using_db = {}) {
+        return detail::delete_object(model_info<T>(), self(), target(using_db));
+    }
     // Reloads every field from the database; throws DoesNotExist if the row is gone.
-    void refresh_from_db() { detail::refresh_object(model_info<T>(), self(), "default"); }
+    void refresh_from_db(std::string_view using_db = {}) {
+        detail::refresh_object(model_info<T>(), self(), target(using_db));
+    }
     // The primary key as a Value.
     Value pk() const { return model_info<T>().pk().access->get(static_cast<const T*>(this)); }
+    // The database alias this object was loaded from or last saved to (Django's _state.db);
+    // empty for an object that has not been to a database.
+    std::string_view db() const noexcept { return db_ ? std::string_view(*db_) : std::string_view(); }
 
 private:
+    friend struct detail::RelationAccess;
     T* self() { return static_cast<T*>(this); }
+    std::string_view target(std::string_view using_db) const noexcept { return using_db.empty() ? db() : using_db; }
+    const std::string* db_ = nullptr;
     static inline const bool registered_ = (detail::register_model(&model_info<T>), true);
 };
 

@@ -191,7 +191,8 @@ const Relation* ModelInfo::find_relation(std::string_view name) const {
 }
 
 void ModelInfo::bind(void* obj, const std::string* alias) const {
-    if (!needs_bind_) return;
+    if (ops_.set_db) ops_.set_db(obj, alias);
+    if (!has_relation_members_) return;
     detail::ensure_relations();
     const Value key = pk().access->get(obj);
     for (const auto& f : fields_)
@@ -245,7 +246,7 @@ void ModelInfo::finalize() {
             if (r.on_delete == OnDelete::set_null && !f.nullable)
                 throw bad(fmt::format("foreign key '{}' has on_delete(set_null) but is not nullable; add .null()",
                                       f.name));
-            needs_bind_ = true;
+            needs_bind_ = has_relation_members_ = true;
         }
         for (const auto& g : fields_) {
             if (&g == &f) break;
@@ -278,7 +279,7 @@ void ModelInfo::finalize() {
         if (m.name.empty()) throw bad("a related set has an empty name");
         if (find(m.name) && !m.forward)
             throw bad(fmt::format("related set '{}' has the name of a field", m.name));
-        needs_bind_ = true;
+        needs_bind_ = has_relation_members_ = true;
     }
     if (pks > 1) throw bad("more than one field is declared primary_key() (composite keys are not supported)");
     if (pks == 0) {

@@ -53,6 +53,11 @@ struct ObjectOps {
     std::shared_ptr<void> (*new_vector)() = nullptr;                  // an empty std::vector<T>
     void* (*emplace_back)(void* vector) = nullptr;                    // &vector.emplace_back()
     void (*push_copy)(void* vector, const void* obj) = nullptr;       // vector.push_back(obj)
+    std::size_t (*size)(const void* vector) = nullptr;                // vector.size()
+    void* (*at)(void* vector, std::size_t i) = nullptr;               // &vector[i]
+    // The database an object came from (models only; null for join-table rows).
+    void (*set_db)(void* obj, const std::string* alias) = nullptr;
+    const std::string* (*get_db)(const void* obj) = nullptr;
 };
 
 }  // namespace detail
@@ -167,9 +172,12 @@ public:
     const Relation* find_relation(std::string_view name) const;
     const std::vector<SetMember>& set_members() const noexcept { return set_members_; }
     const detail::ObjectOps& ops() const noexcept { return ops_; }
-    // Whether any member needs bind() after a load or insert (relation members).
+    // Whether bind() has anything to do (models record their database; relation members).
     bool needs_bind() const noexcept { return needs_bind_; }
-    // Binds relation members to the object's key and database (after loading or inserting it).
+    // Whether the model has foreign keys or related sets.
+    bool has_relations() const noexcept { return has_relation_members_; }
+    // Records the database an object came from and binds its relation members to its key
+    // (after loading or inserting it).
     void bind(void* obj, const std::string* alias) const;
     // "Book(id=3)": for messages naming objects.
     std::string describe_object(const Value& pk) const;
@@ -209,7 +217,10 @@ public:
                               const ModelInfo& (*target_fn)(), bool forward);
     Relation* mutable_relation(const Relation* r) const noexcept { return const_cast<Relation*>(r); }
     void add_reverse(std::unique_ptr<Relation> r) const;
-    void set_ops(const detail::ObjectOps& ops) { ops_ = ops; }
+    void set_ops(const detail::ObjectOps& ops) {
+        ops_ = ops;
+        needs_bind_ = needs_bind_ || ops.set_db != nullptr;
+    }
     // A model this one owns (an automatic many-to-many join table).
     ModelInfo& add_owned_model(std::unique_ptr<ModelInfo> m);
     const std::vector<std::unique_ptr<ModelInfo>>& owned_models() const noexcept { return owned_; }
@@ -235,6 +246,7 @@ private:
     std::vector<std::unique_ptr<ModelInfo>> owned_;
     detail::ObjectOps ops_;
     bool needs_bind_ = false;
+    bool has_relation_members_ = false;
     void (*does_not_exist_)(const std::string&) = nullptr;
     void (*multiple_)(const std::string&) = nullptr;
 };

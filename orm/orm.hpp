@@ -1,5 +1,6 @@
 // The public entry header: the driver layer (databases, connections, values, errors), the fiber
-// runtime (set_async, spawn, run), and the ORM (models, managers, querysets, Q/F, atomic).
+// runtime (set_async, spawn, run), and the ORM (models, managers, querysets, Q/F, atomic,
+// database routers).
 #pragma once
 
 #include "drivers/backend.hpp"
@@ -26,5 +27,6 @@
 #include "orm/model.hpp"
 #include "orm/q.hpp"
 #include "orm/queryset.hpp"
+#include "orm/routers.hpp"
 #include "orm/schema.hpp"
 #include "orm/typed.hpp"

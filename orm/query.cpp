@@ -14,6 +14,8 @@
 
 namespace orm::detail {
 
+ExprPtr resolve_expr(Query& q, const ExprPtr& e, bool allow_aggregate);
+
 namespace {
 
 constexpr std::array<std::string_view, 17> lookup_names = {
@@ -63,11 +65,12 @@ std::string allowed_lookups(std::optional<db::ColumnType> t) {
 
 ExprPtr make(ExprNode n) { return std::make_shared<const ExprNode>(std::move(n)); }
 
-ExprPtr field_expr(const FieldInfo& f) {
+ExprPtr field_expr(const FieldInfo& f, std::uint16_t table = 0) {
     ExprNode n;
     n.kind = ExprKind::field;
     n.name = f.name;
     n.field = &f;
+    n.table = table;
     return make(std::move(n));
 }
 
@@ -95,11 +98,12 @@ std::vector<std::string_view> split_path(std::string_view path) {
 
 // Fields and annotations, sorted, for "Choices are: ..." messages.
 std::string choices(const Query& q) {
-    std::vector<std::string_view> names;
-    for (const auto& f : q.model->fields()) names.push_back(f.name);
+    std::string out = q.model->choices();
+    if (q.annotations.empty()) return out;
+    std::vector<std::string> names;
     for (const auto& a : q.annotations) names.push_back(a.name);
     std::sort(names.begin(), names.end());
-    return fmt::format("{}", fmt::join(names, ", "));
+    return fmt::format("{}; annotations: {}", out, fmt::join(names, ", "));
 }
 
 [[noreturn]] void unknown_name(const Query& q, std::string_view name) {
@@ -112,22 +116,171 @@ const SelectItem* find_annotation(const Query& q, std::string_view name) {
     return nullptr;
 }
 
-// A name as an expression: an annotation, a field, or "pk".
-ExprPtr resolve_name(const Query& q, std::string_view name) {
-    if (const SelectItem* a = find_annotation(q, name)) {
-        ExprNode n;
-        n.kind = ExprKind::annotation;
-        n.name = a->name;
-        n.lhs = a->expr;
-        return make(std::move(n));
-    }
-    if (const FieldInfo* f = q.model->find(name)) return field_expr(*f);
-    unknown_name(q, name);
+bool names_member(const ModelInfo& m, std::string_view name) {
+    return m.find(name) != nullptr || m.find_relation(name) != nullptr;
 }
 
+// How a path creates joins: group 0 reuses any join of the same relation (annotate, values,
+// order_by); a filter() call's own group reuses only the joins that call made, so separate
+// filter() calls on a multi-valued relation match independently (as in Django).
+struct JoinPolicy {
+    std::uint32_t group = 0;
+    bool negated = false;  // under exclude()/~Q: a multi-valued relation becomes a subquery
+};
+
+std::uint16_t add_join(Query& q, std::uint16_t parent, const Relation& r, const ModelInfo& model,
+                       const FieldInfo* left, const FieldInfo* right, bool m2m_first, std::uint32_t group) {
+    const bool multi = r.multi_valued();
+    for (std::size_t i = 0; i < q.joins.size(); ++i) {
+        const Join& j = q.joins[i];
+        if (j.parent != parent || j.relation != &r || j.m2m_first != m2m_first) continue;
+        if (!multi || group == 0 || j.group == group) return static_cast<std::uint16_t>(i + 1);
+    }
+    if (q.joins.size() >= 60000) throw InterfaceError("too many joins in one query");
+    const bool parent_outer = parent > 0 && q.joins[parent - 1].outer;
+    Join j;
+    j.parent = parent;
+    j.relation = &r;
+    j.model = &model;
+    j.left = left;
+    j.right = right;
+    j.outer = parent_outer || multi || r.kind == RelationKind::reverse_one_to_one ||
+              (r.kind != RelationKind::many_to_many && !r.is_reverse() && r.fk->nullable);
+    j.group = multi ? group : 0;
+    j.m2m_first = m2m_first;
+    q.joins.push_back(j);
+    return static_cast<std::uint16_t>(q.joins.size());
+}
+
+// Crosses relation r from `table` (a table of r.owner); returns the target's table. A
+// many-to-many crosses the join table first; `through_table` receives that table.
+std::uint16_t cross(Query& q, std::uint16_t table, const Relation& r, std::uint32_t group,
+                    std::uint16_t* through_table = nullptr) {
+    const ModelInfo& target = r.target();
+    switch (r.kind) {
+        case RelationKind::foreign_key:
+        case RelationKind::one_to_one: return add_join(q, table, r, target, r.fk, &target.pk(), false, group);
+        case RelationKind::reverse_foreign_key:
+        case RelationKind::reverse_one_to_one:
+            return add_join(q, table, r, target, &r.owner->pk(), r.fk, false, group);
+        case RelationKind::many_to_many:
+        case RelationKind::reverse_many_to_many: {
+            std::uint16_t t = add_join(q, table, r, *r.through, &r.owner->pk(), r.through_from, true, group);
+            if (through_table) *through_table = t;
+            return add_join(q, t, r, target, r.through_to, &target.pk(), false, group);
+        }
+    }
+    return table;
+}
+
+// Where a path ends: an expression (a column of some table, or an annotation) and the parts
+// left for lookups; or, under negation, the multi-valued relation where it must split into a
+// subquery.
+struct PathEnd {
+    ExprPtr expr;
+    std::size_t consumed = 0;
+    bool nullable = false;  // the expression can be NULL (nullable column or outer join)
+    bool split = false;
+    std::uint16_t split_table = 0;
+    const Relation* split_relation = nullptr;
+};
+
+PathEnd walk_path(Query& q, std::span<const std::string_view> parts, JoinPolicy pol, bool allow_annotation) {
+    PathEnd end;
+    std::uint16_t table = 0;
+    const ModelInfo* model = q.model;
+    bool outer = false;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const std::string_view name = parts[i];
+        if (name.empty()) throw FieldError(fmt::format("empty field name in lookup '{}'", fmt::join(parts, "__")));
+        if (i == 0 && allow_annotation) {
+            if (const SelectItem* a = find_annotation(q, name)) {
+                ExprNode n;
+                n.kind = ExprKind::annotation;
+                n.name = a->name;
+                n.lhs = a->expr;
+                end.expr = make(std::move(n));
+                end.consumed = 1;
+                end.nullable = true;
+                return end;
+            }
+        }
+        const bool has_next = i + 1 < parts.size();
+        if (const FieldInfo* f = model->find(name)) {
+            const Relation* r = f->relation;
+            // A foreign key ends the path unless a field of its target follows; "author__id"
+            // and "author__pk" read the key column itself (no join).
+            if (r && has_next && names_member(r->target(), parts[i + 1])) {
+                const ModelInfo& target = r->target();
+                const bool pk_next = parts[i + 1] == "pk" || parts[i + 1] == target.pk().name;
+                const bool ends_after = i + 2 >= parts.size() || !names_member(target, parts[i + 2]);
+                if (!(pk_next && ends_after)) {
+                    table = cross(q, table, *r, pol.group);
+                    outer = outer || q.joins[table - 1].outer;
+                    model = &target;
+                    continue;
+                }
+                end.consumed = i + 2;
+            } else {
+                end.consumed = i + 1;
+            }
+            end.expr = field_expr(*f, table);
+            end.nullable = outer || f->nullable;
+            return end;
+        }
+        const Relation* r = model->find_relation(name);
+        if (!r) {
+            if (i == 0) unknown_name(q, name);
+            throw FieldError(fmt::format("Cannot resolve keyword '{}' into field of {} (in '{}'). Choices are: {}", name,
+                                         model->type_name(), fmt::join(parts, "__"), model->choices()));
+        }
+        if (pol.negated && r->multi_valued()) {
+            end.split = true;
+            end.split_table = table;
+            end.split_relation = r;
+            end.consumed = i + 1;
+            return end;
+        }
+        const ModelInfo& target = r->target();
+        if (!has_next || !names_member(target, parts[i + 1])) {
+            // The relation itself: compares the related row's key ("books__in", "tags=3").
+            std::uint16_t through = 0;
+            if (r->kind == RelationKind::many_to_many || r->kind == RelationKind::reverse_many_to_many) {
+                // The join table already holds the key: no second join.
+                through = add_join(q, table, *r, *r->through, &r->owner->pk(), r->through_from, true, pol.group);
+                end.expr = field_expr(*r->through_to, through);
+            } else {
+                std::uint16_t t = cross(q, table, *r, pol.group);
+                end.expr = field_expr(r->is_reverse() ? target.pk() : *r->fk, r->is_reverse() ? t : table);
+            }
+            end.consumed = i + 1;
+            end.nullable = true;
+            return end;
+        }
+        table = cross(q, table, *r, pol.group);
+        outer = outer || q.joins[table - 1].outer;
+        model = &target;
+    }
+    throw FieldError(fmt::format("Cannot resolve '{}': it ends at a relation", fmt::join(parts, "__")));
+}
+
+
 std::string describe_lhs(const Query& q, const ExprNode& e) {
-    if (e.field) return fmt::format("field {}.{} ({})", q.model->type_name(), e.field->name, e.field->type_name());
+    (void)q;
+    if (e.field) return fmt::format("field {} ({})", e.field->name, e.field->type_name());
     return fmt::format("annotation '{}'", e.name);
+}
+
+// A name or path ("price", "author__name", an annotation) as an expression; every part must be
+// a field or relation (no lookups).
+ExprPtr resolve_name(Query& q, std::string_view name, std::string_view what) {
+    auto parts = split_path(name);
+    PathEnd end = walk_path(q, parts, JoinPolicy{}, true);
+    if (end.consumed != parts.size())
+        throw FieldError(fmt::format("Cannot resolve keyword '{}' into field{}: '{}' is not a field or relation. "
+                                     "Choices are: {}",
+                                     name, what, parts[end.consumed], choices(q)));
+    return end.expr;
 }
 
 WherePtr and_of(const WherePtr& a, WherePtr b) {
@@ -152,33 +305,86 @@ Value prepare_value(const Query& q, const ExprNode& lhs, std::optional<db::Colum
     return normalize_value(*t, v, what);
 }
 
-WherePtr resolve_leaf(const Query& q, const QNode& node) {
+WherePtr resolve_leaf(Query& q, const QNode& node, JoinPolicy pol);
+
+// exclude() across a multi-valued relation (Django's semantics: drop the rows having ANY related
+// row that matches): `owner.pk IN (SELECT <key> FROM <related> WHERE <rest of the lookup>)`,
+// negated by the enclosing NOT.
+WherePtr split_exclude(Query& q, const QNode& node, std::span<const std::string_view> parts, const PathEnd& end) {
+    const Relation& r = *end.split_relation;
+    std::vector<std::string_view> rest(parts.begin() + static_cast<std::ptrdiff_t>(end.consumed), parts.end());
+    const ModelInfo* sub_model = nullptr;
+    const FieldInfo* key = nullptr;
+    std::string path;
+    if (r.kind == RelationKind::many_to_many || r.kind == RelationKind::reverse_many_to_many) {
+        sub_model = r.through;
+        key = r.through_from;
+        path = r.through_to->name;
+    } else {
+        sub_model = &r.target();
+        key = r.fk;
+        if (rest.empty() || !names_member(*sub_model, rest.front())) path = "pk";
+    }
+    for (auto p : rest) {
+        if (!path.empty()) path += "__";
+        path += p;
+    }
+    auto sub = std::make_shared<Query>();
+    sub->model = sub_model;
+    sub->alias = q.alias;
+    QNode leaf = node;
+    leaf.path = path;
+    leaf.model = nullptr;
+    sub->where = resolve_leaf(*sub, leaf, JoinPolicy{++sub->filter_calls, false});
+    // NULL keys would make NOT IN unknown for every row.
+    WhereNode not_null;
+    not_null.kind = WhereNode::Kind::leaf;
+    not_null.lhs = field_expr(*key);
+    not_null.lookup = Lookup::isnull;
+    not_null.rhs.push_back(value_node(Value(false)));
+    WhereNode both;
+    both.kind = WhereNode::Kind::and_;
+    both.children = {sub->where, std::make_shared<const WhereNode>(std::move(not_null))};
+    sub->where = std::make_shared<const WhereNode>(std::move(both));
+    sub->values_mode = true;
+    sub->values.push_back({key->name, field_expr(*key), false});
+    WhereNode w;
+    w.kind = WhereNode::Kind::in_query;
+    w.lhs = field_expr(r.owner->pk(), end.split_table);
+    w.sub = std::move(sub);
+    return std::make_shared<const WhereNode>(std::move(w));
+}
+
+WherePtr resolve_leaf(Query& q, const QNode& node, JoinPolicy pol) {
     if (node.model && node.model != q.model)
         throw FieldError(fmt::format("the typed expression on field '{}' belongs to model {}, but this query is on {}",
                                      node.path.substr(0, node.path.find("__")), node.model->type_name(),
                                      q.model->type_name()));
     auto parts = split_path(node.path);
     if (parts[0].empty()) throw FieldError(fmt::format("empty field name in lookup '{}'", node.path));
-    ExprPtr lhs = resolve_name(q, parts[0]);
+    PathEnd end = walk_path(q, parts, pol, true);
+    if (end.split) return split_exclude(q, node, parts, end);
+    ExprPtr lhs = end.expr;
     const auto type = output_type(*lhs);
     Lookup lookup = Lookup::exact;
-    if (parts.size() == 2) {
-        auto l = parse_lookup(parts[1]);
+    const std::size_t rest = parts.size() - end.consumed;
+    if (rest == 1) {
+        auto l = parse_lookup(parts.back());
         if (!l || !lookup_allowed(type, *l))
-            throw FieldError(fmt::format("Unsupported lookup '{}' for {}. Choices are: {}", parts[1],
+            throw FieldError(fmt::format("Unsupported lookup '{}' for {}. Choices are: {}", parts.back(),
                                          describe_lhs(q, *lhs), allowed_lookups(type)));
         lookup = *l;
-    } else if (parts.size() > 2) {
+    } else if (rest > 1) {
         throw FieldError(fmt::format("Cannot resolve '{}': {} is not a relation, so '{}' cannot follow it (lookups "
                                      "for it: {})",
-                                     node.path, describe_lhs(q, *lhs), parts[1], allowed_lookups(type)));
+                                     node.path, describe_lhs(q, *lhs), parts[end.consumed], allowed_lookups(type)));
     }
 
     WhereNode w;
     w.kind = WhereNode::Kind::leaf;
     w.lhs = lhs;
     w.lookup = lookup;
-    w.lhs_nullable = lhs->kind != ExprKind::field || lhs->field->nullable;
+    w.lhs_nullable = lhs->kind != ExprKind::field || end.nullable;
     const Operand& rhs = node.rhs;
     auto bad_value = [&](std::string_view expected) {
         return ValidationError(fmt::format("lookup '{}' on {} expects {}", node.path, describe_lhs(q, *lhs), expected));
@@ -233,14 +439,16 @@ WherePtr resolve_leaf(const Query& q, const QNode& node) {
     return std::make_shared<const WhereNode>(std::move(w));
 }
 
-WherePtr resolve_q(const Query& q, const QNode& node) {
-    if (node.kind == QNode::Kind::leaf) return resolve_leaf(q, node);
+WherePtr resolve_q(Query& q, const QNode& node, JoinPolicy pol) {
+    if (node.kind == QNode::Kind::leaf) return resolve_leaf(q, node, pol);
     WhereNode w;
     w.kind = node.kind == QNode::Kind::and_ ? WhereNode::Kind::and_
              : node.kind == QNode::Kind::or_ ? WhereNode::Kind::or_
                                              : WhereNode::Kind::not_;
+    JoinPolicy inner = pol;
+    if (node.kind == QNode::Kind::not_) inner.negated = !pol.negated;
     for (const auto& c : node.children) {
-        w.children.push_back(resolve_q(q, *c));
+        w.children.push_back(resolve_q(q, *c, inner));
         w.aggregate = w.aggregate || w.children.back()->aggregate;
     }
     return std::make_shared<const WhereNode>(std::move(w));
@@ -320,16 +528,12 @@ std::optional<db::ColumnType> output_type(const ExprNode& e) noexcept {
     return std::nullopt;
 }
 
-ExprPtr resolve_expr(const Query& q, const ExprPtr& e, bool allow_aggregate) {
+ExprPtr resolve_expr(Query& q, const ExprPtr& e, bool allow_aggregate) {
     if (!e) return e;
     switch (e->kind) {
         case ExprKind::field:
             if (e->field) return e;
-            if (e->name.find("__") != std::string::npos)
-                throw FieldError(fmt::format("Cannot resolve expression '{}': joins across relations are not "
-                                             "available here. Choices are: {}",
-                                             e->name, choices(q)));
-            return resolve_name(q, e->name);
+            return resolve_name(q, e->name, "");
         case ExprKind::value:
         case ExprKind::annotation: return e;
         case ExprKind::arith: {
@@ -363,23 +567,28 @@ ExprPtr resolve_expr(const Query& q, const ExprPtr& e, bool allow_aggregate) {
     return e;
 }
 
-OrderTerm resolve_order_term(const Query& q, std::string_view name) {
+OrderTerm resolve_order_term(Query& q, std::string_view name) {
     OrderTerm t;
     std::string_view n = name;
     if (n.starts_with('-')) {
         t.descending = true;
         n.remove_prefix(1);
     }
-    if (n.empty() || n.find("__") != std::string_view::npos) {
+    if (n.empty() || n.starts_with("__") || n.ends_with("__"))
         throw FieldError(fmt::format("Cannot resolve keyword '{}' into field for order_by. Choices are: {}", name,
                                      choices(q)));
-    }
-    if (!find_annotation(q, n) && !q.model->find(n)) {
+    auto parts = split_path(n);
+    if (parts.size() == 1 && !find_annotation(q, n) && !names_member(*q.model, n))
         throw FieldError(fmt::format("Cannot resolve keyword '{}' into field for order_by. Choices are: {}", n,
                                      choices(q)));
-    }
-    t.expr = resolve_name(q, n);
+    t.expr = resolve_name(q, n, " for order_by");
     return t;
+}
+
+ExprPtr field_ref(const FieldInfo& f, std::uint16_t table) { return field_expr(f, table); }
+
+const ModelInfo& table_model(const Query& q, std::uint16_t table) {
+    return table == 0 ? *q.model : *q.joins.at(table - 1u).model;
 }
 
 QueryPtr make_query(const ModelInfo& model) {
@@ -393,7 +602,8 @@ QueryPtr with_filter(const Query& q, const Q& cond, bool negate) {
     check_not_sliced(q, "filter a query");
     auto out = copy(q);
     if (cond.empty()) return out;
-    WherePtr w = resolve_q(q, *cond.node());
+    JoinPolicy pol{++out->filter_calls, negate};
+    WherePtr w = resolve_q(*out, *cond.node(), pol);
     if (negate) {
         WhereNode n;
         n.kind = WhereNode::Kind::not_;
@@ -411,7 +621,7 @@ QueryPtr with_order_by(const Query& q, std::span<const std::string> names) {
     auto out = copy(q);
     out->order_by.clear();
     out->ordered_explicitly = true;
-    for (const auto& n : names) out->order_by.push_back(resolve_order_term(q, n));
+    for (const auto& n : names) out->order_by.push_back(resolve_order_term(*out, n));
     return out;
 }
 
@@ -459,7 +669,7 @@ QueryPtr with_annotation(const Query& q, std::string name, const Expr& e) {
     if (name.find("__") != std::string::npos && e.node()->kind != ExprKind::aggregate)
         throw FieldError(fmt::format("annotation name '{}' cannot contain '__'", name));
     auto out = copy(q);
-    SelectItem item{name, resolve_expr(q, e.node(), true), false};
+    SelectItem item{name, resolve_expr(*out, e.node(), true), false};
     item.aggregate = contains_aggregate(*item.expr);
     out->annotations.push_back(item);
     if (out->values_mode) out->values.push_back(std::move(item));
@@ -480,10 +690,93 @@ QueryPtr with_values(const Query& q, std::span<const std::string> names) {
             out->values.push_back(*a);
         } else if (const FieldInfo* f = q.model->find(n)) {
             out->values.push_back({n, field_expr(*f), false});
+        } else if (n.find("__") != std::string::npos) {
+            out->values.push_back({n, resolve_name(*out, n, ""), false});
         } else {
             throw FieldError(fmt::format("Cannot resolve keyword '{}' into field. Choices are: {}", n, choices(q)));
         }
     }
+    return out;
+}
+
+QueryPtr with_in_query(const Query& q, ExprPtr lhs, QueryPtr sub, bool negate) {
+    auto out = copy(q);
+    WhereNode w;
+    w.kind = WhereNode::Kind::in_query;
+    w.lhs = std::move(lhs);
+    w.sub = std::move(sub);
+    WherePtr node = std::make_shared<const WhereNode>(std::move(w));
+    if (negate) {
+        WhereNode n;
+        n.kind = WhereNode::Kind::not_;
+        n.children.push_back(std::move(node));
+        node = std::make_shared<const WhereNode>(std::move(n));
+    }
+    out->where = and_of(out->where, std::move(node));
+    return out;
+}
+
+namespace {
+
+// Adds the joins and RelatedSelect entries for one select_related path ("author__publisher").
+void select_path(Query& q, std::string_view path) {
+    auto parts = split_path(path);
+    std::uint16_t table = 0;
+    int parent = -1;
+    const ModelInfo* model = q.model;
+    for (auto name : parts) {
+        const FieldInfo* f = model->find(name);
+        if (!f || !f->relation || f->name != name) {
+            std::vector<std::string> fks;
+            for (const auto& g : model->fields())
+                if (g.relation) fks.push_back(g.name);
+            throw FieldError(fmt::format("Invalid field name(s) given in select_related: '{}'{}. Choices are: {}", name,
+                                         model == q.model ? std::string() : " (on " + model->type_name() + ")",
+                                         fks.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(fks, ", "))));
+        }
+        const std::uint16_t t = cross(q, table, *f->relation, 0);
+        int found = -1;
+        for (std::size_t i = 0; i < q.select_related.size(); ++i)
+            if (q.select_related[i].table == t) found = static_cast<int>(i);
+        if (found < 0) {
+            q.select_related.push_back(RelatedSelect{t, parent, f});
+            found = static_cast<int>(q.select_related.size() - 1);
+        }
+        parent = found;
+        table = t;
+        model = &f->relation->target();
+    }
+}
+
+// select_related() without names: every non-null foreign key, following them up to 5 levels.
+void select_all(Query& q, const ModelInfo& model, const std::string& prefix, int depth) {
+    if (depth >= 5) return;
+    for (const auto& f : model.fields()) {
+        if (!f.relation || f.nullable) continue;
+        std::string path = prefix.empty() ? f.name : prefix + "__" + f.name;
+        select_path(q, path);
+        select_all(q, f.relation->target(), path, depth + 1);
+    }
+}
+
+}  // namespace
+
+QueryPtr with_select_related(const Query& q, std::span<const std::string> names) {
+    if (q.values_mode) throw InterfaceError("select_related() does not apply to values() querysets");
+    auto out = copy(q);
+    if (names.empty()) select_all(*out, *q.model, "", 0);
+    for (const auto& n : names) select_path(*out, n);
+    return out;
+}
+
+QueryPtr with_prefetch_related(const Query& q, std::span<const std::string> names) {
+    if (q.values_mode) throw InterfaceError("prefetch_related() does not apply to values() querysets");
+    auto out = copy(q);
+    for (const auto& n : names) {
+        if (n.empty()) throw FieldError("prefetch_related(): empty relation name");
+        if (std::find(out->prefetch.begin(), out->prefetch.end(), n) == out->prefetch.end()) out->prefetch.push_back(n);
+    }
+    if (names.empty()) out->prefetch.clear();
     return out;
 }
 

@@ -19,6 +19,7 @@
 namespace orm {
 
 class ModelInfo;
+struct Relation;
 
 namespace detail {
 
@@ -30,8 +31,12 @@ std::string_view to_string(Lookup l) noexcept;
 // The lookup named `name`, if any.
 std::optional<Lookup> parse_lookup(std::string_view name) noexcept;
 
+struct Query;
+
 struct WhereNode {
-    enum class Kind : std::uint8_t { leaf, and_, or_, not_, nothing };
+    // in_query: lhs IN (sub), sub being a values query of one column (exclude across a
+    // multi-valued relation, and related sets).
+    enum class Kind : std::uint8_t { leaf, and_, or_, not_, nothing, in_query };
     Kind kind = Kind::leaf;
     std::vector<std::shared_ptr<const WhereNode>> children;
     // leaf: lhs <lookup> rhs
@@ -40,6 +45,7 @@ struct WhereNode {
     std::vector<ExprPtr> rhs;  // one operand; `in`: the list; `range`: two; `isnull`: a bool value
     bool lhs_nullable = false;  // a NULL lhs must not satisfy the negation (Django's exclude)
     bool aggregate = false;     // refers to an aggregate: belongs in HAVING
+    std::shared_ptr<const Query> sub;  // in_query
 };
 using WherePtr = std::shared_ptr<const WhereNode>;
 
@@ -53,6 +59,25 @@ struct SelectItem {
     std::string name;
     ExprPtr expr;
     bool aggregate = false;
+};
+
+// A joined table: index n in Query::joins is table n + 1 (table 0 is the model's own).
+struct Join {
+    std::uint16_t parent = 0;           // the table it joins to
+    const Relation* relation = nullptr; // the relation crossed (a many-to-many crosses two joins)
+    const ModelInfo* model = nullptr;   // the joined table's model
+    const FieldInfo* left = nullptr;    // the column on the parent's side
+    const FieldInfo* right = nullptr;   // the column on the joined side
+    bool outer = false;                 // LEFT OUTER JOIN (nullable or multi-valued); else INNER
+    std::uint32_t group = 0;            // multi-valued: the filter() call that made it (0: shared)
+    bool m2m_first = false;             // the join-table half of a many-to-many
+};
+
+// A select_related() object: the table it comes from and where it goes.
+struct RelatedSelect {
+    std::uint16_t table = 0;      // the joined table whose columns are selected
+    int parent = -1;              // index in Query::select_related of the object holding the key (-1: the row's own object)
+    const FieldInfo* fk = nullptr;  // the foreign key (on the parent's model) that caches it
 };
 
 struct Query {
@@ -69,6 +94,10 @@ struct Query {
     std::vector<SelectItem> annotations; // annotate(): computed per row (or per group)
     bool values_mode = false;            // values()/values_list(): rows of Values
     std::vector<SelectItem> values;      // the selected fields/annotations in values mode
+    std::vector<Join> joins;             // tables joined for lookups across relations
+    std::vector<RelatedSelect> select_related;
+    std::vector<std::string> prefetch;   // prefetch_related() paths, run after the rows are read
+    std::uint32_t filter_calls = 0;      // numbers the filter() calls (multi-valued join groups)
 
     bool sliced() const noexcept { return limit.has_value() || offset > 0; }
     bool has_aggregate_select() const noexcept;
@@ -86,14 +115,24 @@ QueryPtr with_distinct(const Query& q, bool on);
 QueryPtr with_none(const Query& q);
 QueryPtr with_annotation(const Query& q, std::string name, const Expr& e);
 QueryPtr with_values(const Query& q, std::span<const std::string> names);
+// select_related(names...); no names: every non-null foreign key, nested.
+QueryPtr with_select_related(const Query& q, std::span<const std::string> names);
+QueryPtr with_prefetch_related(const Query& q, std::span<const std::string> names);
+// `lhs IN (sub)` as a condition (sub: a values query with one column).
+QueryPtr with_in_query(const Query& q, ExprPtr lhs, QueryPtr sub, bool negate);
+// The expression of a field of the query's model (table 0).
+ExprPtr field_ref(const FieldInfo& f, std::uint16_t table = 0);
+// The model a table of the query holds.
+const ModelInfo& table_model(const Query& q, std::uint16_t table);
 
 // Resolves names in an expression against the query's model and annotations.
-ExprPtr resolve_expr(const Query& q, const ExprPtr& e, bool allow_aggregate);
+// (Adds the joins a path across relations needs to q.)
+ExprPtr resolve_expr(Query& q, const ExprPtr& e, bool allow_aggregate);
 bool contains_aggregate(const ExprNode& e) noexcept;
 // The column type an expression yields, when known (for reading results back consistently).
 std::optional<db::ColumnType> output_type(const ExprNode& e) noexcept;
 // "price" -> the field's column expression; "-price" -> descending (validates names).
-OrderTerm resolve_order_term(const Query& q, std::string_view name);
+OrderTerm resolve_order_term(Query& q, std::string_view name);
 
 }  // namespace detail
 }  // namespace orm

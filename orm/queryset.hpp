@@ -3,6 +3,8 @@
 // size(), a truth test, list() and the explicit calls (get, first, count, exists, aggregate,
 // update, remove, ...) run SQL. An evaluated queryset caches its rows, and copies of it share
 // that cache. The work is done by the compiled QuerySetBase; this template only adds types.
+// A queryset runs on the database named by using_db(alias), else on the one the routers choose
+// when it runs (db_for_read for reads, db_for_write for writes), else on "default".
 #pragma once
 
 #include <array>
@@ -28,7 +30,7 @@ class Chunked;
 
 namespace detail {
 
-// get() by primary key on `alias`: the fast path of QuerySet<T>::get and Manager<T>::get.
+// get() by primary key on `alias` (empty: routed): the fast path of QuerySet<T>::get and Manager<T>::get.
 // Throws T::DoesNotExist when no row has that key.
 template <class T>
 T get_by_pk(const Value& pk, std::string_view alias) {
@@ -44,45 +46,76 @@ T get_by_pk(const Value& pk, std::string_view alias) {
 template <class T>
 class QuerySet : public QuerySetBase {
 public:
-    // All rows of T on the default database.
-    QuerySet() : QuerySetBase(detail::make_query(model_info<T>())) {}
-    explicit QuerySet(detail::QueryPtr q) : QuerySetBase(std::move(q)) {}
+    // All rows of T, on the database the routers choose (else "default").
+    QuerySet() : QuerySetBase(detail::make_routed_query(model_info<T>())) {}
+    explicit QuerySet(detail::QueryPtr q, std::optional<ForUpdate> lock = std::nullopt)
+        : QuerySetBase(std::move(q), lock) {}
 
     // --- chaining (no SQL) ---
-    QuerySet all() const { return QuerySet(q_); }
-    QuerySet filter(const Q& q) const { return QuerySet(detail::with_filter(*q_, q, false)); }
+    QuerySet all() const { return chain(q_); }
+    // The same rows on database `alias` (an orm::connect alias; an unknown one raises
+    // orm::InterfaceError listing the configured aliases when the queryset runs). Overrides the
+    // routers; an empty alias hands the choice back to them.
+    QuerySet using_db(std::string_view alias) const { return chain(detail::with_alias(*q_, alias)); }
+    // Locks the rows this queryset reads (SELECT ... FOR UPDATE) until the transaction ends; it
+    // must be evaluated inside orm::atomic on its database (else orm::TransactionManagementError).
+    // {.nowait = true}: a locked row fails the query at once; {.skip_locked = true}: locked rows
+    // are skipped. Backends without row locks (supports_select_for_update false: SQLite, which
+    // locks the whole database for a writing transaction) ignore the plain form and raise
+    // orm::NotSupportedError for the options. count(), exists() and aggregate() take no locks.
+    QuerySet select_for_update(ForUpdate options = {}) const {
+        detail::check_for_update_options(options);
+        return QuerySet(q_, options);
+    }
+    QuerySet filter(const Q& q) const { return chain(detail::with_filter(*q_, q, false)); }
     QuerySet filter(std::string lookup, Operand v) const { return filter(Q(std::move(lookup), std::move(v))); }
-    QuerySet exclude(const Q& q) const { return QuerySet(detail::with_filter(*q_, q, true)); }
+    QuerySet exclude(const Q& q) const { return chain(detail::with_filter(*q_, q, true)); }
     QuerySet exclude(std::string lookup, Operand v) const { return exclude(Q(std::move(lookup), std::move(v))); }
     // Field (or annotation) names, "-" for descending; no names: unordered.
     template <class... S>
     QuerySet order_by(const S&... names) const {
         const std::string list[] = {std::string(names)..., std::string()};
-        return QuerySet(detail::with_order_by(*q_, std::span<const std::string>(list, sizeof...(S))));
+        return chain(detail::with_order_by(*q_, std::span<const std::string>(list, sizeof...(S))));
     }
     QuerySet order_by_list(std::span<const std::string> names) const {
-        return QuerySet(detail::with_order_by(*q_, names));
+        return chain(detail::with_order_by(*q_, names));
     }
-    QuerySet reverse() const { return QuerySet(detail::with_reverse(*q_)); }
+    QuerySet reverse() const { return chain(detail::with_reverse(*q_)); }
     // Rows [start, stop): LIMIT stop-start OFFSET start; no stop: to the end.
     QuerySet slice(std::int64_t start, std::optional<std::int64_t> stop = std::nullopt) const {
-        return QuerySet(detail::with_slice(*q_, start, stop));
+        return chain(detail::with_slice(*q_, start, stop));
     }
-    QuerySet distinct(bool on = true) const { return QuerySet(detail::with_distinct(*q_, on)); }
+    QuerySet distinct(bool on = true) const { return chain(detail::with_distinct(*q_, on)); }
     // A queryset that yields nothing and sends no SQL.
-    QuerySet none() const { return QuerySet(detail::with_none(*q_)); }
+    QuerySet none() const { return chain(detail::with_none(*q_)); }
     // A computed value per row (or per group with aggregates), usable in filter, order_by and values.
     QuerySet annotate(std::string name, const Expr& e) const {
-        return QuerySet(detail::with_annotation(*q_, std::move(name), e));
+        return chain(detail::with_annotation(*q_, std::move(name), e));
     }
     QuerySet annotate(const Expr& e) const { return annotate(std::string(), e); }
+    // Loads the objects these foreign keys refer to in the same query (JOINs): "author",
+    // "author__publisher". No names: every non-null foreign key, nested.
+    template <class... S>
+        requires(std::is_convertible_v<const S&, std::string_view> && ...)
+    QuerySet select_related(const S&... names) const {
+        const std::string list[] = {std::string(names)..., std::string()};
+        return chain(detail::with_select_related(*q_, std::span<const std::string>(list, sizeof...(S))));
+    }
+    // Loads these relations of the rows with one more query per level ("books", "books__tags",
+    // "author"): sets fill their ManyToMany / RelatedSet members, foreign keys their cache.
+    template <class... S>
+        requires(std::is_convertible_v<const S&, std::string_view> && ...)
+    QuerySet prefetch_related(const S&... names) const {
+        const std::string list[] = {std::string(names)..., std::string()};
+        return chain(detail::with_prefetch_related(*q_, std::span<const std::string>(list, sizeof...(S))));
+    }
 
     // values("title", "price"): rows of Values by name (no names: every field and annotation).
     template <class... S>
         requires(std::is_convertible_v<const S&, std::string_view> && ...)
     ValuesQuerySet values(const S&... names) const {
         const std::string list[] = {std::string(names)..., std::string()};
-        return ValuesQuerySet(detail::with_values(*q_, std::span<const std::string>(list, sizeof...(S))));
+        return ValuesQuerySet(detail::with_values(*q_, std::span<const std::string>(list, sizeof...(S))), lock_);
     }
     // values_list(...): the same rows, read by position.
     template <class... S>
@@ -93,7 +126,7 @@ public:
     // values_list("title", orm::flat): one Value per row (evaluates now).
     std::vector<Value> values_list(const std::string& name, flat_t) const {
         const std::string list[] = {name};
-        return detail::flat_values(*detail::with_values(*q_, list));
+        return detail::flat_values(*detail::with_values(*q_, list), for_update());
     }
     // Typed rows: values_as<std::string, double>("title", "price") -> vector<tuple<...>>;
     // with one type, values_as<std::string>("title") -> vector<std::string>.
@@ -102,7 +135,7 @@ public:
     auto values_as(const S&... names) const {
         const std::string list[] = {std::string(names)...};
         auto q = detail::with_values(*q_, list);
-        auto rows = detail::fetch_values(*q);
+        auto rows = detail::fetch_values(*q, for_update());
         if constexpr (sizeof...(Ts) == 1) {
             using V = std::tuple_element_t<0, std::tuple<Ts...>>;
             std::vector<V> out;
@@ -141,14 +174,15 @@ public:
     T get() const {
         auto q = detail::get_query(*q_);
         std::vector<T> rows;
-        detail::fetch_objects(*q, [&]() -> void* { return &rows.emplace_back(); });
+        detail::fetch_objects(*q, [&]() -> void* { return &rows.emplace_back(); }, for_update());
         detail::check_get_result(*q_, rows.size());
+        if (!q_->prefetch.empty()) prefetch(rows);
         return std::move(rows.front());
     }
     T get(const Q& q) const { return filter(q).get(); }
     T get(std::string lookup, Operand v) const {
         const ModelInfo& m = model_info<T>();
-        if (v.kind() == Operand::Kind::value && detail::is_plain(*q_) && detail::is_pk_lookup(m, lookup))
+        if (v.kind() == Operand::Kind::value && !lock_ && detail::is_plain(*q_) && detail::is_pk_lookup(m, lookup))
             return detail::get_by_pk<T>(v.value(), q_->alias);
         return filter(std::move(lookup), std::move(v)).get();
     }
@@ -156,7 +190,7 @@ public:
     // The first / last row by the ordering (the primary key when unordered); nullopt when empty.
     std::optional<T> first() const {
         if (cache_) return cache_->empty() ? std::nullopt : std::optional<T>(cache_->front());
-        return QuerySet(q_->order_by.empty() && !q_->sliced() ? order_by("pk").q_ : q_).slice(0, 1).one_or_none();
+        return chain(q_->order_by.empty() && !q_->sliced() ? order_by("pk").q_ : q_).slice(0, 1).one_or_none();
     }
     std::optional<T> last() const {
         if (cache_) return cache_->empty() ? std::nullopt : std::optional<T>(cache_->back());
@@ -174,20 +208,21 @@ public:
     }
 
     // Reads the rows chunk by chunk (never the whole result at once); see ChunkReader.
-    Chunked<T> iterator(std::size_t chunk_size = 2000) const { return Chunked<T>(q_, chunk_size); }
+    Chunked<T> iterator(std::size_t chunk_size = 2000) const { return Chunked<T>(q_, chunk_size, lock_); }
 
     // Objects by primary key (in batches within the backend's parameter limit).
     template <class K = std::int64_t>
     std::map<K, T> in_bulk(const std::vector<K>& ids) const {
         std::map<K, T> out;
         const FieldInfo& pk = model_info<T>().pk();
-        const std::size_t batch = detail::max_in_list(q_->alias);
+        const std::size_t batch = detail::max_in_list(detail::read_alias(*q_));
         for (std::size_t start = 0; start < ids.size(); start += batch) {
             std::vector<Value> keys;
             for (std::size_t i = start; i < std::min(ids.size(), start + batch); ++i)
                 keys.push_back(detail::to_value(ids[i]));
             std::vector<T> rows;
-            detail::fetch_objects(*detail::with_pk_in(*q_, keys), [&]() -> void* { return &rows.emplace_back(); });
+            detail::fetch_objects(*detail::with_pk_in(*q_, keys), [&]() -> void* { return &rows.emplace_back(); },
+                                  for_update());
             for (auto& obj : rows) {
                 K key = convert<K>(pk.access->get(&obj), pk.name);
                 out.emplace(std::move(key), std::move(obj));
@@ -199,7 +234,7 @@ public:
     std::map<K, T> in_bulk() const {
         std::map<K, T> out;
         const FieldInfo& pk = model_info<T>().pk();
-        QuerySet all_rows(q_);
+        QuerySet all_rows = chain(q_);
         for (auto& obj : all_rows.fetch_all()) out.emplace(convert<K>(pk.access->get(&obj), pk.name), std::move(obj));
         return out;
     }
@@ -228,8 +263,10 @@ public:
         return std::move(objs);
     }
     // get(lookup) or, when there is none, create it from lookup + defaults; .second: created.
+    // Runs on the database writes go to (reads included, as Django: a replica may lag).
     std::pair<T, bool> get_or_create(const Assignments& lookup, const Assignments& defaults = {}) const {
-        auto match = filter(detail::lookup_q(lookup));
+        const std::string alias = detail::write_alias(*q_);
+        auto match = using_db(alias).filter(detail::lookup_q(lookup));
         try {
             return {match.get(), false};
         } catch (const ObjectDoesNotExist&) {
@@ -237,8 +274,8 @@ public:
         T obj{};
         detail::assign_fields(model_info<T>(), &obj, lookup, defaults);
         try {
-            Atomic tx(q_->alias);
-            detail::insert_object(model_info<T>(), &obj, q_->alias);
+            Atomic tx(alias);
+            detail::insert_object(model_info<T>(), &obj, alias);
             tx.commit();
             return {std::move(obj), true};
         } catch (const IntegrityError&) {
@@ -251,17 +288,21 @@ public:
         }
     }
     // Updates the object matching lookup with defaults, or creates it; .second: created.
+    // Runs on the database writes go to, in a transaction that locks the matching row
+    // (select_for_update where the backend has row locks).
     std::pair<T, bool> update_or_create(const Assignments& lookup, const Assignments& defaults = {}) const {
-        return atomic(q_->alias, [&]() -> std::pair<T, bool> {
-            auto match = filter(detail::lookup_q(lookup));
+        const std::string alias = detail::write_alias(*q_);
+        return atomic(alias, [&]() -> std::pair<T, bool> {
+            auto match = using_db(alias).filter(detail::lookup_q(lookup));
             std::vector<T> rows;
             auto q = detail::get_query(*match.q_);
-            detail::fetch_objects(*q, [&]() -> void* { return &rows.emplace_back(); });
+            const ForUpdate lock{};
+            detail::fetch_objects(*q, [&]() -> void* { return &rows.emplace_back(); }, &lock);
             if (rows.size() > 1) detail::check_get_result(*match.q_, rows.size());
             if (rows.empty()) {
                 T obj{};
                 detail::assign_fields(model_info<T>(), &obj, lookup, defaults);
-                detail::insert_object(model_info<T>(), &obj, q_->alias);
+                detail::insert_object(model_info<T>(), &obj, alias);
                 return {std::move(obj), true};
             }
             T obj = std::move(rows.front());
@@ -271,12 +312,15 @@ public:
                     throw ValidationError("update_or_create(): defaults take values", f.name);
                 f.access->set(&obj, model_info<T>().clean(f, op.value()));
             }
-            detail::save_object(model_info<T>(), &obj, q_->alias);
+            detail::save_object(model_info<T>(), &obj, alias);
             return {std::move(obj), false};
         });
     }
 
 private:
+    // A queryset over `q` that keeps this one's select_for_update() options.
+    QuerySet chain(detail::QueryPtr q) const { return QuerySet(std::move(q), lock_); }
+
     template <class V>
     static V convert(const Value& v, std::string_view name) {
         using S = typename detail::field_traits<V>::scalar;
@@ -300,10 +344,17 @@ private:
     const std::vector<T>& fetch_all() const {
         if (!cache_) {
             auto rows = std::make_shared<std::vector<T>>();
-            detail::fetch_objects(*q_, [&]() -> void* { return &rows->emplace_back(); });
+            detail::fetch_objects(*q_, [&]() -> void* { return &rows->emplace_back(); }, for_update());
+            if (!q_->prefetch.empty()) prefetch(*rows);
             cache_ = std::move(rows);
         }
         return *cache_;
+    }
+    void prefetch(std::vector<T>& rows) const {
+        std::vector<void*> objs;
+        objs.reserve(rows.size());
+        for (auto& r : rows) objs.push_back(&r);
+        detail::prefetch_objects(*q_, objs);
     }
     std::vector<T>& mutable_rows() {
         fetch_all();
@@ -317,7 +368,8 @@ private:
 template <class T>
 class Chunked {
 public:
-    Chunked(detail::QueryPtr q, std::size_t chunk_size) : reader_(std::make_unique<detail::ChunkReader>(std::move(q), chunk_size)) {}
+    Chunked(detail::QueryPtr q, std::size_t chunk_size, std::optional<ForUpdate> lock = std::nullopt)
+        : reader_(std::make_unique<detail::ChunkReader>(std::move(q), chunk_size, lock)) {}
 
     class iterator {
     public:

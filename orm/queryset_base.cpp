@@ -13,6 +13,7 @@
 #include "drivers/features.hpp"
 #include "orm/errors.hpp"
 #include "orm/model_info.hpp"
+#include "orm/routers.hpp"
 #include "orm/session.hpp"
 
 namespace orm {
@@ -61,7 +62,8 @@ Value read_typed(const db::Row& row, std::size_t i, std::optional<db::ColumnType
     }
 }
 
-std::vector<SelectItem> resolve_aggregates(const Query& q, const std::vector<std::pair<std::string, Expr>>& named) {
+// (Adds to q the joins the expressions need.)
+std::vector<SelectItem> resolve_aggregates(Query& q, const std::vector<std::pair<std::string, Expr>>& named) {
     std::vector<SelectItem> items;
     for (const auto& [name, e] : named) {
         SelectItem it;
@@ -87,7 +89,8 @@ std::map<std::string, Value> run_aggregate(const Query& q, const std::vector<Sel
                                                                                                : Value();
         return out;
     }
-    Lease lease(q.alias);
+    RoutedAlias alias(Access::read, *q.model, q.alias);
+    Lease lease(alias);
     auto r = lease.execute(SqlCompiler(lease.dialect()).aggregate(q, items));
     if (!r.next()) throw InternalError("aggregate query returned no row");
     auto row = r.row();
@@ -97,21 +100,48 @@ std::map<std::string, Value> run_aggregate(const Query& q, const std::vector<Sel
     return out;
 }
 
-}  // namespace
-
-void fetch_objects(const Query& q, FunctionRef<void*()> make) {
-    if (q.none) return;
-    Lease lease(q.alias);
-    auto r = lease.execute(SqlCompiler(lease.dialect()).select(q));
-    const ModelInfo& m = *q.model;
-    while (r.next()) m.load(make(), r.row());
+// The SELECT of a query, with the row-locking clause when `lock` asks for one and the backend has it.
+Sql select_sql(const Lease& lease, const Query& q, const ForUpdate* lock) {
+    SqlCompiler c(lease.dialect());
+    if (lock && lock_clause_needed(*lock, lease.in_transaction(), lease.features(), lease.dialect().name()))
+        return c.select_for_update(q, *lock);
+    return c.select(q);
 }
 
-std::vector<std::vector<Value>> fetch_values(const Query& q) {
+}  // namespace
+
+QueryPtr with_alias(const Query& q, std::string_view alias) {
+    auto copy = std::make_shared<Query>(q);
+    copy->alias = std::string(alias);
+    return copy;
+}
+
+QueryPtr make_routed_query(const ModelInfo& m) { return with_alias(*make_query(m), {}); }
+
+std::string read_alias(const Query& q) { return std::string(RoutedAlias(Access::read, *q.model, q.alias).get()); }
+std::string write_alias(const Query& q) { return std::string(RoutedAlias(Access::write, *q.model, q.alias).get()); }
+
+void fetch_objects(const Query& q, FunctionRef<void*()> make, const ForUpdate* lock) {
+    if (q.none) return;
+    RoutedAlias alias(Access::read, *q.model, q.alias);
+    Lease lease(alias);
+    auto r = lease.execute(select_sql(lease, q, lock));
+    const ModelInfo& m = *q.model;
+    if (!m.needs_bind() && q.select_related.empty()) {
+        while (r.next()) m.load(make(), r.row());
+        return;
+    }
+    const std::string* bound = alias_ptr(alias.get());
+    std::vector<void*> related;
+    while (r.next()) load_row(q, r.row(), make(), bound, related);
+}
+
+std::vector<std::vector<Value>> fetch_values(const Query& q, const ForUpdate* lock) {
     std::vector<std::vector<Value>> rows;
     if (q.none) return rows;
-    Lease lease(q.alias);
-    auto r = lease.execute(SqlCompiler(lease.dialect()).select(q));
+    RoutedAlias alias(Access::read, *q.model, q.alias);
+    Lease lease(alias);
+    auto r = lease.execute(select_sql(lease, q, lock));
     std::vector<std::optional<db::ColumnType>> types;
     for (const auto& it : q.values) types.push_back(output_type(*it.expr));
     while (r.next()) {
@@ -124,11 +154,11 @@ std::vector<std::vector<Value>> fetch_values(const Query& q) {
     return rows;
 }
 
-std::vector<Value> flat_values(const Query& q) {
+std::vector<Value> flat_values(const Query& q, const ForUpdate* lock) {
     if (q.values.size() != 1)
         throw InterfaceError(fmt::format("values_list(..., orm::flat) needs exactly one field, not {}", q.values.size()));
     std::vector<Value> out;
-    for (auto& row : fetch_values(q)) out.push_back(std::move(row[0]));
+    for (auto& row : fetch_values(q, lock)) out.push_back(std::move(row[0]));
     return out;
 }
 
@@ -199,11 +229,14 @@ std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view al
     const FieldInfo& f = m.pk();
     const Value key = m.normalize(f, pk);
     if (key.is_null()) return 0;
-    Lease lease(alias);
+    RoutedAlias on(Access::read, m, alias);  // no routers: one relaxed load
+    Lease lease(on);
     auto r = lease.execute(select_by_pk_sql(m, lease.dialect()), std::span<const Value>(&key, 1));
     std::size_t rows = 0;
     while (r.next()) {
-        m.load(make(), r.row());
+        void* obj = make();
+        m.load(obj, r.row());
+        if (m.needs_bind()) m.bind(obj, alias_ptr(on.get()));
         ++rows;
     }
     return rows;
@@ -242,7 +275,8 @@ QueryPtr with_pk_in(const Query& q, std::span<const Value> ids) {
     return with_filter(q, Q("pk__in", Operand(std::vector<Value>(ids.begin(), ids.end()))), false);
 }
 
-ChunkReader::ChunkReader(QueryPtr q, std::size_t chunk_size) : q_(std::move(q)), chunk_(std::max<std::size_t>(1, chunk_size)) {
+ChunkReader::ChunkReader(QueryPtr q, std::size_t chunk_size, std::optional<ForUpdate> lock)
+    : q_(std::move(q)), chunk_(std::max<std::size_t>(1, chunk_size)), lock_(lock) {
     const Query& query = *q_;
     const FieldInfo& pk = query.model->pk();
     bool by_pk = query.order_by.empty() ||
@@ -271,10 +305,13 @@ bool ChunkReader::next(FunctionRef<void*()> make) {
     }
     std::size_t rows = 0;
     void* last = nullptr;
-    fetch_objects(*page, [&]() -> void* {
-        ++rows;
-        return last = make();
-    });
+    fetch_objects(
+        *page,
+        [&]() -> void* {
+            ++rows;
+            return last = make();
+        },
+        lock_ ? &*lock_ : nullptr);
     position_ += static_cast<std::int64_t>(rows);
     if (rows < chunk_) done_ = true;
     if (rows && keyset_) last_key_ = q_->model->pk().access->get(last);
@@ -284,18 +321,30 @@ bool ChunkReader::next(FunctionRef<void*()> make) {
 }  // namespace detail
 
 Sql QuerySetBase::sql(const db::Dialect& d) const { return detail::SqlCompiler(d).select(*q_); }
-Sql QuerySetBase::sql() const { return sql(detail::dialect_for(q_->alias)); }
+Sql QuerySetBase::sql() const {
+    detail::RoutedAlias alias(detail::Access::read, *q_->model, q_->alias);
+    const db::Dialect& d = detail::dialect_for(alias);
+    if (!lock_) return sql(d);
+    // The statement as it would run inside a transaction on this database.
+    const db::Features& f = detail::features_for(alias);
+    if (!detail::lock_clause_needed(*lock_, true, f, d.name())) return sql(d);
+    return detail::SqlCompiler(d).select_for_update(*q_, *lock_);
+}
+
+std::string QuerySetBase::db_alias() const { return detail::read_alias(*q_); }
 
 std::int64_t QuerySetBase::count() const {
     if (q_->none) return 0;
-    detail::Lease lease(q_->alias);
+    detail::RoutedAlias alias(detail::Access::read, *q_->model, q_->alias);
+    detail::Lease lease(alias);
     auto r = lease.execute(detail::SqlCompiler(lease.dialect()).count(*q_));
     return r.scalar<std::int64_t>().value_or(0);
 }
 
 bool QuerySetBase::exists() const {
     if (q_->none) return false;
-    detail::Lease lease(q_->alias);
+    detail::RoutedAlias alias(detail::Access::read, *q_->model, q_->alias);
+    detail::Lease lease(alias);
     auto r = lease.execute(detail::SqlCompiler(lease.dialect()).exists(*q_));
     bool found = r.next();
     while (r.next()) {
@@ -318,7 +367,15 @@ std::int64_t QuerySetBase::update(const Assignments& set) const {
                 e = std::make_shared<const detail::ExprNode>(std::move(n));
                 break;
             }
-            case Operand::Kind::expr: e = detail::resolve_expr(q, op.expr(), false); break;
+            case Operand::Kind::expr: {
+                detail::Query scratch = q;
+                e = detail::resolve_expr(scratch, op.expr(), false);
+                if (scratch.joins.size() != q.joins.size())
+                    throw FieldError(fmt::format("update(): joined field references are not permitted ('{}' crosses "
+                                                 "a relation)",
+                                                 name));
+                break;
+            }
             case Operand::Kind::list:
                 throw ValidationError(fmt::format("update(): {}.{} takes a value or an expression, not a list",
                                                   m.type_name(), f.name),
@@ -327,31 +384,42 @@ std::int64_t QuerySetBase::update(const Assignments& set) const {
         clause.emplace_back(&f, std::move(e));
     }
     if (q.none) return 0;
-    detail::Lease lease(q.alias);
+    detail::RoutedAlias alias(detail::Access::write, m, q.alias);
+    detail::Lease lease(alias);
     auto sql = detail::SqlCompiler(lease.dialect()).update(q, clause);
     return lease.execute(sql).rows_affected();
 }
 
 std::int64_t QuerySetBase::remove() const {
     if (q_->none) return 0;
-    detail::Lease lease(q_->alias);
+    if (q_->sliced()) throw InterfaceError("Cannot delete a query once a slice has been taken");
+    detail::RoutedAlias alias(detail::Access::write, *q_->model, q_->alias);
+    if (detail::has_dependents(*q_->model)) {
+        const std::string pk = "pk";
+        auto keys = detail::flat_values(*detail::with_alias(*detail::with_values(*q_, std::span<const std::string>(&pk, 1)), alias));
+        return detail::delete_with_collector(*q_->model, std::move(keys), alias);
+    }
+    detail::Lease lease(alias);
     auto sql = detail::SqlCompiler(lease.dialect()).delete_rows(*q_);
     return lease.execute(sql).rows_affected();
 }
 
 Value QuerySetBase::aggregate(const Expr& e) const {
-    auto items = detail::resolve_aggregates(*q_, {{std::string(), e}});
-    return detail::run_aggregate(*q_, items).begin()->second;
+    detail::Query q = *q_;
+    auto items = detail::resolve_aggregates(q, {{std::string(), e}});
+    return detail::run_aggregate(q, items).begin()->second;
 }
 
 std::map<std::string, Value> QuerySetBase::aggregate(std::initializer_list<Expr> exprs) const {
     std::vector<std::pair<std::string, Expr>> named;
     for (const auto& e : exprs) named.emplace_back(std::string(), e);
-    return detail::run_aggregate(*q_, detail::resolve_aggregates(*q_, named));
+    return aggregate(named);
 }
 
 std::map<std::string, Value> QuerySetBase::aggregate(const std::vector<std::pair<std::string, Expr>>& named) const {
-    return detail::run_aggregate(*q_, detail::resolve_aggregates(*q_, named));
+    detail::Query q = *q_;
+    auto items = detail::resolve_aggregates(q, named);
+    return detail::run_aggregate(q, items);
 }
 
 const Value& ValuesRow::operator[](std::string_view name) const {
@@ -360,18 +428,23 @@ const Value& ValuesRow::operator[](std::string_view name) const {
     throw FieldError(fmt::format("'{}' is not in this values() row. Choices are: {}", name, fmt::join(*names_, ", ")));
 }
 
-ValuesQuerySet ValuesQuerySet::filter(const Q& q) const { return ValuesQuerySet(detail::with_filter(*q_, q, false)); }
-ValuesQuerySet ValuesQuerySet::exclude(const Q& q) const { return ValuesQuerySet(detail::with_filter(*q_, q, true)); }
+ValuesQuerySet ValuesQuerySet::filter(const Q& q) const { return chain(detail::with_filter(*q_, q, false)); }
+ValuesQuerySet ValuesQuerySet::exclude(const Q& q) const { return chain(detail::with_filter(*q_, q, true)); }
 ValuesQuerySet ValuesQuerySet::order_by_list(std::span<const std::string> names) const {
-    return ValuesQuerySet(detail::with_order_by(*q_, names));
+    return chain(detail::with_order_by(*q_, names));
 }
-ValuesQuerySet ValuesQuerySet::reverse() const { return ValuesQuerySet(detail::with_reverse(*q_)); }
+ValuesQuerySet ValuesQuerySet::reverse() const { return chain(detail::with_reverse(*q_)); }
 ValuesQuerySet ValuesQuerySet::slice(std::int64_t start, std::optional<std::int64_t> stop) const {
-    return ValuesQuerySet(detail::with_slice(*q_, start, stop));
+    return chain(detail::with_slice(*q_, start, stop));
 }
-ValuesQuerySet ValuesQuerySet::distinct(bool on) const { return ValuesQuerySet(detail::with_distinct(*q_, on)); }
+ValuesQuerySet ValuesQuerySet::distinct(bool on) const { return chain(detail::with_distinct(*q_, on)); }
 ValuesQuerySet ValuesQuerySet::annotate(std::string name, const Expr& e) const {
-    return ValuesQuerySet(detail::with_annotation(*q_, std::move(name), e));
+    return chain(detail::with_annotation(*q_, std::move(name), e));
+}
+ValuesQuerySet ValuesQuerySet::using_db(std::string_view alias) const { return chain(detail::with_alias(*q_, alias)); }
+ValuesQuerySet ValuesQuerySet::select_for_update(ForUpdate options) const {
+    detail::check_for_update_options(options);
+    return ValuesQuerySet(q_, options);
 }
 
 const std::vector<ValuesRow>& ValuesQuerySet::list() const& {
@@ -379,7 +452,7 @@ const std::vector<ValuesRow>& ValuesQuerySet::list() const& {
         auto names = std::make_shared<std::vector<std::string>>();
         for (const auto& it : q_->values) names->push_back(it.name);
         auto rows = std::make_shared<std::vector<ValuesRow>>();
-        for (auto& values : detail::fetch_values(*q_)) rows->emplace_back(names, std::move(values));
+        for (auto& values : detail::fetch_values(*q_, for_update())) rows->emplace_back(names, std::move(values));
         cache_ = std::move(rows);
     }
     return *cache_;
@@ -387,7 +460,7 @@ const std::vector<ValuesRow>& ValuesQuerySet::list() const& {
 
 std::optional<ValuesRow> ValuesQuerySet::first() const {
     if (cache_) return cache_->empty() ? std::nullopt : std::optional(cache_->front());
-    auto page = ValuesQuerySet(detail::with_slice(*q_, 0, 1));
+    auto page = chain(detail::with_slice(*q_, 0, 1));
     if (page.empty()) return std::nullopt;
     return page.rows().front();
 }

@@ -14,8 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "drivers/result.hpp"
 #include "orm/compiler.hpp"
 #include "orm/expressions.hpp"
+#include "orm/for_update.hpp"
 #include "orm/function_ref.hpp"
 #include "orm/q.hpp"
 #include "orm/query.hpp"
@@ -27,8 +29,35 @@ using detail::Sql;
 
 namespace detail {
 
-// Runs the query's SELECT and, per row, loads the model's columns into the object make() returns.
-void fetch_objects(const Query& q, FunctionRef<void*()> make);
+// Database aliases. A Query whose alias is empty has none chosen (no using_db()): it runs on the
+// routers' choice (orm/routers.hpp), else "default". Aliases given to the functions below work
+// the same way: empty means "ask the routers".
+//
+// A query over all rows of `m` whose database the routers choose when it runs.
+QueryPtr make_routed_query(const ModelInfo& m);
+// The query on database `alias` (empty: routed).
+QueryPtr with_alias(const Query& q, std::string_view alias);
+// The alias the query reads from / writes to.
+std::string read_alias(const Query& q);
+std::string write_alias(const Query& q);
+
+// Runs the query's SELECT and, per row, loads the model's columns into the object make() returns
+// (with its select_related objects, and its relation members bound to the database it ran on).
+// With `lock`, a locking read (select_for_update), checked by lock_clause_needed().
+void fetch_objects(const Query& q, FunctionRef<void*()> make, const ForUpdate* lock = nullptr);
+// One row of q's SELECT into obj: its fields, bindings and select_related objects (`related` is
+// scratch space reused across rows).
+void load_row(const Query& q, const db::Row& row, void* obj, const std::string* alias, std::vector<void*>& related);
+// prefetch_related(): fills the relation caches of the objects q returned (one query per level).
+void prefetch_objects(const Query& q, std::span<void* const> objects);
+// Whether deleting rows of m must consult the deletion collector (rows of other models refer to
+// it with an on_delete other than do_nothing).
+bool has_dependents(const ModelInfo& m);
+// Deletes these rows of m and what on_delete says (cascades, SET NULL), after checking protect
+// and restrict, in one transaction. Returns the rows of m deleted.
+std::int64_t delete_with_collector(const ModelInfo& m, std::vector<Value> keys, std::string_view alias);
+// A forever-living copy of an alias name (relation members keep a pointer to it).
+const std::string* alias_ptr(std::string_view alias);
 // The hot path of get(pk=...) and refresh_from_db(): one SELECT by primary key whose SQL is
 // compiled once per model and dialect. Returns the rows found (0 or 1).
 std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, FunctionRef<void*()> make);
@@ -70,7 +99,7 @@ QueryPtr with_pk_in(const Query& q, std::span<const Value> ids);
 // (or not at all), else LIMIT/OFFSET with the primary key as a tie-breaker.
 class ChunkReader {
 public:
-    ChunkReader(QueryPtr q, std::size_t chunk_size);
+    ChunkReader(QueryPtr q, std::size_t chunk_size, std::optional<ForUpdate> lock = std::nullopt);
     // Loads the next chunk (make() per row); false when no rows were left.
     bool next(FunctionRef<void*()> make);
 
@@ -81,6 +110,7 @@ private:
     bool done_ = false;
     std::optional<Value> last_key_;
     std::int64_t position_ = 0;
+    std::optional<ForUpdate> lock_;
 };
 
 }  // namespace detail
@@ -88,7 +118,11 @@ private:
 class QuerySetBase {
 public:
     const detail::Query& query() const noexcept { return *q_; }
-    const std::string& db_alias() const noexcept { return q_->alias; }
+    // The database this queryset reads from: its using_db() alias, else the routers'
+    // db_for_read, else "default" (Django's QuerySet.db).
+    std::string db_alias() const;
+    // The select_for_update() options, or null when the queryset does not lock rows.
+    const ForUpdate* for_update() const noexcept { return lock_ ? &*lock_ : nullptr; }
     // The statement this queryset's evaluation sends, for its database / for a dialect
     // (the latter needs no database: unit tests and debugging).
     Sql sql() const;
@@ -108,8 +142,12 @@ public:
     std::map<std::string, Value> aggregate(const std::vector<std::pair<std::string, Expr>>& named) const;
 
 protected:
-    explicit QuerySetBase(detail::QueryPtr q) : q_(std::move(q)) {}
+    explicit QuerySetBase(detail::QueryPtr q, std::optional<ForUpdate> lock = std::nullopt)
+        : q_(std::move(q)), lock_(lock) {}
     detail::QueryPtr q_;
+    // Kept beside the query rather than in it: set by select_for_update(), carried by chaining,
+    // used by the statements that read rows (not by count / exists / aggregate).
+    std::optional<ForUpdate> lock_;
 };
 
 // One row of values() / values_list(): values by position or by name.
@@ -137,7 +175,13 @@ inline constexpr flat_t flat{};
 // values() / values_list(): a lazy queryset whose rows are ValuesRow. Chains like QuerySet.
 class ValuesQuerySet : public QuerySetBase {
 public:
-    explicit ValuesQuerySet(detail::QueryPtr q) : QuerySetBase(std::move(q)) {}
+    explicit ValuesQuerySet(detail::QueryPtr q, std::optional<ForUpdate> lock = std::nullopt)
+        : QuerySetBase(std::move(q), lock) {}
+
+    // The same rows on database `alias` (empty: the routers decide again).
+    ValuesQuerySet using_db(std::string_view alias) const;
+    // Locks the rows it reads until the transaction ends (see QuerySet::select_for_update).
+    ValuesQuerySet select_for_update(ForUpdate options = {}) const;
 
     ValuesQuerySet filter(const Q& q) const;
     ValuesQuerySet filter(std::string lookup, Operand v) const { return filter(Q(std::move(lookup), std::move(v))); }
@@ -168,14 +212,15 @@ public:
     bool exists() const;
 
 private:
+    ValuesQuerySet chain(detail::QueryPtr q) const { return ValuesQuerySet(std::move(q), lock_); }
     const std::vector<ValuesRow>& rows() const { return list(); }
     mutable std::shared_ptr<const std::vector<ValuesRow>> cache_;
 };
 
 namespace detail {
-std::vector<Value> flat_values(const Query& q);
+std::vector<Value> flat_values(const Query& q, const ForUpdate* lock = nullptr);
 // Runs a values-mode query, rows as Values converted to the items' types.
-std::vector<std::vector<Value>> fetch_values(const Query& q);
+std::vector<std::vector<Value>> fetch_values(const Query& q, const ForUpdate* lock = nullptr);
 }  // namespace detail
 
 }  // namespace orm

@@ -251,8 +251,16 @@ void ensure_relations() {
             snapshot.assign(r.thunks.begin() + static_cast<std::ptrdiff_t>(r.linked_thunks), r.thunks.end());
         }
         for (auto thunk : snapshot) {
-            const ModelInfo& m = thunk();
             ++r.linked_thunks;
+            const ModelInfo* built = nullptr;
+            try {
+                built = &thunk();
+            } catch (const Error&) {
+                // A model whose describe() is wrong: it reports its own error wherever it is
+                // used; the others keep working.
+                continue;
+            }
+            const ModelInfo& m = *built;
             if (std::find(r.linked.begin(), r.linked.end(), &m) != r.linked.end()) continue;
             link_model(m, false);
             r.linked.push_back(&m);

@@ -1,11 +1,563 @@
-// The operations behind ManyToMany and RelatedSet members: the related rows of one owner, and
-// linking / unlinking rows (join-table rows for many-to-many, the foreign key for reverse sets).
-#include <fmt/format.h>
+// The compiled half of relations: the rows of a related set and linking / unlinking them,
+// prefetch_related (one query per relation level), select_related rows, and the deletion
+// collector that enforces on_delete the way Django's does.
+#include <algorithm>
+#include <map>
+#include <set>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "orm/atomic.hpp"
 #include "orm/errors.hpp"
 #include "orm/model_info.hpp"
+#include "orm/queryset_base.hpp"
 #include "orm/relations.hpp"
+#include "orm/routers.hpp"
+#include "orm/session.hpp"
 
 namespace orm::detail {
+
+namespace {
+
+struct ValueLess {
+    bool operator()(const Value& a, const Value& b) const { return a.storage() < b.storage(); }
+};
+using KeySet = std::set<Value, ValueLess>;
+
+bool is_m2m(const Relation& r) {
+    return r.kind == RelationKind::many_to_many || r.kind == RelationKind::reverse_many_to_many;
+}
+
+ExprPtr value_expr_node(Value v) {
+    ExprNode n;
+    n.kind = ExprKind::value;
+    n.value = std::move(v);
+    return std::make_shared<const ExprNode>(std::move(n));
+}
+
+QueryPtr on_alias(QueryPtr q, std::string_view alias) {
+    auto out = std::make_shared<Query>(*q);
+    out->alias = std::string(alias);
+    return out;
+}
+
+// SELECT <column> FROM <model> WHERE <cond>: a values query of one column.
+QueryPtr column_query(const ModelInfo& m, const FieldInfo& column, const Q& cond, std::string_view alias) {
+    auto q = with_filter(*make_query(m), cond, false);
+    auto out = std::make_shared<Query>(*q);
+    out->alias = std::string(alias);
+    out->order_by.clear();
+    out->values_mode = true;
+    out->values = {SelectItem{column.name, field_ref(column), false}};
+    return out;
+}
+
+std::vector<Value> read_column(const Query& q) {
+    std::vector<Value> out;
+    for (auto& row : fetch_values(q)) out.push_back(std::move(row[0]));
+    return out;
+}
+
+std::int64_t run_update(const Query& q, const FieldInfo& f, Value v) {
+    SetClause set{{&f, value_expr_node(std::move(v))}};
+    RoutedAlias alias(Access::write, *q.model, q.alias);
+    Lease lease(alias);
+    return lease.execute(SqlCompiler(lease.dialect()).update(q, set)).rows_affected();
+}
+
+std::int64_t run_delete(const Query& q) {
+    RoutedAlias alias(Access::write, *q.model, q.alias);
+    Lease lease(alias);
+    return lease.execute(SqlCompiler(lease.dialect()).delete_rows(q)).rows_affected();
+}
+
+// Runs fn over `keys` in slices the backend's parameter limit allows.
+template <class Fn>
+void in_batches(std::string_view alias, std::span<const Value> keys, Fn&& fn) {
+    const std::size_t batch = std::max<std::size_t>(1, max_in_list(alias));
+    for (std::size_t start = 0; start < keys.size(); start += batch)
+        fn(std::vector<Value>(keys.begin() + static_cast<std::ptrdiff_t>(start),
+                              keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), start + batch))));
+}
+
+std::vector<Value> normalized_keys(const ModelInfo& m, std::span<const Value> keys, std::string_view what) {
+    std::vector<Value> out;
+    out.reserve(keys.size());
+    KeySet seen;
+    for (const Value& k : keys) {
+        if (k.is_null())
+            throw ValidationError(fmt::format("{}: a {} without a primary key (save it first)", what, m.type_name()));
+        Value v = m.normalize(m.pk(), k);
+        if (seen.insert(v).second) out.push_back(std::move(v));
+    }
+    return out;
+}
+
+const FieldInfo& nullable_fk(const SetBinding& b, std::string_view what) {
+    const Relation& r = *b.relation;
+    if (!r.fk->nullable)
+        throw InterfaceError(fmt::format("{} on {}.{}: {}.{} is not nullable, so rows cannot be unlinked (delete them, "
+                                         "or point them elsewhere)",
+                                         what, r.owner->type_name(), r.name, r.target().type_name(), r.fk->name));
+    return *r.fk;
+}
+
+}  // namespace
+
+// ---- related sets -------------------------------------------------------------------------
+
+QueryPtr related_query(const SetBinding& b, std::string_view /*what*/) {
+    const Relation& r = *b.relation;
+    const std::string& alias = alias_or_default(b.alias);
+    const ModelInfo& target = r.target();
+    if (is_m2m(r)) {
+        auto sub = column_query(*r.through, *r.through_to, Q(r.through_from->name, b.owner_pk), alias);
+        return on_alias(with_in_query(*make_query(target), field_ref(target.pk()), sub, false), alias);
+    }
+    return on_alias(with_filter(*make_query(target), Q(r.fk->name, b.owner_pk), false), alias);
+}
+
+void related_add(const SetBinding& b, std::span<const Value> keys_in) {
+    const Relation& r = *b.relation;
+    const std::string& alias = alias_or_default(b.alias);
+    const ModelInfo& target = r.target();
+    auto keys = normalized_keys(target, keys_in, "add()");
+    if (keys.empty()) return;
+    atomic(alias, [&] {
+        if (!is_m2m(r)) {
+            in_batches(alias, keys, [&](std::vector<Value> batch) {
+                auto q = on_alias(with_filter(*make_query(target), Q("pk__in", Operand(std::move(batch))), false), alias);
+                run_update(*q, *r.fk, b.owner_pk);
+            });
+            return;
+        }
+        KeySet existing;
+        in_batches(alias, keys, [&](std::vector<Value> batch) {
+            auto q = column_query(*r.through, *r.through_to,
+                                  Q(r.through_from->name, b.owner_pk) & Q(r.through_to->name + "__in", Operand(std::move(batch))),
+                                  alias);
+            for (auto& v : read_column(*q)) existing.insert(r.through->normalize(*r.through_to, v));
+        });
+        const ModelInfo& through = *r.through;
+        for (const Value& k : keys) {
+            if (existing.count(k)) continue;
+            auto row = through.ops().make_shared();
+            for (const auto& f : through.fields())
+                if (f.default_value) f.access->set(row.get(), *f.default_value);
+            r.through_from->access->set(row.get(), through.normalize(*r.through_from, b.owner_pk));
+            r.through_to->access->set(row.get(), through.normalize(*r.through_to, k));
+            insert_object(through, row.get(), alias);
+        }
+    });
+}
+
+void related_remove(const SetBinding& b, std::span<const Value> keys_in) {
+    const Relation& r = *b.relation;
+    const std::string& alias = alias_or_default(b.alias);
+    auto keys = normalized_keys(r.target(), keys_in, "remove()");
+    if (keys.empty()) return;
+    atomic(alias, [&] {
+        if (is_m2m(r)) {
+            in_batches(alias, keys, [&](std::vector<Value> batch) {
+                auto q = on_alias(with_filter(*make_query(*r.through),
+                                              Q(r.through_from->name, b.owner_pk) &
+                                                  Q(r.through_to->name + "__in", Operand(std::move(batch))),
+                                              false),
+                                  alias);
+                run_delete(*q);
+            });
+            return;
+        }
+        const FieldInfo& fk = nullable_fk(b, "remove()");
+        in_batches(alias, keys, [&](std::vector<Value> batch) {
+            auto q = on_alias(with_filter(*make_query(r.target()),
+                                          Q("pk__in", Operand(std::move(batch))) & Q(fk.name, b.owner_pk), false),
+                              alias);
+            run_update(*q, fk, Value());
+        });
+    });
+}
+
+void related_clear(const SetBinding& b) {
+    const Relation& r = *b.relation;
+    const std::string& alias = alias_or_default(b.alias);
+    if (is_m2m(r)) {
+        run_delete(*on_alias(with_filter(*make_query(*r.through), Q(r.through_from->name, b.owner_pk), false), alias));
+        return;
+    }
+    const FieldInfo& fk = nullable_fk(b, "clear()");
+    run_update(*on_alias(with_filter(*make_query(r.target()), Q(fk.name, b.owner_pk), false), alias), fk, Value());
+}
+
+void related_set(const SetBinding& b, std::span<const Value> keys_in) {
+    const Relation& r = *b.relation;
+    const std::string& alias = alias_or_default(b.alias);
+    const ModelInfo& target = r.target();
+    auto keys = normalized_keys(target, keys_in, "set()");
+    atomic(alias, [&] {
+        KeySet wanted(keys.begin(), keys.end());
+        std::vector<Value> current;
+        if (is_m2m(r)) {
+            auto q = column_query(*r.through, *r.through_to, Q(r.through_from->name, b.owner_pk), alias);
+            for (auto& v : read_column(*q)) current.push_back(r.through->normalize(*r.through_to, v));
+        } else {
+            nullable_fk(b, "set()");
+            auto q = column_query(target, target.pk(), Q(r.fk->name, b.owner_pk), alias);
+            for (auto& v : read_column(*q)) current.push_back(target.normalize(target.pk(), v));
+        }
+        std::vector<Value> stale;
+        KeySet have;
+        for (auto& v : current) {
+            if (!wanted.count(v)) stale.push_back(v);
+            have.insert(v);
+        }
+        std::vector<Value> missing;
+        for (auto& k : keys)
+            if (!have.count(k)) missing.push_back(k);
+        if (!stale.empty()) related_remove(b, stale);
+        if (!missing.empty()) related_add(b, missing);
+    });
+}
+
+void related_check_db(const SetBinding& b, std::string_view db) {
+    const std::string& alias = alias_or_default(b.alias);
+    if (!db.empty() && db != alias) check_relation(*b.relation->owner, alias, b.relation->target(), db);
+}
+
+void related_prepare_create(const SetBinding& b, void* obj) {
+    const Relation& r = *b.relation;
+    if (is_m2m(r)) return;
+    r.fk->access->set(obj, r.target().normalize(*r.fk, b.owner_pk));
+}
+
+void related_after_create(const SetBinding& b, const Value& key) {
+    if (!is_m2m(*b.relation)) return;
+    related_add(b, std::span<const Value>(&key, 1));
+}
+
+// ---- select_related / prefetch_related -----------------------------------------------------
+
+const std::string* alias_ptr(std::string_view alias) {
+    thread_local const std::string* last = nullptr;
+    if (last && *last == alias) return last;
+    return last = intern_alias(alias);
+}
+
+void load_row(const Query& q, const db::Row& row, void* obj, const std::string* alias,
+              std::vector<void*>& related) {
+    const ModelInfo& m = *q.model;
+    m.load(obj, row);
+    m.bind(obj, alias);
+    if (q.select_related.empty()) return;
+    related.assign(q.select_related.size(), nullptr);
+    std::size_t pos = m.fields().size();
+    for (std::size_t i = 0; i < q.select_related.size(); ++i) {
+        const RelatedSelect& rs = q.select_related[i];
+        const ModelInfo& rm = table_model(q, rs.table);
+        const std::size_t n = rm.fields().size();
+        void* parent = rs.parent < 0 ? obj : related[static_cast<std::size_t>(rs.parent)];
+        if (parent && !row.is_null(pos + rm.pk().index)) {
+            auto p = rm.ops().make_shared();
+            rm.load(p.get(), row, pos);
+            rm.bind(p.get(), alias);
+            related[i] = p.get();
+            rs.fk->access->set_related_object(parent, std::move(p));
+        }
+        pos += n;
+    }
+}
+
+namespace {
+
+struct Level {
+    const ModelInfo* model = nullptr;
+    std::vector<void*> objects;
+};
+
+const SetMember& set_member_for(const ModelInfo& m, const Relation& r, std::string_view path) {
+    for (const auto& sm : m.set_members())
+        if (sm.relation == &r) return sm;
+    throw FieldError(fmt::format("prefetch_related('{}'): {} has no member for the relation '{}' to hold the rows; "
+                                 "declare one (orm::RelatedSet<{}> or orm::ManyToMany<{}>) with m.field(&{}::member, "
+                                 "\"{}\")",
+                                 path, m.type_name(), r.name, r.target().type_name(), r.target().type_name(),
+                                 m.type_name(), r.name));
+}
+
+// Runs q and hands each row's object (emplaced into the vector `owner_of(row)` returns) on.
+template <class OwnerOf>
+void read_into(const Query& q, const std::string* alias, OwnerOf&& owner_of) {
+    RoutedAlias on(Access::read, *q.model, q.alias);
+    Lease lease(on);
+    auto res = lease.execute(SqlCompiler(lease.dialect()).select(q));
+    const ModelInfo& m = *q.model;
+    std::vector<void*> related;
+    while (res.next()) {
+        auto row = res.row();
+        void* vec = owner_of(row);
+        if (!vec) continue;
+        void* obj = m.ops().emplace_back(vec);
+        load_row(q, row, obj, alias, related);
+    }
+}
+
+// Every element of a vector of a model's objects.
+void append_elements(const ModelInfo& m, void* vec, std::vector<void*>& out) {
+    const std::size_t n = m.ops().size(vec);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(m.ops().at(vec, i));
+}
+
+Level prefetch_level(const Level& in, std::string_view name, std::string_view path, std::string_view alias_name) {
+    const ModelInfo& m = *in.model;
+    const std::string* alias = alias_ptr(alias_name);
+    Level out;
+    const FieldInfo* f = m.find(name);
+    const Relation* r = f && f->relation && f->name == name ? f->relation : (f ? nullptr : m.find_relation(name));
+    if (!r)
+        throw FieldError(fmt::format("Cannot find '{}' on {} object, '{}' is an invalid parameter to "
+                                     "prefetch_related(). Choices are: {}",
+                                     name, m.type_name(), path, m.choices()));
+    const ModelInfo& target = r->target();
+    out.model = &target;
+    if (in.objects.empty()) return out;
+
+    if (!r->is_reverse() && r->kind != RelationKind::many_to_many) {
+        // A forward foreign key: the targets by primary key, one object shared by every row
+        // that refers to it.
+        std::vector<Value> keys;
+        KeySet seen;
+        for (void* obj : in.objects) {
+            Value k = r->fk->access->get(obj);
+            if (k.is_null()) continue;
+            k = target.normalize(target.pk(), k);
+            if (seen.insert(k).second) keys.push_back(std::move(k));
+        }
+        std::map<Value, std::shared_ptr<void>, ValueLess> by_key;
+        in_batches(alias_name, keys, [&](std::vector<Value> batch) {
+            auto vec = target.ops().new_vector();
+            auto q = on_alias(with_filter(*make_query(target), Q("pk__in", Operand(std::move(batch))), false), alias_name);
+            read_into(*q, alias, [&](const db::Row&) { return vec.get(); });
+            const std::size_t n = target.ops().size(vec.get());
+            for (std::size_t i = 0; i < n; ++i) {
+                void* obj = target.ops().at(vec.get(), i);
+                by_key[target.normalize(target.pk(), target.pk().access->get(obj))] = std::shared_ptr<void>(vec, obj);
+                out.objects.push_back(obj);
+            }
+        });
+        for (void* obj : in.objects) {
+            Value k = r->fk->access->get(obj);
+            if (k.is_null()) continue;
+            auto it = by_key.find(target.normalize(target.pk(), k));
+            if (it != by_key.end()) r->fk->access->set_related_object(obj, it->second);
+        }
+        return out;
+    }
+    if (r->kind == RelationKind::reverse_one_to_one)
+        throw NotSupportedError(fmt::format("prefetch_related('{}'): the reverse side of a one-to-one is not "
+                                            "prefetchable; use a lookup or select_related from {}",
+                                            path, target.type_name()));
+
+    // A set: the rows of every owner in one query (per batch of owners), grouped by owner.
+    const SetMember& member = set_member_for(m, *r, path);
+    std::map<Value, std::shared_ptr<void>, ValueLess> vec_of;
+    std::vector<Value> keys;
+    for (void* obj : in.objects) {
+        Value k = m.normalize(m.pk(), m.pk().access->get(obj));
+        if (vec_of.emplace(k, nullptr).second) keys.push_back(std::move(k));
+    }
+    for (auto& [k, vec] : vec_of) vec = target.ops().new_vector();
+    auto owner_of = [&](std::size_t column) {
+        return [&, column](const db::Row& row) -> void* {
+            Value k = row.value(column);
+            if (k.is_null()) return nullptr;
+            auto it = vec_of.find(m.normalize(m.pk(), k));
+            return it == vec_of.end() ? nullptr : it->second.get();
+        };
+    };
+    in_batches(alias_name, keys, [&](std::vector<Value> batch) {
+        QueryPtr q;
+        std::size_t key_column = 0;
+        if (is_m2m(*r)) {
+            const Relation* back = r->kind == RelationKind::many_to_many ? r->reverse : r->forward;
+            auto filtered = with_filter(*make_query(target), Q(back->name + "__in", Operand(std::move(batch))), false);
+            q = with_annotation(*filtered, "_prefetch_owner", F(back->name));
+            key_column = target.fields().size();
+        } else {
+            q = with_filter(*make_query(target), Q(r->fk->name + "__in", Operand(std::move(batch))), false);
+            key_column = r->fk->index;
+        }
+        read_into(*on_alias(q, alias_name), alias, owner_of(key_column));
+    });
+    for (void* obj : in.objects) {
+        auto& vec = vec_of[m.normalize(m.pk(), m.pk().access->get(obj))];
+        member.access->set_prefetched(obj, vec);
+    }
+    for (auto& [k, vec] : vec_of) append_elements(target, vec.get(), out.objects);
+    return out;
+}
+
+}  // namespace
+
+void prefetch_objects(const Query& q, std::span<void* const> objects) {
+    if (q.prefetch.empty() || objects.empty()) return;
+    ensure_relations();
+    RoutedAlias alias(Access::read, *q.model, q.alias);
+    std::map<std::string, Level> levels;  // by path prefix: "books" is read once for "books__tags" too
+    Level root;
+    root.model = q.model;
+    root.objects.assign(objects.begin(), objects.end());
+    for (const auto& path : q.prefetch) {
+        const Level* current = &root;
+        std::string prefix;
+        std::size_t start = 0;
+        while (start <= path.size()) {
+            std::size_t end = path.find("__", start);
+            if (end == std::string::npos) end = path.size();
+            std::string_view name(path.data() + start, end - start);
+            prefix = prefix.empty() ? std::string(name) : prefix + "__" + std::string(name);
+            auto it = levels.find(prefix);
+            if (it == levels.end()) it = levels.emplace(prefix, prefetch_level(*current, name, path, alias.get())).first;
+            current = &it->second;
+            start = end + 2;
+        }
+    }
+}
+
+}  // namespace orm::detail
+
+// ---- the deletion collector ------------------------------------------------------------------
+
+namespace orm::detail {
+
+namespace {
+
+class Collector {
+public:
+    explicit Collector(std::string_view alias) : alias_(alias) {}
+
+    void collect(const ModelInfo& m, std::vector<Value> keys) {
+        KeySet& seen = seen_[&m];
+        std::vector<Value> fresh;
+        for (auto& k : keys)
+            if (seen.insert(k).second) fresh.push_back(std::move(k));
+        if (fresh.empty()) return;
+        deletions_.emplace_back(&m, fresh);
+        for (const auto& rp : m.reverse_relations()) {
+            const Relation& rev = *rp;
+            if (rev.kind == RelationKind::reverse_many_to_many) continue;  // its join table's own key does it
+            const ModelInfo& src = rev.target();
+            const FieldInfo& fk = *rev.fk;
+            if (rev.on_delete == OnDelete::do_nothing) continue;
+            std::vector<Value> rows;
+            in_batches(alias_, fresh, [&](std::vector<Value> batch) {
+                auto q = column_query(src, src.pk(), Q(fk.name + "__in", Operand(std::move(batch))), alias_);
+                for (auto& v : read_column(*q)) rows.push_back(src.normalize(src.pk(), v));
+            });
+            if (rows.empty()) continue;
+            switch (rev.on_delete) {
+                case OnDelete::cascade: collect(src, std::move(rows)); break;
+                case OnDelete::protect:
+                    for (auto& v : rows) protected_.push_back({&src, &fk, &m, std::move(v)});
+                    break;
+                case OnDelete::restrict:
+                    for (auto& v : rows) restricted_.push_back({&src, &fk, &m, std::move(v)});
+                    break;
+                case OnDelete::set_null: set_null_.push_back({&src, &fk, std::move(rows)}); break;
+                case OnDelete::do_nothing: break;
+            }
+        }
+    }
+
+    // Raises ProtectedError / RestrictedError before anything is written.
+    void check() {
+        if (!protected_.empty()) throw_blocked<ProtectedError>(protected_, "protected");
+        std::vector<Blocker> still;
+        for (auto& b : restricted_)
+            if (!seen_[b.model].count(b.key)) still.push_back(b);
+        if (!still.empty()) throw_blocked<RestrictedError>(still, "restricted");
+    }
+
+    // SET NULL, then deletes children before parents. Returns rows deleted of the first model.
+    std::int64_t run() {
+        for (const auto& [src, fk, rows] : set_null_) {
+            std::vector<Value> live;
+            for (const auto& v : rows)
+                if (!seen_[src].count(v)) live.push_back(v);
+            in_batches(alias_, live, [&](std::vector<Value> batch) {
+                auto q = on_alias(with_filter(*make_query(*src), Q("pk__in", Operand(std::move(batch))), false), alias_);
+                run_update(*q, *fk, Value());
+            });
+        }
+        std::int64_t first = 0;
+        for (std::size_t i = deletions_.size(); i-- > 0;) {
+            const auto& [m, keys] = deletions_[i];
+            std::int64_t n = 0;
+            in_batches(alias_, keys, [&](std::vector<Value> batch) {
+                n += run_delete(*on_alias(with_filter(*make_query(*m), Q("pk__in", Operand(std::move(batch))), false), alias_));
+            });
+            if (i == 0) first = n;
+        }
+        return first;
+    }
+
+private:
+    struct Blocker {
+        const ModelInfo* model;   // the referencing row's model
+        const FieldInfo* fk;
+        const ModelInfo* target;  // the model being deleted
+        Value key;
+    };
+    struct SetNull {
+        const ModelInfo* model;
+        const FieldInfo* fk;
+        std::vector<Value> rows;
+    };
+
+    template <class E>
+    [[noreturn]] void throw_blocked(const std::vector<Blocker>& list, std::string_view how) {
+        std::vector<std::string> objects, fields;
+        for (const auto& b : list) {
+            if (objects.size() < 20) objects.push_back(b.model->describe_object(b.key));
+            std::string f = fmt::format("'{}.{}'", b.model->type_name(), b.fk->name);
+            if (std::find(fields.begin(), fields.end(), f) == fields.end()) fields.push_back(f);
+        }
+        std::vector<std::string> shown(objects.begin(), objects.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(objects.size(), 5)));
+        throw E(fmt::format("Cannot delete some instances of model '{}' because they are referenced through {} "
+                            "foreign keys: {}. Referencing rows ({} in all): {}{}. Nothing was deleted.",
+                            list.front().target->type_name(), how, fmt::join(fields, ", "), list.size(),
+                            fmt::join(shown, ", "), list.size() > shown.size() ? ", ..." : ""),
+                objects);
+    }
+
+    std::string alias_;
+    std::map<const ModelInfo*, KeySet> seen_;
+    std::vector<std::pair<const ModelInfo*, std::vector<Value>>> deletions_;
+    std::vector<Blocker> protected_, restricted_;
+    std::vector<SetNull> set_null_;
+};
+
+}  // namespace
+
+bool has_dependents(const ModelInfo& m) {
+    ensure_relations();
+    for (const auto& r : m.reverse_relations())
+        if (r->on_delete != OnDelete::do_nothing && r->kind != RelationKind::reverse_many_to_many) return true;
+    return false;
+}
+
+std::int64_t delete_with_collector(const ModelInfo& m, std::vector<Value> keys, std::string_view alias) {
+    std::vector<Value> normalized;
+    normalized.reserve(keys.size());
+    for (auto& k : keys)
+        if (!k.is_null()) normalized.push_back(m.normalize(m.pk(), k));
+    if (normalized.empty()) return 0;
+    return atomic(alias, [&] {
+        Collector c(alias);
+        c.collect(m, std::move(normalized));
+        c.check();
+        return c.run();
+    });
+}
 
 }  // namespace orm::detail

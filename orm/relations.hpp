@@ -68,6 +68,8 @@ void related_set(const SetBinding& b, std::span<const Value> keys);
 void related_prepare_create(const SetBinding& b, void* obj);
 // After create(): links the saved object (many-to-many).
 void related_after_create(const SetBinding& b, const Value& key);
+// add() of an object from database `db`: the routers must allow the relation (orm::RouterError).
+void related_check_db(const SetBinding& b, std::string_view db);
 
 }  // namespace detail
 
@@ -146,8 +148,14 @@ public:
     bool is_prefetched() const noexcept { return prefetched_ != nullptr; }
 
     // Links saved objects (many-to-many: join rows; reverse foreign key: sets their key).
-    void add(const T& obj) { add_keys(std::span<const Value>(std::vector<Value>{obj.pk()})); }
-    void add(const std::vector<T>& objs) { add_keys(keys_of(objs)); }
+    void add(const T& obj) {
+        related_check_db(binding("add()"), obj.db());
+        add_keys(std::span<const Value>(std::vector<Value>{obj.pk()}));
+    }
+    void add(const std::vector<T>& objs) {
+        for (const auto& o : objs) related_check_db(binding("add()"), o.db());
+        add_keys(keys_of(objs));
+    }
     void add(std::initializer_list<Value> keys) { add_keys(std::span<const Value>(keys.begin(), keys.size())); }
     // Unlinks them (many-to-many: deletes join rows; reverse foreign key: sets their key NULL,
     // so the key must be nullable).

@@ -1,9 +1,15 @@
 // create_tables / drop_tables through the schema editor, logged like every other statement.
+// Models a router's allow_migrate() refuses on the alias are left out.
 #include "orm/schema.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
 
 #include "drivers/backend.hpp"
 #include "drivers/features.hpp"
 #include "orm/atomic.hpp"
+#include "orm/routers.hpp"
 #include "orm/session.hpp"
 
 namespace orm::detail {
@@ -23,18 +29,94 @@ void in_ddl_transaction(std::string_view alias, Fn&& fn) {
     }
 }
 
+std::vector<const ModelInfo*> migratable(std::span<const ModelInfo* const> models, std::string_view alias) {
+    std::vector<const ModelInfo*> out;
+    for (const ModelInfo* m : models)
+        if (allow_migrate(alias, *m)) out.push_back(m);
+    return out;
+}
+
+// The models and the automatic join tables of their many-to-many relations, ordered so that a
+// table comes after the tables its foreign keys reference (as far as cycles allow).
+std::vector<const ModelInfo*> in_dependency_order(std::vector<const ModelInfo*> models) {
+    ensure_relations();
+    std::vector<const ModelInfo*> all;
+    for (const ModelInfo* m : models) {
+        if (std::find(all.begin(), all.end(), m) == all.end()) all.push_back(m);
+        for (const auto& owned : m->owned_models()) all.push_back(owned.get());
+    }
+    auto in_list = [&](const ModelInfo* m) { return std::find(all.begin(), all.end(), m) != all.end(); };
+    std::vector<const ModelInfo*> ordered;
+    std::vector<const ModelInfo*> left = all;
+    while (!left.empty()) {
+        bool progressed = false;
+        for (auto it = left.begin(); it != left.end();) {
+            bool ready = true;
+            for (const auto& f : (*it)->fields()) {
+                if (!f.relation) continue;
+                const ModelInfo* t = &f.relation->target();
+                if (t != *it && in_list(t) && std::find(ordered.begin(), ordered.end(), t) == ordered.end()) ready = false;
+            }
+            if (ready) {
+                ordered.push_back(*it);
+                it = left.erase(it);
+                progressed = true;
+            } else {
+                ++it;
+            }
+        }
+        if (!progressed) {  // a cycle: the rest in the order given
+            ordered.insert(ordered.end(), left.begin(), left.end());
+            break;
+        }
+    }
+    return ordered;
+}
+
 }  // namespace
 
-void create_tables(std::span<const ModelInfo* const> models, std::string_view alias, bool if_not_exists) {
+void create_tables(std::span<const ModelInfo* const> all, std::string_view alias, bool if_not_exists) {
+    const auto models = in_dependency_order(migratable(all, alias));
+    if (models.empty()) return;
     in_ddl_transaction(alias, [&](Lease& lease) {
         const auto& editor = lease.conn().backend().schema_editor();
-        for (const ModelInfo* m : models)
-            for (const auto& sql : editor.create_table_sql(m->table_spec(), if_not_exists))
+        const auto& d = lease.dialect();
+        // SQLite accepts references to tables that do not exist yet; elsewhere a reference
+        // inside a cycle is added once both tables exist.
+        const bool forward_refs_ok = d.name() == "sqlite";
+        std::vector<const ModelInfo*> created;
+        std::vector<std::string> later;
+        for (const ModelInfo* m : models) {
+            db::TableSpec spec = m->table_spec();
+            if (!forward_refs_ok) {
+                for (auto& c : spec.columns) {
+                    if (!c.references || c.references->table == spec.name) continue;
+                    bool exists_yet = false;
+                    for (const ModelInfo* done : created) exists_yet = exists_yet || done->table() == c.references->table;
+                    bool listed = false;
+                    for (const ModelInfo* any : models) listed = listed || any->table() == c.references->table;
+                    if (exists_yet || !listed) continue;
+                    later.push_back(fmt::format("ALTER TABLE {} ADD FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
+                                                d.quote_name(spec.name), d.quote_name(c.name),
+                                                d.quote_name(c.references->table), d.quote_name(c.references->column),
+                                                c.references->on_delete == db::ReferentialAction::cascade    ? "CASCADE"
+                                                : c.references->on_delete == db::ReferentialAction::set_null ? "SET NULL"
+                                                : c.references->on_delete == db::ReferentialAction::restrict ? "RESTRICT"
+                                                                                                             : "NO ACTION"));
+                    c.references.reset();
+                }
+            }
+            for (const auto& sql : editor.create_table_sql(spec, if_not_exists))
                 logged(alias, sql, [&] { lease.conn().execute_script(sql); });
+            created.push_back(m);
+        }
+        for (const auto& sql : later) logged(alias, sql, [&] { lease.conn().execute_script(sql); });
     });
 }
 
-void drop_tables(std::span<const ModelInfo* const> models, std::string_view alias, bool if_exists) {
+void drop_tables(std::span<const ModelInfo* const> all, std::string_view alias, bool if_exists) {
+    const auto models = in_dependency_order(migratable(all, alias));
+    if (models.empty()) return;
     in_ddl_transaction(alias, [&](Lease& lease) {
         const auto& editor = lease.conn().backend().schema_editor();
         for (auto it = models.rbegin(); it != models.rend(); ++it) {

@@ -1,5 +1,6 @@
 // Creating and dropping the tables of a set of models through the backend's schema editor
-// (per-dialect DDL with unique constraints and indexes).
+// (per-dialect DDL with unique constraints and indexes). A database router's allow_migrate()
+// can keep a model's table off an alias (orm/routers.hpp).
 //     orm::create_tables<Author, Book>();   // creates what is missing
 //     orm::drop_tables<Author, Book>();     // drops what exists (in reverse order)
 #pragma once

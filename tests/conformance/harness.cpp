@@ -26,8 +26,8 @@ void join(std::thread& t) {
         t.join();
 }
 
-Context::Context(std::string url, std::string prefix, std::string mode)
-    : url_(std::move(url)), prefix_(std::move(prefix)), mode_(std::move(mode)) {}
+Context::Context(std::string url, std::string prefix, std::string mode, std::string url2)
+    : url_(std::move(url)), prefix_(std::move(prefix)), mode_(std::move(mode)), url2_(std::move(url2)) {}
 
 Context::~Context() {
     try {
@@ -55,6 +55,43 @@ std::string Context::url_with(std::string_view options) const {
         return url_ + " " + extra;
     }
     return url_ + (url_.find('?') == std::string::npos ? "?" : "&") + std::string(options);
+}
+
+namespace {
+
+// "sqlite:///tmp/a.db?x=1" -> "sqlite:///tmp/a.second.db?x=1"; in-memory URLs stay as they are
+// (every in-memory database is a separate one).
+std::string sibling_sqlite_url(const std::string& url) {
+    const std::size_t query = std::min(url.find('?'), url.size());
+    std::string path = url.substr(0, query);
+    if (path.find(":memory:") != std::string::npos) return url;
+    const std::size_t slash = path.find_last_of("/:");
+    const std::size_t dot = path.find_last_of('.');
+    if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
+        path.insert(dot, ".second");
+    else
+        path += ".second";
+    return path + url.substr(query);
+}
+
+}  // namespace
+
+const std::string& Context::second_url() {
+    if (!url2_.empty()) return url2_;
+    // Deriving a second database depends on the URL syntax and what the server offers, so this
+    // (test-only) code asks for the backend by name.
+    if (db().backend().name() == "sqlite") {
+        url2_ = sibling_sqlite_url(url_);
+    } else if (db().backend().name() == "postgresql") {
+        second_schema_ = prefix_ + "second";
+        conn().execute_script(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", conn().dialect().quote_name(second_schema_)));
+        bool uri = url_.find("://") != std::string::npos;
+        url2_ = url_with(fmt::format("options=-csearch_path{}{}", uri ? "%3D" : "=", second_schema_));
+    } else {
+        throw Skip{fmt::format("needs a second database: pass --url2 (none can be derived for the {} backend)",
+                               db().backend().name())};
+    }
+    return url2_;
 }
 
 std::shared_ptr<orm::db::Database> Context::open_with(std::string_view options) {
@@ -97,6 +134,14 @@ void Context::finish() {
             conn_->backend().schema_editor().drop_table(*conn_, *it, true);
     }
     tables_.clear();
+    if (conn_ && !conn_->is_broken() && !second_schema_.empty()) {
+        try {
+            // Without CASCADE: a schema a failed test left tables in stays for the next run to clean.
+            conn_->execute_script(fmt::format("DROP SCHEMA IF EXISTS {}", conn_->dialect().quote_name(second_schema_)));
+        } catch (const orm::Error&) {
+        }
+        second_schema_.clear();
+    }
     conn_.release();
 }
 

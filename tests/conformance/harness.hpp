@@ -27,10 +27,17 @@ struct Skip {
 
 class Context {
 public:
-    Context(std::string url, std::string prefix, std::string mode);
+    // `url2`: a second database for the multi-database tests (runner option --url2); empty: one
+    // is derived from `url` when first asked for (see second_url()).
+    Context(std::string url, std::string prefix, std::string mode, std::string url2 = {});
     ~Context();
 
     const std::string& url() const { return url_; }
+    // A second, separate database: --url2 when given; else derived from the first URL: a SQLite
+    // file beside the first one ("x.db" -> "x.second.db"), another in-memory SQLite database, or
+    // on a server the same database with search_path set to the schema PREFIXsecond (created
+    // here, dropped again when empty at the end of the test).
+    const std::string& second_url();
     const std::string& mode() const { return mode_; }
     orm::db::Database& db();
     const orm::db::Features& features() { return db().features(); }
@@ -59,7 +66,8 @@ public:
     void finish();  // drops the test's tables, returns the connection
 
 private:
-    std::string url_, prefix_, mode_;
+    std::string url_, prefix_, mode_, url2_;
+    std::string second_schema_;  // created by second_url(), dropped by finish() if empty
     std::shared_ptr<orm::db::Database> db_;
     orm::db::PooledConnection conn_;
     std::vector<std::string> tables_;

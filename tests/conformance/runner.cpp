@@ -1,5 +1,5 @@
 // weft-conformance: runs the conformance suite against a database URL in one or both modes.
-//   weft-conformance --url URL [--mode sync|async|both] [--prefix P] [--filter TEXT] [--list] [--quiet]
+//   weft-conformance --url URL [--url2 URL] [--mode sync|async|both] [--prefix P] [--filter TEXT] [--list] [--quiet]
 // Prints one line per test, a summary line per backend and mode ("conformance sqlite-async: ..."),
 // and a final "N passed, N failed, N skipped" line. Exit status 0 when nothing failed. In async
 // mode each test runs as the root fiber of orm::run with orm::set_async(true).
@@ -23,19 +23,22 @@ struct Counts {
 
 void usage(FILE* out) {
     fmt::print(out,
-               "usage: weft-conformance --url URL [--mode sync|async|both] [--prefix PREFIX] [--filter TEXT] "
-               "[--list] [--quiet]\n"
+               "usage: weft-conformance --url URL [--url2 URL] [--mode sync|async|both] [--prefix PREFIX] "
+               "[--filter TEXT] [--list] [--quiet]\n"
                "  URL: sqlite:///path/to.db, sqlite::memory:, postgresql://user@host/db, or 'host=... dbname=...'\n"
+               "  --url2: a second database of the same backend for the multi-database tests; without it a\n"
+               "    SQLite file gets a sibling (x.db -> x.second.db), :memory: another in-memory database, and\n"
+               "    PostgreSQL the same database with search_path set to the schema PREFIXsecond.\n"
                "  Tables are created as PREFIX<name> (default weft_ct_) and dropped afterwards.\n");
 }
 
-Counts run_mode(const std::string& url, const std::string& prefix, const std::string& mode, const std::string& filter,
-                bool quiet, std::string& label) {
+Counts run_mode(const std::string& url, const std::string& url2, const std::string& prefix, const std::string& mode,
+                const std::string& filter, bool quiet, std::string& label) {
     Counts counts;
     label = mode;
     for (const auto& test : registry()) {
         if (!filter.empty() && test.name.find(filter) == std::string::npos) continue;
-        Context ctx(url, prefix, mode);
+        Context ctx(url, prefix, mode, url2);
         std::string skip_reason, error;
         try {
             run_in_mode(mode, [&] {
@@ -78,7 +81,7 @@ Counts run_mode(const std::string& url, const std::string& prefix, const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string url, mode = "sync", prefix = "weft_ct_", filter;
+    std::string url, url2, mode = "sync", prefix = "weft_ct_", filter;
     bool list = false, quiet = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -90,6 +93,7 @@ int main(int argc, char** argv) {
             return argv[++i];
         };
         if (a == "--url") url = value();
+        else if (a == "--url2") url2 = value();
         else if (a == "--mode") mode = value();
         else if (a == "--prefix") prefix = value();
         else if (a == "--filter") filter = value();
@@ -126,6 +130,10 @@ int main(int argc, char** argv) {
     try {
         fmt::print("weft-conformance: {} ({} tests), prefix {}\n", orm::db::mask_password(url), registry().size(), prefix);
         (void)orm::db::parse_url(url);
+        if (!url2.empty()) {
+            fmt::print("weft-conformance: second database {}\n", orm::db::mask_password(url2));
+            (void)orm::db::parse_url(url2);
+        }
     } catch (const std::exception& e) {
         fmt::print(stderr, "weft-conformance: {}\n", e.what());
         return 2;
@@ -134,7 +142,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> summaries;
     for (const auto& m : modes) {
         std::string label;
-        Counts c = run_mode(url, prefix, m, filter, quiet, label);
+        Counts c = run_mode(url, url2, prefix, m, filter, quiet, label);
         summaries.push_back(fmt::format("conformance {}: {} passed, {} failed, {} skipped", label, c.passed, c.failed,
                                         c.skipped));
         total.passed += c.passed;

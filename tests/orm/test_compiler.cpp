@@ -23,7 +23,8 @@ std::string tail(const orm::QuerySet<Book>& qs, const orm::db::Dialect& d) {
 std::vector<orm::detail::SelectItem> aggs(const orm::detail::Query& q,
                                           std::initializer_list<std::pair<const char*, orm::Expr>> list) {
     std::vector<orm::detail::SelectItem> out;
-    for (const auto& [name, e] : list) out.push_back({name, orm::detail::resolve_expr(q, e.node(), true), true});
+    orm::detail::Query scratch = q;
+    for (const auto& [name, e] : list) out.push_back({name, orm::detail::resolve_expr(scratch, e.node(), true), true});
     return out;
 }
 
@@ -131,7 +132,8 @@ TEST_CASE("compiler: update with values and F expressions; delete") {
     auto qs = Book::objects.filter("pages__lt", 100);
     const auto& m = orm::model_info<Book>();
     orm::detail::SetClause set;
-    set.emplace_back(&m.field("price"), orm::detail::resolve_expr(qs.query(), (F("price") * 1.1).node(), false));
+    orm::detail::Query scratch = qs.query();
+    set.emplace_back(&m.field("price"), orm::detail::resolve_expr(scratch, (F("price") * 1.1).node(), false));
     orm::detail::ExprNode v;
     v.kind = orm::detail::ExprKind::value;
     v.value = Value("x");

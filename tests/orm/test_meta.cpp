@@ -144,13 +144,14 @@ TEST_CASE("meta: DDL per dialect (varchar, unique, NOT NULL, defaults, indexes)"
           "NULL)");
 }
 
-TEST_CASE("meta: models are aggregates with designated initializers; Model adds no data") {
+TEST_CASE("meta: models are aggregates with designated initializers; Model adds one pointer (its database)") {
     Book b{.title = "Fibers", .price = 12.5};
     CHECK(b.id == 0);
     CHECK(b.title == "Fibers");
     CHECK(b.in_print);
     CHECK(b.pk() == orm::Value(std::int64_t{0}));
-    static_assert(sizeof(orm::Model<Book>) == 1);
+    static_assert(sizeof(orm::Model<Book>) == sizeof(void*));
+    CHECK(b.db().empty());
     static_assert(std::is_aggregate_v<Book>);
 }
 
