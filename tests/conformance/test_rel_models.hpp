@@ -379,3 +379,12 @@ std::vector<std::string> titles_of(const QS& qs) {
 }
 
 }  // namespace weft::conformance::rel_models
+
+// The number of SELECT statements a Capture saw; a mismatch shows the statements.
+#define CT_CHECK_SELECTS(cap, n)                                                                                  \
+    do {                                                                                                          \
+        const std::size_t ct_n_ = (cap).count("SELECT");                                                          \
+        if (ct_n_ != std::size_t(n))                                                                              \
+            CT_FAIL_AT(fmt::format("{} SELECT statements, expected {}:\n        {}", ct_n_, std::size_t(n),       \
+                                   fmt::join((cap).sql(), "\n        ")));                                       \
+    } while (0)
