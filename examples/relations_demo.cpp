@@ -11,8 +11,7 @@
 
 #include "orm/orm.hpp"
 
-namespace reldemo {
-
+// Global names (no namespace), so messages read "Order(id=1)"; demo.cpp uses other names.
 struct Novel;
 
 struct Writer : orm::Model<Writer> {
@@ -72,6 +71,8 @@ void Tag::describe(orm::Meta<Tag>& m) {
     m.field(&Tag::novels, "novels");
 }
 
+namespace {
+
 // Counts the statements sent while it lives.
 struct Statements {
     std::atomic<int> n{0};
@@ -81,10 +82,9 @@ struct Statements {
     ~Statements() { orm::set_query_logger({}); }
 };
 
-}  // namespace reldemo
+}  // namespace
 
 void relations_tour() {
-    using namespace reldemo;
     fmt::print("\n--- relations\n");
     orm::drop_tables<Writer, Tag, Novel, Order>();
     orm::create_tables<Writer, Tag, Novel, Order>();  // foreign keys, and the join table of Novel::tags

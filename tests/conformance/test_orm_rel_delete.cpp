@@ -302,7 +302,7 @@ CONFORMANCE_TEST("orm relations, bad input: lookups through non-relations or unk
     };
     auto names_both = [&](const std::string& m, const char* a, const char* b) {
         if (m.find(a) == std::string::npos || m.find(b) == std::string::npos)
-            CT_FAIL_AT(fmt::format("FieldError '{}' should name '{}' and '{}'", m, a, b));
+            CT_FAIL_AT(fmt::format("FieldError '{}' should name '{}' and the relation '{}'", m, a, b));
     };
     names_both(message([] { Book::objects.filter("author__nope", "x").count(); }), "nope", "author");
     names_both(message([] { Book::objects.filter("author__publisher__nope", "x").count(); }), "nope", "publisher");
