@@ -44,6 +44,28 @@ struct field_traits<std::optional<M>> {
 template <class M>
 constexpr bool is_field_type_v = field_traits<M>::supported;
 
+}  // namespace orm::detail
+
+namespace orm {
+template <class T, class K>
+class ForeignKey;
+template <class T, class K>
+class OneToOne;
+}  // namespace orm
+
+namespace orm::detail {
+
+// Foreign keys are declared through their own Meta::field overload; typed expressions
+// (orm::col(&Book::author) == 3) see their key.
+template <class R, class K>
+struct field_traits<ForeignKey<R, K>> {
+    static constexpr bool supported = false;
+    static constexpr bool nullable = true;
+    using scalar = K;
+};
+template <class R, class K>
+struct field_traits<OneToOne<R, K>> : field_traits<ForeignKey<R, K>> {};
+
 // The column type of a scalar field type (strings start as text; max_length makes them varchar).
 template <class M>
 constexpr db::ColumnType column_type_of() {

@@ -221,6 +221,10 @@ void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t
     run(without_key, true);
     run(with_key, false);
     tx.commit();
+    if (m.needs_bind()) {
+        const std::string* bound = alias_ptr(alias);
+        for (std::size_t i = 0; i < count; ++i) m.bind(object(i), bound);
+    }
 }
 
 void raw_objects(const ModelInfo& m, std::string_view sql, std::span<const Value> params, std::string_view alias,

@@ -182,8 +182,16 @@ public:
     T get(const Q& q) const { return filter(q).get(); }
     T get(std::string lookup, Operand v) const {
         const ModelInfo& m = model_info<T>();
-        if (v.kind() == Operand::Kind::value && !lock_ && detail::is_plain(*q_) && detail::is_pk_lookup(m, lookup))
-            return detail::get_by_pk<T>(v.value(), q_->alias);
+        if (v.kind() == Operand::Kind::value && !lock_ && detail::is_pk_lookup(m, lookup)) {
+            if (detail::is_plain(*q_)) return detail::get_by_pk<T>(v.value(), q_->alias);
+            if (detail::is_plain_with_related(*q_)) {
+                std::vector<T> rows;
+                auto n = detail::fetch_by_pk_related(*q_, v.value(), [&]() -> void* { return &rows.emplace_back(); });
+                detail::check_get_result(m, n);
+                if (!q_->prefetch.empty()) prefetch(rows);
+                return std::move(rows.front());
+            }
+        }
         return filter(std::move(lookup), std::move(v)).get();
     }
 
@@ -403,7 +411,14 @@ public:
 private:
     bool load() {
         rows_.clear();
-        return reader_->next([&]() -> void* { return &rows_.emplace_back(); });
+        if (!reader_->next([&]() -> void* { return &rows_.emplace_back(); })) return false;
+        if (!reader_->query().prefetch.empty()) {  // prefetch_related() applies per chunk
+            std::vector<void*> objs;
+            objs.reserve(rows_.size());
+            for (auto& r : rows_) objs.push_back(&r);
+            detail::prefetch_objects(reader_->query(), objs);
+        }
+        return true;
     }
     std::unique_ptr<detail::ChunkReader> reader_;
     std::vector<T> rows_;

@@ -168,12 +168,32 @@ bool is_pk_lookup(const ModelInfo& m, std::string_view lookup) noexcept {
 }
 
 bool is_plain(const Query& q) noexcept {
+    return is_plain_with_related(q) && q.joins.empty() && q.select_related.empty() && q.prefetch.empty();
+}
+
+bool is_plain_with_related(const Query& q) noexcept {
     return !q.where && !q.having && !q.sliced() && !q.none && !q.distinct && q.annotations.empty() && !q.values_mode;
 }
 
 namespace {
 
 const std::string& shared_select_by_pk_sql(const ModelInfo& m, const db::Dialect& d);
+
+// Any value of the primary key's kind (only the SQL text of a query built with it is kept).
+Value shared_select_by_pk_sample(const ModelInfo& m) {
+    switch (m.pk().type) {
+        case db::ColumnType::boolean: return Value(false);
+        case db::ColumnType::int32: return Value(std::int32_t{0});
+        case db::ColumnType::int64: return Value(std::int64_t{0});
+        case db::ColumnType::float64: return Value(0.0);
+        case db::ColumnType::varchar:
+        case db::ColumnType::text: return Value(std::string());
+        case db::ColumnType::bytes: return Value(Bytes{});
+        case db::ColumnType::timestamp: return Value(Timestamp{});
+        case db::ColumnType::date: return Value(Date{});
+    }
+    return Value(std::int64_t{0});
+}
 
 // "SELECT <all columns> FROM t WHERE t.pk = $1", per model and dialect, compiled once.
 const std::string& select_by_pk_sql(const ModelInfo& m, const db::Dialect& d) {
@@ -205,20 +225,7 @@ const std::string& shared_select_by_pk_sql(const ModelInfo& m, const db::Dialect
     if (it != cache.end()) return it->second;
     Query q;
     q.model = &m;
-    // Any value of the key's kind: only the SQL text is kept.
-    Value sample;
-    switch (m.pk().type) {
-        case db::ColumnType::boolean: sample = Value(false); break;
-        case db::ColumnType::int32: sample = Value(std::int32_t{0}); break;
-        case db::ColumnType::int64: sample = Value(std::int64_t{0}); break;
-        case db::ColumnType::float64: sample = Value(0.0); break;
-        case db::ColumnType::varchar:
-        case db::ColumnType::text: sample = Value(std::string()); break;
-        case db::ColumnType::bytes: sample = Value(Bytes{}); break;
-        case db::ColumnType::timestamp: sample = Value(Timestamp{}); break;
-        case db::ColumnType::date: sample = Value(Date{}); break;
-    }
-    auto filtered = with_filter(q, Q("pk", sample), false);
+    auto filtered = with_filter(q, Q("pk", shared_select_by_pk_sample(m)), false);
     std::string sql = SqlCompiler(d).select(*filtered).text;
     return cache.emplace(key, std::move(sql)).first->second;
 }
@@ -237,6 +244,64 @@ std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view al
         void* obj = make();
         m.load(obj, r.row());
         if (m.needs_bind()) m.bind(obj, alias_ptr(on.get()));
+        ++rows;
+    }
+    return rows;
+}
+
+namespace {
+
+// "SELECT <model and select_related columns> FROM t JOIN ... WHERE t.pk = $1" for a plain
+// select_related() queryset, compiled once per shape (the joins it selects) and dialect.
+const std::string& select_related_by_pk_sql(const Query& q, const db::Dialect& d) {
+    std::string key;
+    key.reserve(16 + q.joins.size() * 2 * sizeof(void*));
+    auto add = [&](const void* p) { key.append(reinterpret_cast<const char*>(&p), sizeof p); };
+    add(q.model);
+    add(&d);
+    for (const auto& j : q.joins) {
+        add(j.relation);
+        key += static_cast<char>(j.parent);
+        key += static_cast<char>(j.m2m_first);
+    }
+    key += '|';
+    for (const auto& rs : q.select_related) {
+        add(rs.fk);
+        key += static_cast<char>(rs.table);
+    }
+    thread_local std::string last_key;
+    thread_local const std::string* last_sql = nullptr;
+    if (last_sql && last_key == key) return *last_sql;
+    static std::mutex mu;
+    static std::map<std::string, std::string> cache;
+    std::lock_guard lock(mu);
+    auto it = cache.find(key);
+    if (it == cache.end()) {
+        Query shape = q;
+        shape.order_by.clear();
+        shape.prefetch.clear();
+        auto filtered = with_filter(shape, Q("pk", shared_select_by_pk_sample(*q.model)), false);
+        it = cache.emplace(key, SqlCompiler(d).select(*filtered).text).first;
+    }
+    last_key = key;
+    last_sql = &it->second;
+    return it->second;
+}
+
+}  // namespace
+
+std::size_t fetch_by_pk_related(const Query& q, const Value& pk, FunctionRef<void*()> make) {
+    const ModelInfo& m = *q.model;
+    const Value key = m.normalize(m.pk(), pk);
+    if (key.is_null()) return 0;
+    RoutedAlias on(Access::read, m, q.alias);
+    Lease lease(on);
+    auto r = lease.execute(select_related_by_pk_sql(q, lease.dialect()), std::span<const Value>(&key, 1));
+    const std::string* bound = alias_ptr(on.get());
+    std::vector<void*> related;
+    std::size_t rows = 0;
+    while (r.next()) {
+        load_row(q, r.row(), make(), bound, related);
         ++rows;
     }
     return rows;

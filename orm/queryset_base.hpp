@@ -66,6 +66,10 @@ bool is_pk_lookup(const ModelInfo& m, std::string_view lookup) noexcept;
 // A plain queryset (no filter, slice, annotation, values, distinct or none()): get(pk) may take
 // the fast path.
 bool is_plain(const Query& q) noexcept;
+// Plain but for select_related / prefetch_related: get(pk) takes fetch_by_pk_related.
+bool is_plain_with_related(const Query& q) noexcept;
+// get(pk=...) on such a queryset: one SELECT with the joins, its SQL compiled once per shape.
+std::size_t fetch_by_pk_related(const Query& q, const Value& pk, FunctionRef<void*()> make);
 // The query get() runs (at most 21 rows, as Django), and its verdict on the rows it found.
 QueryPtr get_query(const Query& q);
 void check_get_result(const Query& q, std::size_t rows);
@@ -102,6 +106,7 @@ public:
     ChunkReader(QueryPtr q, std::size_t chunk_size, std::optional<ForUpdate> lock = std::nullopt);
     // Loads the next chunk (make() per row); false when no rows were left.
     bool next(FunctionRef<void*()> make);
+    const Query& query() const noexcept { return *q_; }
 
 private:
     QueryPtr q_;

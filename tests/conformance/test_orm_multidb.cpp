@@ -134,8 +134,18 @@ CONFORMANCE_TEST("orm multidb: using_db() sends querysets and instance operation
     CT_CHECK_EQ(Author::objects.count(), std::int64_t{0});
     CT_CHECK_EQ(Book::objects.count(), std::int64_t{0});
     CT_CHECK_THROWS_AS(Author::objects.get("pk", bob.id), Author::DoesNotExist);
-    CT_CHECK_THROWS_AS(again.refresh_from_db(), Author::DoesNotExist);
+    // A fresh object has no database yet: the routers' choice ("default") has no such row.
+    Author fresh{.id = bob.id};
+    CT_CHECK(fresh.db().empty());
+    CT_CHECK_THROWS_AS(fresh.refresh_from_db(), Author::DoesNotExist);
     CT_CHECK_EQ(on_alias(cap, "default"), cap.size());
+    // An object that has been to "other" goes back there (Django's _state.db).
+    CT_CHECK(again.db() == "other");
+    cap.clear();
+    again.name.clear();
+    again.refresh_from_db();
+    CT_CHECK_EQ(again.name, std::string("Bob"));
+    CT_CHECK_EQ(on_alias(cap, "other"), cap.size());
     CT_CHECK(Author::objects.all().db_alias() == "default");
 
     // Deletes by queryset and by instance, on "other" only.
