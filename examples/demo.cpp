@@ -49,6 +49,8 @@ struct Book : orm::Model<Book> {
     }
 };
 
+void relations_tour();  // examples/relations_demo.cpp
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -209,6 +211,7 @@ int main(int argc, char** argv) {
                    "   loop stays free; against PostgreSQL the fibers overlap their round trips)\n");
 
         orm::drop_tables<Author, Book>();
+        relations_tour();
         fmt::print("done.\n");
     } catch (const orm::Error& e) {
         fmt::print(stderr, "demo failed: {} (SQLSTATE '{}')\n", e.what(), e.sqlstate());
