@@ -178,6 +178,7 @@ std::uint16_t cross(Query& q, std::uint16_t table, const Relation& r, std::uint3
 // subquery.
 struct PathEnd {
     ExprPtr expr;
+    const Relation* relation = nullptr;  // the path ends at this relation (its key stands for it)
     std::size_t consumed = 0;
     bool nullable = false;  // the expression can be NULL (nullable column or outer join)
     bool split = false;
@@ -226,6 +227,7 @@ PathEnd walk_path(Query& q, std::span<const std::string_view> parts, JoinPolicy 
             }
             end.expr = field_expr(*f, table);
             end.nullable = outer || f->nullable;
+            end.relation = f->relation;
             return end;
         }
         const Relation* r = model->find_relation(name);
@@ -255,6 +257,7 @@ PathEnd walk_path(Query& q, std::span<const std::string_view> parts, JoinPolicy 
             }
             end.consumed = i + 1;
             end.nullable = true;
+            end.relation = r;
             return end;
         }
         table = cross(q, table, *r, pol.group);
@@ -370,9 +373,16 @@ WherePtr resolve_leaf(Query& q, const QNode& node, JoinPolicy pol) {
     const std::size_t rest = parts.size() - end.consumed;
     if (rest == 1) {
         auto l = parse_lookup(parts.back());
-        if (!l || !lookup_allowed(type, *l))
+        if (!l || !lookup_allowed(type, *l)) {
+            if (end.relation)  // "author__nmae": a misspelt field of the related model, or a lookup
+                throw FieldError(fmt::format("Unsupported lookup '{}' for relation '{}' ({} -> {}). Choices are: {}; "
+                                             "or a field of {}: {}",
+                                             parts.back(), end.relation->name, end.relation->owner->type_name(),
+                                             end.relation->target().type_name(), allowed_lookups(type),
+                                             end.relation->target().type_name(), end.relation->target().choices()));
             throw FieldError(fmt::format("Unsupported lookup '{}' for {}. Choices are: {}", parts.back(),
                                          describe_lhs(q, *lhs), allowed_lookups(type)));
+        }
         lookup = *l;
     } else if (rest > 1) {
         throw FieldError(fmt::format("Cannot resolve '{}': {} is not a relation, so '{}' cannot follow it (lookups "

@@ -170,8 +170,25 @@ void related_remove(const SetBinding& b, std::span<const Value> keys_in) {
             return;
         }
         const FieldInfo& fk = nullable_fk(b, "remove()");
+        const ModelInfo& target = r.target();
+        // As Django: removing an object that is not in the set is an error (and changes nothing).
+        std::vector<Value> present;
         in_batches(alias, keys, [&](std::vector<Value> batch) {
-            auto q = on_alias(with_filter(*make_query(r.target()),
+            auto q = column_query(target, target.pk(), Q("pk__in", Operand(std::move(batch))) & Q(fk.name, b.owner_pk),
+                                  alias);
+            for (auto& v : read_column(*q)) present.push_back(target.normalize(target.pk(), v));
+        });
+        if (present.size() != keys.size()) {
+            KeySet in(present.begin(), present.end());
+            for (const auto& k : keys)
+                if (!in.count(k))
+                    target.throw_does_not_exist(fmt::format("{} is not related to {} (remove() on {}.{})",
+                                                            target.describe_object(k),
+                                                            r.owner->describe_object(b.owner_pk),
+                                                            r.owner->type_name(), r.name));
+        }
+        in_batches(alias, keys, [&](std::vector<Value> batch) {
+            auto q = on_alias(with_filter(*make_query(target),
                                           Q("pk__in", Operand(std::move(batch))) & Q(fk.name, b.owner_pk), false),
                               alias);
             run_update(*q, fk, Value());
@@ -202,7 +219,10 @@ void related_set(const SetBinding& b, std::span<const Value> keys_in) {
             auto q = column_query(*r.through, *r.through_to, Q(r.through_from->name, b.owner_pk), alias);
             for (auto& v : read_column(*q)) current.push_back(r.through->normalize(*r.through_to, v));
         } else {
-            nullable_fk(b, "set()");
+            if (!r.fk->nullable) {  // as Django: rows cannot leave a non-null set, so set() only adds
+                related_add(b, keys);
+                return;
+            }
             auto q = column_query(target, target.pk(), Q(r.fk->name, b.owner_pk), alias);
             for (auto& v : read_column(*q)) current.push_back(target.normalize(target.pk(), v));
         }
