@@ -372,6 +372,11 @@ Sql SqlCompiler::select_for_update(const Query& q, const ForUpdate& lock) const 
     // Standard SQL (PostgreSQL, MySQL 8, Oracle spell it alike), after LIMIT / OFFSET.
     Sql s = select(q);
     s.text += " FOR UPDATE";
+    // The NULL-extended side of an outer join cannot be locked (PostgreSQL refuses): with outer
+    // joins only the model's own rows are locked.
+    bool outer = false;
+    for (const auto& j : q.joins) outer = outer || j.outer;
+    if (outer) s.text += " OF " + d_.quote_name(q.model->table());
     if (lock.nowait) s.text += " NOWAIT";
     else if (lock.skip_locked) s.text += " SKIP LOCKED";
     return s;

@@ -201,7 +201,9 @@ void ModelInfo::bind(void* obj, const std::string* alias) const {
 }
 
 std::string ModelInfo::describe_object(const Value& pk) const {
-    return fmt::format("{}({}={})", type_name_, fields_[pk_].name, pk.debug_string());
+    std::string_view name = type_name_;
+    if (auto pos = name.rfind("::"); pos != std::string_view::npos) name.remove_prefix(pos + 2);
+    return fmt::format("{}({}={})", name, fields_[pk_].name, pk.debug_string());
 }
 
 FieldInfo& ModelInfo::add_field(std::string name, db::ColumnType type, bool nullable,

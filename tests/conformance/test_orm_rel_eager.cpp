@@ -300,3 +300,23 @@ CONFORMANCE_TEST("orm select_related / prefetch_related: unknown or wrong names 
     // The database is still usable.
     CT_CHECK_EQ(Book::objects.select_related("author").count(), std::int64_t{5});
 }
+
+CONFORMANCE_TEST("orm select_for_update with select_related: outer joins lock only the model's rows") {
+    Library tables(ctx);
+    auto s = seed_library();
+    orm::atomic([&] {
+        auto books = Book::objects.select_related("author", "editor").order_by("id").select_for_update().list();
+        CT_REQUIRE(books.size() == 5);
+        CT_CHECK(books[0].editor.is_loaded());
+        CT_CHECK_EQ(books[0].editor->name, std::string("Bob"));
+        CT_CHECK(!books[1].editor.is_loaded());  // NULL editor: nothing to load
+    });
+    if (ctx.features().supports_select_for_update) {
+        Capture cap;
+        orm::atomic([&] { (void)Book::objects.select_related("editor").select_for_update().list(); });
+        bool locked_own = false;
+        for (const auto& sql : cap.sql())
+            locked_own = locked_own || sql.find("FOR UPDATE OF ") != std::string::npos;
+        CT_CHECK(locked_own);
+    }
+}
