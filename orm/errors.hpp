@@ -38,11 +38,11 @@ private:
     std::string field_;
 };
 
-// A delete refused by on_delete(protect): nothing was deleted. objects() names the rows that
-// protect the target ("Book(id=3)"), at most 20 of them; the message names the first few.
-class ProtectedError : public IntegrityError {
+// A delete that on_delete refused; nothing was deleted. objects() names the referencing rows
+// ("Book(id=3)"), at most 20 of them; the message names the first few.
+class DeleteRefusedError : public IntegrityError {
 public:
-    ProtectedError(const std::string& message, std::vector<std::string> objects)
+    DeleteRefusedError(const std::string& message, std::vector<std::string> objects)
         : IntegrityError(message, "23503"), objects_(std::move(objects)) {}
     const std::vector<std::string>& objects() const noexcept { return objects_; }
 
@@ -50,16 +50,15 @@ private:
     std::vector<std::string> objects_;
 };
 
-// A delete refused by on_delete(restrict): the referencing rows are not deleted by a cascade of
-// the same delete. Nothing was deleted.
-class RestrictedError : public IntegrityError {
-public:
-    RestrictedError(const std::string& message, std::vector<std::string> objects)
-        : IntegrityError(message, "23503"), objects_(std::move(objects)) {}
-    const std::vector<std::string>& objects() const noexcept { return objects_; }
+// Refused by on_delete(protect).
+class ProtectedError : public DeleteRefusedError {
+    using DeleteRefusedError::DeleteRefusedError;
+};
 
-private:
-    std::vector<std::string> objects_;
+// Refused by on_delete(restrict): the referencing rows are not deleted by a cascade of the same
+// delete.
+class RestrictedError : public DeleteRefusedError {
+    using DeleteRefusedError::DeleteRefusedError;
 };
 
 // A database router refused something, e.g. relating objects that live on different databases;
