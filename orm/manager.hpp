@@ -30,8 +30,10 @@ public:
     }
     QuerySet<T> distinct() const { return all().distinct(); }
     template <class... S>
+        requires(std::is_convertible_v<const S&, std::string_view> && ...)
     QuerySet<T> select_related(const S&... names) const {
-        return all().select_related(names...);
+        const std::string list[] = {std::string(names)..., std::string()};
+        return QuerySet<T>(detail::plain_select_related(model_info<T>(), std::span<const std::string>(list, sizeof...(S))));
     }
     template <class... S>
     QuerySet<T> prefetch_related(const S&... names) const {

@@ -4,6 +4,7 @@
 // to chain. sql/compiler.cpp renders a Query per dialect.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -80,6 +81,18 @@ struct RelatedSelect {
     const FieldInfo* fk = nullptr;  // the foreign key (on the parent's model) that caches it
 };
 
+// A per-query cache slot for compiled SQL (set once, read lock-free); copies of a query start
+// empty, since a copy is about to become another query.
+struct SqlMemo {
+    SqlMemo() = default;
+    SqlMemo(const SqlMemo&) noexcept {}
+    SqlMemo& operator=(const SqlMemo&) noexcept {
+        entry.store(nullptr, std::memory_order_relaxed);
+        return *this;
+    }
+    mutable std::atomic<const void*> entry{nullptr};
+};
+
 struct Query {
     const ModelInfo* model = nullptr;
     std::string alias = "default";  // the database (orm::connect alias)
@@ -101,6 +114,7 @@ struct Query {
     // values() after an aggregate annotate(): the groups stay one per model row (Django), not
     // one per distinct combination of the selected values.
     bool group_by_model = false;
+    SqlMemo by_pk_sql;                   // get(pk) on a select_related queryset (queryset_base.cpp)
 
     bool sliced() const noexcept { return limit.has_value() || offset > 0; }
     bool has_aggregate_select() const noexcept;

@@ -252,10 +252,18 @@ std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view al
 namespace {
 
 // "SELECT <model and select_related columns> FROM t JOIN ... WHERE t.pk = $1" for a plain
-// select_related() queryset, compiled once per shape (the joins it selects) and dialect.
+// select_related() queryset, compiled once per shape (the joins it selects) and dialect, and
+// remembered in the query itself (a hoisted or memoized queryset finds it with one load).
+struct RelatedSqlEntry {
+    const db::Dialect* dialect;
+    std::string sql;
+};
+
 const std::string& select_related_by_pk_sql(const Query& q, const db::Dialect& d) {
+    if (auto* e = static_cast<const RelatedSqlEntry*>(q.by_pk_sql.entry.load(std::memory_order_acquire));
+        e && e->dialect == &d)
+        return e->sql;
     std::string key;
-    key.reserve(16 + q.joins.size() * 2 * sizeof(void*));
     auto add = [&](const void* p) { key.append(reinterpret_cast<const char*>(&p), sizeof p); };
     add(q.model);
     add(&d);
@@ -269,11 +277,8 @@ const std::string& select_related_by_pk_sql(const Query& q, const db::Dialect& d
         add(rs.fk);
         key += static_cast<char>(rs.table);
     }
-    thread_local std::string last_key;
-    thread_local const std::string* last_sql = nullptr;
-    if (last_sql && last_key == key) return *last_sql;
     static std::mutex mu;
-    static std::map<std::string, std::string> cache;
+    static std::map<std::string, RelatedSqlEntry> cache;  // nodes are never erased
     std::lock_guard lock(mu);
     auto it = cache.find(key);
     if (it == cache.end()) {
@@ -281,14 +286,36 @@ const std::string& select_related_by_pk_sql(const Query& q, const db::Dialect& d
         shape.order_by.clear();
         shape.prefetch.clear();
         auto filtered = with_filter(shape, Q("pk", shared_select_by_pk_sample(*q.model)), false);
-        it = cache.emplace(key, SqlCompiler(d).select(*filtered).text).first;
+        it = cache.emplace(key, RelatedSqlEntry{&d, SqlCompiler(d).select(*filtered).text}).first;
     }
-    last_key = key;
-    last_sql = &it->second;
-    return it->second;
+    q.by_pk_sql.entry.store(&it->second, std::memory_order_release);
+    return it->second.sql;
 }
 
 }  // namespace
+
+QueryPtr plain_select_related(const ModelInfo& m, std::span<const std::string> names) {
+    // Manager<T>::select_related(...) is often rebuilt per call (select_related("author").get(pk)
+    // in a loop): the same names on the same model give the same immutable query, so a small
+    // per-thread memo hands it back, with its compiled SQL.
+    struct Entry {
+        const ModelInfo* model = nullptr;
+        std::vector<std::string> names;
+        QueryPtr query;
+    };
+    constexpr std::size_t size = 8;
+    thread_local Entry memo[size];
+    thread_local std::size_t next = 0;
+    for (const Entry& e : memo)
+        if (e.model == &m && std::equal(e.names.begin(), e.names.end(), names.begin(), names.end())) return e.query;
+    QueryPtr q = with_select_related(*make_routed_query(m), names);
+    Entry& e = memo[next];
+    next = (next + 1) % size;
+    e.model = &m;
+    e.names.assign(names.begin(), names.end());
+    e.query = q;
+    return q;
+}
 
 std::size_t fetch_by_pk_related(const Query& q, const Value& pk, FunctionRef<void*()> make) {
     const ModelInfo& m = *q.model;
