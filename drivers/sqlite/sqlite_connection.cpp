@@ -83,7 +83,7 @@ std::unique_ptr<SqliteCursor> SqliteConnection::run(std::string_view sql, std::s
     try {
         // A statement that writes runs to its end inside this call (its RETURNING rows, if any, are
         // buffered), so it can bind text and blobs without copying them.
-        const bool finish_here = buffer_rows || !sqlite3_stmt_readonly(st->handle.get());
+        const bool finish_here = buffer_rows || !st->readonly;
         session_->bind(*st, params, /*copy=*/!finish_here);
         const std::int64_t changes_before = finish_here ? session_->total_changes() : 0;
         bool row = session_->step(*st);

@@ -82,8 +82,8 @@ Session::Session(const std::string& path, const SqliteOptions& o, std::size_t ca
 
 Session::~Session() { close(); }
 
-void Session::ensure_open() const {
-    if (closed_) throw InterfaceError(fmt::format("the SQLite connection to '{}' is closed", path_));
+void Session::throw_closed() const {
+    throw InterfaceError(fmt::format("the SQLite connection to '{}' is closed", path_));
 }
 
 void Session::fail(int code, std::string message, std::string_view doing, std::string_view sql) {
@@ -117,6 +117,7 @@ std::shared_ptr<Statement> Session::prepare(std::string_view sql, bool persisten
     if (tail && tail < sql.data() + sql.size())
         check_single_statement(sql.substr(static_cast<std::size_t>(tail - sql.data())), sql);
     st->sql = std::string(sql);
+    st->readonly = sqlite3_stmt_readonly(raw) != 0;
     return st;
 }
 
@@ -161,6 +162,14 @@ void Session::bind(Statement& st, std::span<const Value> params, bool copy) {
     for (std::size_t i = 0; i < params.size(); ++i) {
         const int n = static_cast<int>(i + 1);
         const auto& storage = params[i].storage();
+        switch (params[i].kind()) {
+            case ValueKind::null:
+            case ValueKind::boolean:
+            case ValueKind::int32:
+            case ValueKind::int64:
+            case ValueKind::float64: break;
+            default: st.holds_bound_data = true;
+        }
         int rc = std::visit(
             [&](const auto& v) -> int {
                 using T = std::decay_t<decltype(v)>;
@@ -245,7 +254,10 @@ bool Session::step(Statement& st) {
 
 void Session::release(Statement& st) noexcept {
     sqlite3_reset(st.handle.get());
-    sqlite3_clear_bindings(st.handle.get());
+    if (st.holds_bound_data) {
+        sqlite3_clear_bindings(st.handle.get());
+        st.holds_bound_data = false;
+    }
     st.busy = false;
 }
 
