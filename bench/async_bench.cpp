@@ -5,7 +5,8 @@
 //  - loop lag: a ticker fiber waking every millisecond while 8 fibers run heavy SQLite queries
 //    in async mode (target worst delay < 5 ms).
 //   async_bench --pg URL --pgbench "ARGS" [--sqlite PATH] [--rounds N] [--json FILE] [--quick]
-//               [--offload-threads N] [--offload-nice N]   (FiberOptions for the loop-lag experiments)
+//               [--offload-threads N] [--offload-nice N] [--offload-cpu-slots N] [--loop-slice-us N]
+//               (FiberOptions for the loop-lag experiments)
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -226,13 +227,15 @@ int main(int argc, char** argv) {
         auto o = orm::fiber_options();
         if (flag == "--offload-threads") o.offload_threads = static_cast<std::size_t>(std::atoi(next().c_str()));
         else if (flag == "--offload-nice") o.offload_nice = std::atoi(next().c_str());
+        else if (flag == "--offload-cpu-slots") o.offload_cpu_slots = static_cast<std::size_t>(std::atoi(next().c_str()));
+        else if (flag == "--loop-slice-us") o.loop_time_slice = std::chrono::microseconds(std::atoi(next().c_str()));
         else return false;
         orm::set_fiber_options(o);
         return true;
     };
     if (!parse_args(argc, argv, a,
                     "async_bench --pg URL --pgbench ARGS [--sqlite PATH] [--rounds N] [--json F] [--quick] "
-                    "[--offload-threads N] [--offload-nice N]",
+                    "[--offload-threads N] [--offload-nice N] [--offload-cpu-slots N] [--loop-slice-us N]",
                     extra))
         return 2;
     std::vector<Comparison> rows;

@@ -18,9 +18,16 @@ std::string begin_sql(const SqliteOptions& o) {
 }
 
 // Where an operation's sqlite3 calls run: here (sync), or on a worker while the caller waits.
+// On the worker it holds a CPU slot (FiberOptions::offload_cpu_slots), so that long statements
+// of many fibers never take every core from the threads running fiber loops; SQLite's busy
+// handler gives the slot up while it sleeps (sqlite_vfs.hpp).
 template <class F>
 auto run_where(bool async, F&& fn) {
-    if (async) return orm::run_in_thread(fn);
+    if (async)
+        return orm::run_in_thread([&] {
+            orm::CpuSlot slot;
+            return fn();
+        });
     return fn();
 }
 
