@@ -221,7 +221,7 @@ Io PgConnection::wait_socket(Io interest, Exchange& x) {
             throw ConnectionError(fmt::format("connection to PostgreSQL ({}) lost: {}", cfg_.url, handle_.error_message()),
                                   "08006");
         try {
-            return orm::wait_io(fd, interest, x.deadline);
+            return orm::wait_io(fd, interest, x.deadline, io_owner_);
         } catch (const TimeoutError&) {
             if (!x.may_cancel)
                 throw TimeoutError(fmt::format("no answer from PostgreSQL ({}) within {} ms ({})\nSQL: {}", cfg_.url,

@@ -79,6 +79,9 @@ private:
         Waiter* reader = nullptr;
         Waiter* writer = nullptr;
         bool registered = false;  // added to the epoll set (the kernel drops it when the fd closes)
+        // Owned registrations (wait_io with an owner): level-triggered, kept between waits.
+        std::uint64_t owner = 0;  // whose registration this is (0: one-shot)
+        std::uint32_t armed = 0;  // the events registered for an owner, while `registered`
     };
 
     // Runs the loop until done(); `waiting` is the thread's own wait, shown in dumps.
@@ -92,6 +95,8 @@ private:
     void finish(FiberRecord& f);
     void make_ready(FiberRecord& f) noexcept;
     bool arm(int fd, FdEntry& e);
+    bool arm_owned(int fd, FdEntry& e, bool after_event);
+    bool epoll_set(int fd, FdEntry& e, std::uint32_t events);
     void io_event(int fd, std::uint32_t events);
     void report_slow(const FiberRecord& f, std::int64_t ran_ns, std::int64_t threshold_ns) const;
     [[noreturn]] void throw_deadlock() const;
