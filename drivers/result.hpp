@@ -147,6 +147,10 @@ bool Row::read(std::size_t i, T& out) const {
         if (c_->is_null(i)) return false;
         out = c_->get_date(i);
         return true;
+    } else if constexpr (std::is_same_v<T, Value>) {
+        if (c_->is_null(i)) return false;
+        out = c_->get_value(i);
+        return true;
     } else {
         static_assert(sizeof(T) == 0, "Row::get<T>: unsupported column type");
     }
