@@ -78,6 +78,16 @@ Io wait_io(int fd, Io interest, Deadline deadline, std::uint64_t owner) {
     return wait_io_as(fd, interest, deadline, owner);
 }
 
+bool io_idle_quiet(int fd, std::uint64_t owner, std::uint64_t mark) noexcept {
+    detail::Loop* loop = detail::Loop::current_if_any();
+    return loop && loop->idle_quiet(fd, owner, mark);
+}
+
+std::uint64_t io_poll_mark() noexcept {
+    detail::Loop* loop = detail::Loop::current_if_any();
+    return loop ? loop->poll_mark() : 0;
+}
+
 std::uint64_t new_io_owner() noexcept {
     static std::atomic<std::uint64_t> next{1};
     return next.fetch_add(1, std::memory_order_relaxed);

@@ -149,6 +149,7 @@ private:
     // its epoll registration between round trips. Fresh per connection: a closed socket's fd
     // number may be reused by the next one.
     std::uint64_t io_owner_ = orm::new_io_owner();
+    std::uint64_t idle_mark_ = 0;  // orm::io_poll_mark() when the last async exchange ended
     std::mutex cancel_mu_;                      // serializes cancel() with closing the handle
     std::vector<std::string> pending_deallocate_;  // evicted statements, DEALLOCATEd when idle
     std::uint64_t next_statement_ = 0;

@@ -58,6 +58,11 @@ public:
     // (a regular file), so it is always ready.
     bool watch(Waiter& w);
     void unwatch(Waiter& w) noexcept;
+    // See orm::io_idle_quiet / io_poll_mark.
+    bool idle_quiet(int fd, std::uint64_t owner, std::uint64_t mark) const noexcept;
+    std::uint64_t poll_mark() const noexcept { return (id_ << mark_poll_bits) | (polls_ & mark_poll_mask); }
+    static constexpr unsigned mark_poll_bits = 40;
+    static constexpr std::uint64_t mark_poll_mask = (std::uint64_t{1} << mark_poll_bits) - 1;
 
     // Waits only something outside this loop can end: they keep a waiting loop from being
     // declared deadlocked.
@@ -116,6 +121,8 @@ private:
     FiberRecord* live_head_ = nullptr;
     std::size_t live_ = 0;
     std::vector<FdEntry> fds_;
+    std::uint64_t polls_ = 0;         // complete polls (every ready event delivered and handled)
+    std::int64_t last_poll_ns_ = 0;   // CLOCK_MONOTONIC_COARSE at the last complete poll
     std::size_t fd_waits_ = 0;
     Waiter* outside_ = nullptr;  // the thread's own wait while it drives the loop
     bool driving_ = false;

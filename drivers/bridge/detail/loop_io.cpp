@@ -1,6 +1,7 @@
 // Loop, I/O side: polling epoll (and the eventfd), fd registrations (one-shot, or kept for an
 // owner between waits), readiness events.
 #include <sys/epoll.h>
+#include <time.h>
 
 #include <cerrno>
 #include <system_error>
@@ -17,6 +18,12 @@ using Clock = std::chrono::steady_clock;
 
 std::system_error sys_error(const char* what) {
     return std::system_error(errno, std::generic_category(), what);
+}
+
+std::int64_t coarse_now_ns() noexcept {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace
@@ -65,6 +72,20 @@ void Loop::poll(bool block) {
         else
             io_event(int(events[i].data.u64), events[i].events);
     }
+    if (n < 64) {  // nothing left undelivered
+        ++polls_;
+        last_poll_ns_ = coarse_now_ns();
+    }
+}
+
+bool Loop::idle_quiet(int fd, std::uint64_t owner, std::uint64_t mark) const noexcept {
+    // A poll long ago says little about now: ask for one within a few scheduler ticks.
+    constexpr std::int64_t fresh_ns = 10'000'000;
+    if (fd < 0 || std::size_t(fd) >= fds_.size() || owner == 0) return false;
+    const FdEntry& e = fds_[std::size_t(fd)];
+    if ((mark >> mark_poll_bits) != id_ || (polls_ & mark_poll_mask) < (mark & mark_poll_mask)) return false;
+    return e.owner == owner && e.registered && (e.armed & EPOLLIN) && !e.reader &&
+           coarse_now_ns() - last_poll_ns_ <= fresh_ns;
 }
 
 bool Loop::watch(Waiter& w) {
