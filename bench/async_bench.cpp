@@ -5,7 +5,11 @@
 //  - loop lag: a ticker fiber waking every millisecond while 8 fibers run heavy SQLite queries
 //    in async mode (target worst delay < 5 ms).
 //   async_bench --pg URL --pgbench "ARGS" [--sqlite PATH] [--rounds N] [--json FILE] [--quick]
-//               [--offload-threads N] [--offload-nice N]   (FiberOptions for the loop-lag experiments)
+//               [--offload-threads N] [--offload-nice N] [--offload-cpu-slots N] [--loop-slice-us N]
+//               (FiberOptions for the loop-lag experiments)
+#include <sys/resource.h>
+#include <time.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -50,10 +54,25 @@ void point_select(orm::db::Connection& c, std::int64_t id, Sink& sink) {
     }
 }
 
-// ours: `fibers` fibers share a pool; each runs point selects until `total` are done.
-double fibers_over_pool(orm::db::Database& db, int fibers, std::int64_t total, Sink& sink) {
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double children_cpu_seconds() {
+    rusage ru{};
+    getrusage(RUSAGE_CHILDREN, &ru);
+    auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+    return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+// ours: `fibers` fibers share a pool; each runs point selects until `total` are done. The loop
+// thread does all the client work, so its CPU time is the client CPU.
+Sample fibers_over_pool(orm::db::Database& db, int fibers, std::int64_t total, Sink& sink) {
     orm::set_async(true);
     auto start = steady_clock::now();
+    const double cpu0 = thread_cpu_seconds();
     orm::run([&] {
         std::int64_t next = 0;
         std::vector<orm::Task<void>> tasks;
@@ -70,27 +89,34 @@ double fibers_over_pool(orm::db::Database& db, int fibers, std::int64_t total, S
         for (auto& t : tasks) t.get();
     });
     double secs = duration<double>(steady_clock::now() - start).count();
+    const double cpu = thread_cpu_seconds() - cpu0;
     orm::set_async(false);
-    return static_cast<double>(total) / secs;
+    return {static_cast<double>(total) / secs, cpu * 1e6 / static_cast<double>(total)};
 }
 
-// theirs: pgbench with the same statement, prepared, 8 clients on one thread.
-double run_pgbench(const Args& a, const std::string& script, int seconds) {
+// theirs: pgbench with the same statement, prepared, 8 clients on one thread. Its CPU (user +
+// system, from the reaped child's rusage) per transaction is the client CPU.
+Sample run_pgbench(const Args& a, const std::string& script, int seconds) {
+    const double cpu0 = children_cpu_seconds();
     std::string cmd = fmt::format("/usr/lib/postgresql/15/bin/pgbench -n -M prepared -c 8 -j 1 -T {} -f {} {} 2>&1",
                                   seconds, script, a.pgbench_args);
     FILE* p = popen(cmd.c_str(), "r");
     if (!p) throw std::runtime_error("cannot run pgbench");
     char line[512];
     double tps = 0;
+    long long transactions = 0;
     std::string out;
     while (fgets(line, sizeof line, p)) {
         out += line;
         if (std::sscanf(line, "tps = %lf", &tps) == 1) {
         }
+        if (std::sscanf(line, "number of transactions actually processed: %lld", &transactions) == 1) {
+        }
     }
     int rc = pclose(p);
     if (rc != 0 || tps <= 0) throw std::runtime_error("pgbench failed: " + out);
-    return tps;
+    const double cpu = children_cpu_seconds() - cpu0;
+    return {tps, transactions > 0 ? cpu * 1e6 / static_cast<double>(transactions) : 0};
 }
 
 Comparison bench_fibers_vs_pgbench(const Args& a, Sink& sink) {
@@ -108,21 +134,26 @@ Comparison bench_fibers_vs_pgbench(const Args& a, Sink& sink) {
     // Size our run to take about as long as pgbench's.
     const std::int64_t total = a.quick ? 20'000 : 120'000;
     fibers_over_pool(*db, 64, total / 10, sink);  // warm: open 8 connections, prepare
-    std::vector<double> ours, theirs;
+    std::vector<double> ours, theirs, ours_cpu, theirs_cpu;
     for (int r = 0; r < a.rounds; ++r) {
+        Sample x, y;
         if (r % 2 == 0) {
-            ours.push_back(fibers_over_pool(*db, 64, total, sink));
-            theirs.push_back(run_pgbench(a, script, seconds));
+            x = fibers_over_pool(*db, 64, total, sink);
+            y = run_pgbench(a, script, seconds);
         } else {
-            theirs.push_back(run_pgbench(a, script, seconds));
-            ours.push_back(fibers_over_pool(*db, 64, total, sink));
+            y = run_pgbench(a, script, seconds);
+            x = fibers_over_pool(*db, 64, total, sink);
         }
-        fmt::print("  round {}: 64 fibers / pool of 8 {:>9.0f}/s   pgbench -c 8 -j 1 {:>9.0f}/s\n", r + 1, ours.back(),
-                   theirs.back());
+        ours.push_back(x.ops_per_sec);
+        ours_cpu.push_back(x.cpu_us_per_op);
+        theirs.push_back(y.ops_per_sec);
+        theirs_cpu.push_back(y.cpu_us_per_op);
+        fmt::print("  round {}: 64 fibers / pool of 8 {:>9.0f}/s ({:.2f} us cpu)   pgbench -c 8 -j 1 {:>9.0f}/s ({:.2f} us cpu)\n",
+                   r + 1, x.ops_per_sec, x.cpu_us_per_op, y.ops_per_sec, y.cpu_us_per_op);
     }
     std::remove(script.c_str());
     Comparison c{"point select, 64 fibers over pool of 8 (postgresql async)", "pgbench -c8 -j1", 1.0,
-                 {median(ours), 0}, {median(theirs), 0}};
+                 {median(ours), median(ours_cpu)}, {median(theirs), median(theirs_cpu)}};
     return c;
 }
 
@@ -226,13 +257,15 @@ int main(int argc, char** argv) {
         auto o = orm::fiber_options();
         if (flag == "--offload-threads") o.offload_threads = static_cast<std::size_t>(std::atoi(next().c_str()));
         else if (flag == "--offload-nice") o.offload_nice = std::atoi(next().c_str());
+        else if (flag == "--offload-cpu-slots") o.offload_cpu_slots = static_cast<std::size_t>(std::atoi(next().c_str()));
+        else if (flag == "--loop-slice-us") o.loop_time_slice = std::chrono::microseconds(std::atoi(next().c_str()));
         else return false;
         orm::set_fiber_options(o);
         return true;
     };
     if (!parse_args(argc, argv, a,
                     "async_bench --pg URL --pgbench ARGS [--sqlite PATH] [--rounds N] [--json F] [--quick] "
-                    "[--offload-threads N] [--offload-nice N]",
+                    "[--offload-threads N] [--offload-nice N] [--offload-cpu-slots N] [--loop-slice-us N]",
                     extra))
         return 2;
     std::vector<Comparison> rows;

@@ -4,10 +4,12 @@
 //  - bulk_create of 100,000 rows vs. raw sqlite3 prepared inserts in one transaction and raw
 //    libpq multi-row INSERTs of 1,000 rows per statement (target >= 0.80);
 //  - a filtered, ordered list query returning 100 rows, ORM vs. raw (target >= 0.85).
-//   orm_bench [--pg URL] [--sqlite PATH] [--rounds N] [--json FILE] [--quick]
+//   orm_bench [--pg URL] [--sqlite PATH] [--rounds N] [--json FILE] [--quick] [--only get|list|bulk]
+//   (--only runs just that comparison: for profiling and quick A/B runs)
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -37,6 +39,8 @@ struct Item : orm::Model<Item> {
 namespace {
 
 constexpr std::int64_t table_rows = 10'000;
+std::string only;  // --only: run just this comparison ("get", "list" or "bulk"); empty: all
+bool wanted(std::string_view what) { return only.empty() || only == what; }
 
 struct Sink {
     std::int64_t ids = 0;
@@ -212,7 +216,7 @@ std::vector<Comparison> run_backend(const Args& a, const std::string& label, con
     std::mt19937_64 rng(11);
     std::vector<std::int64_t> ids(static_cast<std::size_t>(get_ops));
     for (auto& id : ids) id = static_cast<std::int64_t>(rng() % table_rows) + 1;
-    rows.push_back(compare(
+    if (wanted("get")) rows.push_back(compare(
         fmt::format("orm get by pk, {} sync", label), baseline, 0.90, a.rounds, get_ops,
         [&](std::int64_t i) {
             Item it = Item::objects.get("pk", ids[static_cast<std::size_t>(i)]);
@@ -224,7 +228,7 @@ std::vector<Comparison> run_backend(const Args& a, const std::string& label, con
 
     // a filtered, ordered list of 100 rows
     const std::int64_t list_ops = a.quick ? 200 : 2'000;
-    rows.push_back(compare(
+    if (wanted("list")) rows.push_back(compare(
         fmt::format("orm filtered ordered list (100 rows), {} sync", label), baseline, 0.85, a.rounds, list_ops,
         [&](std::int64_t i) {
             for (const Item& it : Item::objects.filter("qty__lt", 20 + i % 50).order_by("-price", "id").slice(0, 100)) {
@@ -236,6 +240,11 @@ std::vector<Comparison> run_backend(const Args& a, const std::string& label, con
         [&](std::int64_t i) { raw.query("raw_list", 20 + i % 50, sink); }));
 
     // bulk_create: rows per second, each round into an empty table
+    if (!wanted("bulk")) {
+        orm::drop_tables<Item>();
+        fmt::print("  (checksum {} {} {:.0f})\n", sink.ids, sink.bytes, sink.prices);
+        return rows;
+    }
     const std::int64_t bulk_rows = a.quick ? 20'000 : 100'000;
     const auto source = make_items(bulk_rows);
     std::vector<double> ours, theirs;
@@ -284,7 +293,15 @@ std::vector<Comparison> run_backend(const Args& a, const std::string& label, con
 
 int main(int argc, char** argv) {
     Args a;
-    if (!parse_args(argc, argv, a, "orm_bench [--pg URL] [--sqlite PATH] [--rounds N] [--json FILE] [--quick]")) return 2;
+    auto extra = [](const std::string& flag, const std::function<std::string()>& next) {
+        if (flag != "--only") return false;
+        only = next();
+        return only == "get" || only == "list" || only == "bulk";
+    };
+    if (!parse_args(argc, argv, a,
+                    "orm_bench [--pg URL] [--sqlite PATH] [--rounds N] [--json FILE] [--quick] [--only get|list|bulk]",
+                    extra))
+        return 2;
     std::vector<Comparison> rows;
     try {
         if (!a.pg_url.empty()) {

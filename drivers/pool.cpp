@@ -2,6 +2,8 @@
 // orm::WaitQueue, so it suspends fibers and wakes them across threads (see pool.hpp).
 #include "drivers/pool.hpp"
 
+#include <time.h>
+
 #include <fmt/format.h>
 
 #include "drivers/bridge/deadline.hpp"
@@ -34,8 +36,9 @@ PooledConnection Pool::acquire() { return acquire(options_.acquire_timeout); }
 
 namespace {
 
-// orm::deadline_after(timeout) measured from `now`, so that acquire() reads the clock once on
-// its common path (clock reads are a visible part of a short query's cost).
+// orm::deadline_after(timeout) measured from `now`, the precise clock read acquire() takes when it
+// starts to wait (clock reads are a visible part of a short query's cost, so none on its
+// common path).
 orm::Deadline deadline_from(orm::Deadline now, std::chrono::milliseconds timeout) noexcept {
     if (std::chrono::duration<double>(timeout) >= std::chrono::duration<double>(orm::no_deadline - now))
         return orm::no_deadline;
@@ -44,13 +47,19 @@ orm::Deadline deadline_from(orm::Deadline now, std::chrono::milliseconds timeout
 
 }  // namespace
 
+Pool::IdleClock Pool::idle_clock_now() noexcept {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
 PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
     using clock = std::chrono::steady_clock;
-    const auto start = clock::now();
-    const orm::Deadline deadline = deadline_from(start, timeout);
-    // The time the health-check interval is judged against; refreshed after anything that may
-    // take a while (a failed check, a wait), not per idle connection.
-    auto now = start;
+    // The deadline is only needed once the caller has to wait: the common path (an idle
+    // connection is there) reads no precise clock at all.
+    clock::time_point start{};
+    orm::Deadline deadline{};
+    bool timing = false;
     std::unique_lock lock(mu_);
     for (;;) {
         if (closed_) throw InterfaceError(fmt::format("connection pool for {} is closed", description_));
@@ -61,7 +70,7 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
             lock.unlock();
             bool ok = false;
             try {
-                const bool ping = now - item.since >= options_.health_check_interval;
+                const bool ping = idle_clock_now() - item.since >= options_.health_check_interval;
                 ok = !item.conn->is_broken() && item.conn->is_usable(ping);
             } catch (...) {
                 ok = false;
@@ -69,7 +78,6 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
             if (ok) return PooledConnection(this, std::move(item.conn));
             try { item.conn->close(); } catch (...) {}
             item.conn.reset();
-            now = clock::now();
             lock.lock();
             --open_;
             ++discarded_;
@@ -91,6 +99,11 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
                 throw;
             }
         }
+        if (!timing) {
+            start = clock::now();
+            deadline = deadline_from(start, timeout);
+            timing = true;
+        }
         auto available = [&] { return closed_ || !idle_.empty() || open_ < options_.max_size; };
         ++waiting_;
         bool woke;
@@ -104,10 +117,9 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
             throw;
         }
         --waiting_;
-        now = clock::now();
         if (!woke) {
             ++timeouts_;
-            auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
+            auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
             throw TimeoutError(fmt::format(
                 "no connection available from the pool for {} within {} ms: all {} connections are in use "
                 "(pool_size={}); return connections sooner, or raise pool_size or pool_timeout in the URL",
@@ -137,7 +149,7 @@ void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
         c.reset();
         return;
     }
-    idle_.push_back({std::move(c), std::chrono::steady_clock::now()});
+    idle_.push_back({std::move(c), idle_clock_now()});
     // Waiters count themselves under mu_ before they wait, so with none counted here nobody can
     // miss this connection: skip the (comparatively costly) wake-up on the uncontended path.
     const bool wake = waiting_ > 0;
@@ -151,7 +163,7 @@ PoolStats Pool::stats() const {
 }
 
 void Pool::close() {
-    std::deque<Idle> idle;
+    std::vector<Idle> idle;
     {
         std::lock_guard lock(mu_);
         closed_ = true;

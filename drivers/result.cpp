@@ -18,6 +18,30 @@ std::vector<std::vector<Value>> Result::fetch_all() {
     return rows;
 }
 
+bool Cursor::read_bool(std::size_t i, bool& out) const {
+    if (is_null(i)) return false;
+    out = get_bool(i);
+    return true;
+}
+
+bool Cursor::read_int64(std::size_t i, std::int64_t& out) const {
+    if (is_null(i)) return false;
+    out = get_int64(i);
+    return true;
+}
+
+bool Cursor::read_double(std::size_t i, double& out) const {
+    if (is_null(i)) return false;
+    out = get_double(i);
+    return true;
+}
+
+bool Cursor::read_text(std::size_t i, std::string_view& out) const {
+    if (is_null(i)) return false;
+    out = get_text(i);
+    return true;
+}
+
 void Row::null_error(std::size_t i, std::string_view wanted) const {
     throw DataError(fmt::format("column {} ('{}') is NULL and cannot be read as {}; read it as std::optional", i,
                                 c_->column_name(i), wanted));

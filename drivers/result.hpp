@@ -35,6 +35,12 @@ public:
     virtual Date get_date(std::size_t i) const = 0;
     // The column as a Value of its natural kind (NULL allowed).
     virtual Value get_value(std::size_t i) const = 0;
+    // is_null and a getter in one call (what Row::get uses): false for NULL, leaving `out` as it
+    // is. The defaults make the two calls; a driver overrides them to find the column once.
+    virtual bool read_bool(std::size_t i, bool& out) const;
+    virtual bool read_int64(std::size_t i, std::int64_t& out) const;
+    virtual bool read_double(std::size_t i, double& out) const;
+    virtual bool read_text(std::size_t i, std::string_view& out) const;
     // Rows changed by an INSERT/UPDATE/DELETE (0 for queries).
     virtual std::int64_t rows_affected() const = 0;
 };
@@ -82,6 +88,9 @@ public:
     T get(std::size_t i) const;
 
 private:
+    // Reads column i into `out`; false for NULL.
+    template <class T>
+    bool read(std::size_t i, T& out) const;
     [[noreturn]] void null_error(std::size_t i, std::string_view wanted) const;
     [[noreturn]] void range_error(std::size_t i, std::int64_t v, std::string_view wanted) const;
     const Cursor* c_;
@@ -103,37 +112,66 @@ template <class T> struct is_optional<std::optional<T>> : std::true_type { using
 }  // namespace detail
 
 template <class T>
-T Row::get(std::size_t i) const {
-    if constexpr (detail::is_optional<T>::value) {
-        if (c_->is_null(i)) return std::nullopt;
-        return get<typename detail::is_optional<T>::type>(i);
-    } else if constexpr (std::is_same_v<T, Value>) {
-        return c_->get_value(i);
-    } else {
-        if (c_->is_null(i)) null_error(i, detail::type_name<T>());
-        if constexpr (std::is_same_v<T, bool>) {
-            return c_->get_bool(i);
-        } else if constexpr (std::is_integral_v<T>) {
-            std::int64_t v = c_->get_int64(i);
+bool Row::read(std::size_t i, T& out) const {
+    if constexpr (std::is_same_v<T, bool>) {
+        return c_->read_bool(i, out);
+    } else if constexpr (std::is_integral_v<T>) {
+        std::int64_t v;
+        if (!c_->read_int64(i, v)) return false;
+        if constexpr (!std::is_same_v<T, std::int64_t>) {
             if (v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
                 (v > 0 && static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max())))
                 range_error(i, v, detail::type_name<T>());
-            return static_cast<T>(v);
-        } else if constexpr (std::is_floating_point_v<T>) {
-            return static_cast<T>(c_->get_double(i));
-        } else if constexpr (std::is_same_v<T, std::string>) {
-            return std::string(c_->get_text(i));
-        } else if constexpr (std::is_same_v<T, std::string_view>) {
-            return c_->get_text(i);
-        } else if constexpr (std::is_same_v<T, Bytes>) {
-            return c_->get_bytes(i);
-        } else if constexpr (std::is_same_v<T, Timestamp>) {
-            return c_->get_timestamp(i);
-        } else if constexpr (std::is_same_v<T, Date>) {
-            return c_->get_date(i);
-        } else {
-            static_assert(sizeof(T) == 0, "Row::get<T>: unsupported column type");
         }
+        out = static_cast<T>(v);
+        return true;
+    } else if constexpr (std::is_floating_point_v<T>) {
+        double v;
+        if (!c_->read_double(i, v)) return false;
+        out = static_cast<T>(v);
+        return true;
+    } else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>) {
+        std::string_view v;
+        if (!c_->read_text(i, v)) return false;
+        out = v;
+        return true;
+    } else if constexpr (std::is_same_v<T, Bytes>) {
+        if (c_->is_null(i)) return false;
+        out = c_->get_bytes(i);
+        return true;
+    } else if constexpr (std::is_same_v<T, Timestamp>) {
+        if (c_->is_null(i)) return false;
+        out = c_->get_timestamp(i);
+        return true;
+    } else if constexpr (std::is_same_v<T, Date>) {
+        if (c_->is_null(i)) return false;
+        out = c_->get_date(i);
+        return true;
+    } else if constexpr (std::is_same_v<T, Value>) {
+        if (c_->is_null(i)) return false;
+        out = c_->get_value(i);
+        return true;
+    } else {
+        static_assert(sizeof(T) == 0, "Row::get<T>: unsupported column type");
+    }
+}
+
+template <class T>
+T Row::get(std::size_t i) const {
+    if constexpr (detail::is_optional<T>::value) {
+        typename detail::is_optional<T>::type v{};
+        if (!read(i, v)) return std::nullopt;
+        return v;
+    } else if constexpr (std::is_same_v<T, Value>) {
+        return c_->get_value(i);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        std::string_view v;
+        if (!c_->read_text(i, v)) null_error(i, detail::type_name<T>());
+        return std::string(v);
+    } else {
+        T v{};
+        if (!read(i, v)) null_error(i, detail::type_name<T>());
+        return v;
     }
 }
 

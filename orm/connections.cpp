@@ -1,6 +1,8 @@
 // The alias -> database registry.
 #include "orm/connections.hpp"
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <shared_mutex>
 
@@ -16,12 +18,24 @@ namespace {
 struct Registry {
     std::shared_mutex mu;
     std::map<std::string, std::shared_ptr<db::Database>, std::less<>> by_alias;
+    // Bumped (under mu) by every change of by_alias, so per-thread memos can tell they are current.
+    std::atomic<std::uint64_t> generation{1};
 };
 
 Registry& registry() {
     static Registry* r = new Registry;  // never destroyed: pools may be used during static destruction
     return *r;
 }
+
+// The alias this thread looked up last: a loop of ORM calls (each borrows a connection through
+// database_ptr) then takes neither the registry's lock nor a map lookup. It holds a weak
+// reference, so a disconnected database still closes once its users let go of it.
+struct Memo {
+    std::uint64_t generation = 0;
+    std::string alias;
+    std::weak_ptr<db::Database> database;
+};
+thread_local Memo memo;
 
 }  // namespace
 
@@ -32,6 +46,7 @@ db::Database& connect(std::shared_ptr<db::Database> database, std::string_view a
     std::unique_lock lock(r.mu);
     auto& slot = r.by_alias[std::string(alias)];
     slot = std::move(database);
+    r.generation.fetch_add(1, std::memory_order_release);
     return *slot;
 }
 
@@ -39,8 +54,18 @@ db::Database& connect(std::string_view url, std::string_view alias) { return con
 
 std::shared_ptr<db::Database> database_ptr(std::string_view alias) {
     auto& r = registry();
+    Memo& m = memo;
+    // Unchanged generation: the registry maps `alias` as it did when the memo was taken (a
+    // concurrent change is ordered after this lookup, as if it had happened a moment later).
+    if (m.generation == r.generation.load(std::memory_order_acquire) && m.alias == alias)
+        if (auto db = m.database.lock()) return db;
     std::shared_lock lock(r.mu);
-    if (auto it = r.by_alias.find(alias); it != r.by_alias.end()) return it->second;
+    if (auto it = r.by_alias.find(alias); it != r.by_alias.end()) {
+        m.generation = r.generation.load(std::memory_order_relaxed);  // stable while mu is held
+        m.alias.assign(alias);
+        m.database = it->second;
+        return it->second;
+    }
     std::vector<std::string> names;
     for (const auto& [n, d] : r.by_alias) names.push_back(n);
     lock.unlock();
@@ -58,6 +83,7 @@ bool disconnect(std::string_view alias) {
     auto it = r.by_alias.find(alias);
     if (it == r.by_alias.end()) return false;
     r.by_alias.erase(it);
+    r.generation.fetch_add(1, std::memory_order_release);
     return true;
 }
 

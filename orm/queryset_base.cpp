@@ -234,11 +234,14 @@ const std::string& shared_select_by_pk_sql(const ModelInfo& m, const db::Dialect
 
 std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, FunctionRef<void*()> make) {
     const FieldInfo& f = m.pk();
-    const Value key = m.normalize(f, pk);
-    if (key.is_null()) return 0;
+    // A key of the column's kind (the usual case) is used as it is, without a copy.
+    std::optional<Value> converted;
+    const Value* key = &pk;
+    if (!pk.is_null() && !kind_matches(f.type, pk.kind())) key = &converted.emplace(m.normalize(f, pk));
+    if (key->is_null()) return 0;
     RoutedAlias on(Access::read, m, alias);  // no routers: one relaxed load
     Lease lease(on);
-    auto r = lease.execute(select_by_pk_sql(m, lease.dialect()), std::span<const Value>(&key, 1));
+    auto r = lease.execute(select_by_pk_sql(m, lease.dialect()), std::span<const Value>(key, 1));
     std::size_t rows = 0;
     while (r.next()) {
         void* obj = make();

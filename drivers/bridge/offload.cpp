@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -88,6 +89,48 @@ private:
     bool stop_ = false;
 };
 
+// The CPU slots behind orm::CpuSlot: a counting semaphore whose size is read from the options
+// at each claim, so set_fiber_options() applies to the next claims.
+class CpuSlots {
+public:
+    static CpuSlots& instance() {
+        static CpuSlots* slots = new CpuSlots;  // never destroyed: workers may claim at exit
+        return *slots;
+    }
+
+    void acquire() {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return in_use_ < limit(); });
+        ++in_use_;
+    }
+
+    void release() noexcept {
+        {
+            std::lock_guard lock(mu_);
+            --in_use_;
+        }
+        cv_.notify_one();
+    }
+
+private:
+    static std::size_t limit() noexcept {
+        if (std::size_t n = settings.offload_cpu_slots.load(std::memory_order_relaxed); n > 0) return n;
+        static const std::size_t automatic = [] {
+            cpu_set_t set;
+            int cpus = ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+            if (cpus <= 0) cpus = static_cast<int>(std::thread::hardware_concurrency());
+            return cpus > 1 ? static_cast<std::size_t>(cpus - 1) : std::size_t{1};
+        }();
+        return automatic;
+    }
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::size_t in_use_ = 0;
+};
+
+thread_local bool cpu_slot_held = false;
+
 }  // namespace
 
 void run_offloaded(OffloadJob& job) {
@@ -121,3 +164,31 @@ void run_offloaded(OffloadJob& job) {
 }
 
 }  // namespace orm::detail
+
+namespace orm {
+
+CpuSlot::CpuSlot() : outer_(!detail::cpu_slot_held) {
+    if (!outer_) return;
+    detail::CpuSlots::instance().acquire();
+    detail::cpu_slot_held = true;
+}
+
+CpuSlot::~CpuSlot() {
+    if (!outer_) return;
+    detail::cpu_slot_held = false;
+    detail::CpuSlots::instance().release();
+}
+
+CpuSlot::Pause::Pause() : held_(detail::cpu_slot_held) {
+    if (!held_) return;
+    detail::cpu_slot_held = false;
+    detail::CpuSlots::instance().release();
+}
+
+CpuSlot::Pause::~Pause() {
+    if (!held_) return;
+    detail::CpuSlots::instance().acquire();
+    detail::cpu_slot_held = true;
+}
+
+}  // namespace orm

@@ -66,4 +66,34 @@ std::invoke_result_t<F&> run_in_thread(F&& fn) {
     if constexpr (!std::is_void_v<T>) return std::move(*job.value);
 }
 
+// A claim on one of the FiberOptions::offload_cpu_slots: held by CPU-heavy work running on a
+// worker thread (the SQLite driver holds one for each statement it runs in async mode), so that
+// such work never occupies every core and the threads running fiber loops stay responsive.
+// The constructor blocks the calling thread until a slot is free (never construct one on a
+// thread running fibers). Nested claims on one thread share the outer one.
+class CpuSlot {
+public:
+    CpuSlot();
+    ~CpuSlot();
+    CpuSlot(const CpuSlot&) = delete;
+    CpuSlot& operator=(const CpuSlot&) = delete;
+
+    // Gives the calling thread's slot (if it holds one) back for the lifetime of this object:
+    // for waits inside slot-holding work (a sleep in SQLite's busy handler), which must not keep
+    // a slot from the work they wait for.
+    class Pause {
+    public:
+        Pause();
+        ~Pause();
+        Pause(const Pause&) = delete;
+        Pause& operator=(const Pause&) = delete;
+
+    private:
+        bool held_;
+    };
+
+private:
+    bool outer_;
+};
+
 }  // namespace orm

@@ -26,6 +26,8 @@ void set_fiber_options(const FiberOptions& o) {
         throw InterfaceError(fmt::format("FiberOptions::offload_nice = {}: must be between 0 and 19 (an unprivileged "
                                          "thread can only lower its priority)",
                                          o.offload_nice));
+    if (o.loop_time_slice.count() < 0)
+        throw InterfaceError("FiberOptions::loop_time_slice is negative: use 0 to leave the scheduler's default");
     if (o.slow_fiber_threshold.count() < 0)
         throw InterfaceError("FiberOptions::slow_fiber_threshold is negative: use 0 to turn the check off");
     const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -37,6 +39,9 @@ void set_fiber_options(const FiberOptions& o) {
                           std::memory_order_relaxed);
     s.offload_threads.store(o.offload_threads, std::memory_order_relaxed);
     s.offload_nice.store(o.offload_nice, std::memory_order_relaxed);
+    s.offload_cpu_slots.store(o.offload_cpu_slots, std::memory_order_relaxed);
+    s.loop_slice_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(o.loop_time_slice).count(),
+                          std::memory_order_relaxed);
     s.generation.fetch_add(1, std::memory_order_release);
 }
 
@@ -50,6 +55,9 @@ FiberOptions fiber_options() {
         std::chrono::nanoseconds(s.slow_fiber_ns.load(std::memory_order_relaxed)));
     o.offload_threads = s.offload_threads.load(std::memory_order_relaxed);
     o.offload_nice = s.offload_nice.load(std::memory_order_relaxed);
+    o.offload_cpu_slots = s.offload_cpu_slots.load(std::memory_order_relaxed);
+    o.loop_time_slice = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::nanoseconds(s.loop_slice_ns.load(std::memory_order_relaxed)));
     return o;
 }
 

@@ -31,6 +31,20 @@ struct FiberOptions {
     // loop wakes, so timers and socket readiness are served within a scheduler tick instead of
     // after a full CFS latency period; the work itself still gets all otherwise idle CPU.
     int offload_nice = 10;
+    // How many threads may run CPU-heavy offloaded work at once (work that holds an
+    // orm::CpuSlot: the SQLite driver's statements in async mode). Zero: one less than the CPUs
+    // this process may run on, at least one, so a thread running a fiber loop always finds a
+    // free core and its timers and sockets are served at once instead of after the scheduler
+    // gets round to it. Work blocked inside a slot (SQLite's busy handler) gives it up meanwhile,
+    // so a slot holder never waits for a thread that needs a slot.
+    std::size_t offload_cpu_slots = 0;
+    // The scheduler time slice a thread asks for when it starts a fiber loop (Linux 6.12 and
+    // later; ignored elsewhere). A loop thread mostly sleeps and then has a little to do at once
+    // (a timer, an answer on a socket): with a short slice, the kernel lets it preempt a
+    // CPU-bound thread when it wakes instead of after that thread's full slice (a few ms per
+    // runnable competitor). It changes only when the thread runs, not how much CPU it gets.
+    // Zero leaves the thread's scheduling alone. Applies to loops started after the call.
+    std::chrono::microseconds loop_time_slice{100};
 };
 
 // Applies to stacks allocated and switches made after the call, on every thread. Throws

@@ -3,6 +3,8 @@
 
 #include <poll.h>
 
+#include <atomic>
+
 #include <fmt/format.h>
 
 #include "drivers/bridge/detail/loop.hpp"
@@ -36,7 +38,9 @@ const char* to_string(Io interest) noexcept {
     return "neither readable nor writable";
 }
 
-Io wait_io(int fd, Io interest, Deadline deadline) {
+namespace {
+
+Io wait_io_as(int fd, Io interest, Deadline deadline, std::uint64_t owner) {
     if (fd < 0) throw InterfaceError(fmt::format("wait_io: invalid file descriptor {}", fd));
     if (!any(interest)) throw InterfaceError("wait_io: asked to wait for nothing (interest is empty)");
     detail::Loop& loop = detail::Loop::current();
@@ -49,6 +53,7 @@ Io wait_io(int fd, Io interest, Deadline deadline) {
     }
     detail::Waiter w(loop, detail::current_fiber, detail::WaitKind::io, deadline);
     w.fd = fd;
+    w.owner = owner;
     w.interest = interest;
     if (!loop.watch(w)) return interest;
     detail::WakeReason reason;
@@ -63,6 +68,29 @@ Io wait_io(int fd, Io interest, Deadline deadline) {
     if (reason == detail::WakeReason::cancelled) detail::throw_cancelled("orm::wait_io()");
     throw TimeoutError(fmt::format("timed out after {} waiting for fd {} to become {}",
                                    detail::format_duration(deadline - start), fd, to_string(interest)));
+}
+
+}  // namespace
+
+Io wait_io(int fd, Io interest, Deadline deadline) { return wait_io_as(fd, interest, deadline, 0); }
+
+Io wait_io(int fd, Io interest, Deadline deadline, std::uint64_t owner) {
+    return wait_io_as(fd, interest, deadline, owner);
+}
+
+bool io_idle_quiet(int fd, std::uint64_t owner, std::uint64_t mark) noexcept {
+    detail::Loop* loop = detail::Loop::current_if_any();
+    return loop && loop->idle_quiet(fd, owner, mark);
+}
+
+std::uint64_t io_poll_mark() noexcept {
+    detail::Loop* loop = detail::Loop::current_if_any();
+    return loop ? loop->poll_mark() : 0;
+}
+
+std::uint64_t new_io_owner() noexcept {
+    static std::atomic<std::uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
 }
 
 void yield_now() {

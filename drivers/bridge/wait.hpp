@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 
 #include "drivers/bridge/deadline.hpp"
 #include "drivers/errors.hpp"
@@ -36,6 +37,23 @@ const char* to_string(Io interest) noexcept;  // "readable", "writable", "readab
 // fiber at a time may wait per fd and direction (else orm::InterfaceError). Close an fd only
 // when nobody waits on it.
 Io wait_io(int fd, Io interest, Deadline deadline);
+// The same for a long-lived socket that is waited on over and over (a database connection).
+// Its registration with the loop's epoll set is kept between waits, so waiting for the answer
+// to each request costs no epoll_ctl. `owner` names the socket for as long as it is open: take a
+// fresh one from new_io_owner() for every socket (an fd number reused by a new socket must
+// not carry an old owner, whose registration the kernel dropped when the old socket closed).
+Io wait_io(int fd, Io interest, Deadline deadline, std::uint64_t owner);
+std::uint64_t new_io_owner() noexcept;
+
+// For health checks of an idle socket waited on with an owner (a pooled connection): true when
+// the socket's last wait (`mark`: io_poll_mark() taken right after it) was on this thread's
+// loop, the loop still holds the socket's registration armed for reading, and the loop has
+// polled its epoll set completely within the last 10 ms. The loop drops the registration of a
+// socket when something arrives that nobody waits for, so then nothing (a message, a hang-up)
+// had arrived on the socket by that poll. False whenever that is not known: check the socket
+// yourself then.
+bool io_idle_quiet(int fd, std::uint64_t owner, std::uint64_t mark) noexcept;
+std::uint64_t io_poll_mark() noexcept;  // names this thread's loop and its polls so far; 0 without a loop
 inline void wait_readable(int fd, Deadline deadline) { wait_io(fd, Io::readable, deadline); }
 inline void wait_writable(int fd, Deadline deadline) { wait_io(fd, Io::writable, deadline); }
 

@@ -197,6 +197,7 @@ PgHandle::Result PgConnection::round_trip_async(const PgRequest& req, std::strin
         mark_broken();
         throw;
     }
+    idle_mark_ = orm::io_poll_mark();  // for is_usable: the loop has seen this socket up to here
     if (x.cancelled && last.has_value() && last.error_field(Field::sqlstate) == "57014") throw_cancelled(x, last);
     return last;
 }
@@ -221,7 +222,7 @@ Io PgConnection::wait_socket(Io interest, Exchange& x) {
             throw ConnectionError(fmt::format("connection to PostgreSQL ({}) lost: {}", cfg_.url, handle_.error_message()),
                                   "08006");
         try {
-            return orm::wait_io(fd, interest, x.deadline);
+            return orm::wait_io(fd, interest, x.deadline, io_owner_);
         } catch (const TimeoutError&) {
             if (!x.may_cancel)
                 throw TimeoutError(fmt::format("no answer from PostgreSQL ({}) within {} ms ({})\nSQL: {}", cfg_.url,
@@ -538,7 +539,11 @@ bool PgConnection::is_usable(bool ping) {
     // An idle session receives nothing unasked except notifications, or a FATAL error followed by
     // EOF when the server ends it (pg_terminate_backend, shutdown). Reading and parsing what is
     // there (no round trip) shows either the FATAL message or the EOF (CONNECTION_BAD).
-    for (int i = 0; i < 4; ++i) {
+    // In async mode this thread's fiber loop may already know that nothing has arrived (it keeps
+    // the socket registered between round trips and drops the registration when something
+    // arrives unasked): then the poll() below, a system call per checkout, is skipped.
+    const bool quiet = !ping && orm::is_async() && orm::io_idle_quiet(handle_.socket(), io_owner_, idle_mark_);
+    for (int i = 0; i < 4 && !quiet; ++i) {
         pollfd p{handle_.socket(), POLLIN, 0};
         if (::poll(&p, 1, 0) <= 0) break;
         bool read = handle_.consume_input();

@@ -145,6 +145,11 @@ private:
     bool async_ = false;                        // the mode of the operation in progress
     std::atomic<bool> in_use_{false};           // an Operation is in progress
     Deadline connect_deadline_ = no_deadline;   // bounds round trips while connecting
+    // Names the connected socket to the fiber loop (orm::wait_io with an owner), which then keeps
+    // its epoll registration between round trips. Fresh per connection: a closed socket's fd
+    // number may be reused by the next one.
+    std::uint64_t io_owner_ = orm::new_io_owner();
+    std::uint64_t idle_mark_ = 0;  // orm::io_poll_mark() when the last async exchange ended
     std::mutex cancel_mu_;                      // serializes cancel() with closing the handle
     std::vector<std::string> pending_deallocate_;  // evicted statements, DEALLOCATEd when idle
     std::uint64_t next_statement_ = 0;

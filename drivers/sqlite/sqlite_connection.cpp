@@ -18,9 +18,16 @@ std::string begin_sql(const SqliteOptions& o) {
 }
 
 // Where an operation's sqlite3 calls run: here (sync), or on a worker while the caller waits.
+// On the worker it holds a CPU slot (FiberOptions::offload_cpu_slots), so that long statements
+// of many fibers never take every core from the threads running fiber loops; SQLite's busy
+// handler gives the slot up while it sleeps (sqlite_vfs.hpp).
 template <class F>
 auto run_where(bool async, F&& fn) {
-    if (async) return orm::run_in_thread(fn);
+    if (async)
+        return orm::run_in_thread([&] {
+            orm::CpuSlot slot;
+            return fn();
+        });
     return fn();
 }
 
@@ -83,7 +90,7 @@ std::unique_ptr<SqliteCursor> SqliteConnection::run(std::string_view sql, std::s
     try {
         // A statement that writes runs to its end inside this call (its RETURNING rows, if any, are
         // buffered), so it can bind text and blobs without copying them.
-        const bool finish_here = buffer_rows || !sqlite3_stmt_readonly(st->handle.get());
+        const bool finish_here = buffer_rows || !st->readonly;
         session_->bind(*st, params, /*copy=*/!finish_here);
         const std::int64_t changes_before = finish_here ? session_->total_changes() : 0;
         bool row = session_->step(*st);

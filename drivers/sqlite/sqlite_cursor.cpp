@@ -7,9 +7,11 @@
 // exactly what sqlite3_column_*() do internally.
 #include "drivers/sqlite/sqlite_cursor.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -54,7 +56,57 @@ bool parse_number(std::string_view s, T& out) {
     return ec == std::errc() && end == s.data() + s.size();
 }
 
+// Freed cursors kept per thread for reuse (see SqliteCursor::operator new). A cursor may be freed
+// on another thread than the one that made it (async mode builds it on a worker); the lists
+// only bound how much each thread keeps. Under AddressSanitizer the heap is used directly, so
+// use-after-free of a cursor is still caught.
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_RECYCLE_CURSORS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_RECYCLE_CURSORS 0
+#endif
+#endif
+#ifndef WEFT_RECYCLE_CURSORS
+#define WEFT_RECYCLE_CURSORS 1
+#endif
+
+#if WEFT_RECYCLE_CURSORS
+struct SpareCursors {
+    static constexpr std::size_t capacity = 8;
+    void* blocks[capacity];
+    std::size_t count = 0;
+    ~SpareCursors() {
+        while (count > 0) ::operator delete(blocks[--count]);
+    }
+};
+thread_local SpareCursors spare_cursors;
+#endif
+
 }  // namespace
+
+void* SqliteCursor::operator new(std::size_t size) {
+#if WEFT_RECYCLE_CURSORS
+    if (size == sizeof(SqliteCursor)) {
+        SpareCursors& s = spare_cursors;
+        if (s.count > 0) return s.blocks[--s.count];
+    }
+#endif
+    return ::operator new(size);
+}
+
+void SqliteCursor::operator delete(void* p, std::size_t size) noexcept {
+#if WEFT_RECYCLE_CURSORS
+    if (size == sizeof(SqliteCursor)) {
+        SpareCursors& s = spare_cursors;
+        if (s.count < SpareCursors::capacity) {
+            s.blocks[s.count++] = p;
+            return;
+        }
+    }
+#endif
+    ::operator delete(p);
+}
 
 DeclaredKind declared_kind(const char* decl) noexcept {
     if (!decl) return DeclaredKind::other;
@@ -90,6 +142,7 @@ BufferedRows drain(Session& session, Statement& st, bool have_row) {
 SqliteCursor::SqliteCursor(std::shared_ptr<Session> session, std::shared_ptr<Statement> st, bool have_row)
     : session_(std::move(session)), st_(std::move(st)), pending_(have_row), released_(false) {
     columns_ = static_cast<std::size_t>(sqlite3_column_count(st_->handle.get()));
+    std::fill_n(row_values_, std::min(columns_, cached_columns), nullptr);
     if (!have_row) {
         done_ = true;
         release();
@@ -137,6 +190,7 @@ bool SqliteCursor::next() {
         throw;
     }
     if (row) {
+        std::fill_n(row_values_, std::min(columns_, cached_columns), nullptr);
         on_row_ = true;
         return true;
     }
@@ -153,11 +207,22 @@ std::string_view SqliteCursor::column_name(std::size_t i) const {
     return name ? std::string_view(name) : std::string_view();
 }
 
-sqlite3_value* SqliteCursor::cell(std::size_t i) const {
+void SqliteCursor::bad_cell(std::size_t i) const {
     if (i >= columns_)
         throw InterfaceError(fmt::format("column index {} out of range: the result has {} columns", i, columns_));
-    if (!on_row_) throw InterfaceError("no current row: call next() and check that it returned true");
+    throw InterfaceError("no current row: call next() and check that it returned true");
+}
+
+// Every getter goes through here: keep the checks in line and the messages out of line.
+inline sqlite3_value* SqliteCursor::cell(std::size_t i) const {
+    if (i >= columns_ || !on_row_) [[unlikely]]
+        bad_cell(i);
     if (!st_) return rows_.cells[(rows_read_ - 1) * columns_ + i].get();
+    if (i < cached_columns) [[likely]] {
+        sqlite3_value*& v = row_values_[i];
+        if (!v) v = sqlite3_column_value(st_->handle.get(), static_cast<int>(i));
+        return v;
+    }
     return sqlite3_column_value(st_->handle.get(), static_cast<int>(i));
 }
 
@@ -271,6 +336,42 @@ Date SqliteCursor::get_date(std::size_t i) const {
         return parse_date(value_text(v));
     } catch (const DataError& e) {
         throw DataError(fmt::format("{}: {}", describe(i), e.what()));
+    }
+}
+
+// The read_* pairs: the storage class the column usually has is read here; NULL says so; other
+// classes take the getter's conversion (and its error) path.
+bool SqliteCursor::read_bool(std::size_t i, bool& out) const {
+    sqlite3_value* v = cell(i);
+    if (sqlite3_value_type(v) == SQLITE_NULL) return false;
+    out = get_bool(i);
+    return true;
+}
+
+bool SqliteCursor::read_int64(std::size_t i, std::int64_t& out) const {
+    sqlite3_value* v = cell(i);
+    switch (sqlite3_value_type(v)) {
+        case SQLITE_INTEGER: out = sqlite3_value_int64(v); return true;
+        case SQLITE_NULL: return false;
+        default: out = get_int64(i); return true;
+    }
+}
+
+bool SqliteCursor::read_double(std::size_t i, double& out) const {
+    sqlite3_value* v = cell(i);
+    switch (sqlite3_value_type(v)) {
+        case SQLITE_FLOAT: out = sqlite3_value_double(v); return true;
+        case SQLITE_NULL: return false;
+        default: out = get_double(i); return true;
+    }
+}
+
+bool SqliteCursor::read_text(std::size_t i, std::string_view& out) const {
+    sqlite3_value* v = cell(i);
+    switch (sqlite3_value_type(v)) {
+        case SQLITE_TEXT: out = value_text(v); return true;
+        case SQLITE_NULL: return false;
+        default: out = get_text(i); return true;
     }
 }
 

@@ -52,11 +52,21 @@ public:
     Timestamp get_timestamp(std::size_t i) const override;
     Date get_date(std::size_t i) const override;
     Value get_value(std::size_t i) const override;
+    bool read_bool(std::size_t i, bool& out) const override;
+    bool read_int64(std::size_t i, std::int64_t& out) const override;
+    bool read_double(std::size_t i, double& out) const override;
+    bool read_text(std::size_t i, std::string_view& out) const override;
     std::int64_t rows_affected() const override { return rows_affected_; }
+
+    // Cursors are created and destroyed once per statement executed: recycle their storage
+    // through a small per-thread free list instead of the general-purpose heap.
+    static void* operator new(std::size_t size);
+    static void operator delete(void* p, std::size_t size) noexcept;
 
 private:
     // The current row's value in column i (checks the index and that there is a current row).
     sqlite3_value* cell(std::size_t i) const;
+    [[noreturn]] void bad_cell(std::size_t i) const;
     DeclaredKind kind(std::size_t i) const;
     std::string describe(std::size_t i) const;
     [[noreturn]] void type_error(std::size_t i, sqlite3_value* v, std::string_view wanted) const;
@@ -67,6 +77,11 @@ private:
     std::shared_ptr<Statement> st_;
     bool pending_ = false;   // execute() already stepped onto the first row
     bool released_ = true;
+    // The current row's values, fetched on first use: a getter is usually preceded by is_null()
+    // on the same column, and sqlite3_column_value costs an API round (mutex hooks, bounds and
+    // malloc-failure checks) per call. Columns past the array are fetched on every call.
+    static constexpr std::size_t cached_columns = 16;
+    mutable sqlite3_value* row_values_[cached_columns];
     // Buffered mode
     BufferedRows rows_;
     std::size_t rows_read_ = 0;

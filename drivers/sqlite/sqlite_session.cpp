@@ -9,6 +9,7 @@
 #include "drivers/errors.hpp"
 #include "drivers/sqlite/sqlite_errors.hpp"
 #include "drivers/sqlite/sqlite_regexp.hpp"
+#include "drivers/sqlite/sqlite_vfs.hpp"
 
 namespace orm::db::sqlite {
 
@@ -50,7 +51,8 @@ bool only_separators(std::string_view s) {
 Session::Session(const std::string& path, const SqliteOptions& o, std::size_t cache_capacity)
     : path_(path), busy_timeout_(o.busy_timeout), cache_(cache_capacity), cache_capacity_(cache_capacity) {
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &raw, open_flags(o.mode), nullptr);
+    // The default VFS, except that a worker's CPU slot is given up while SQLite sleeps (sqlite_vfs.hpp).
+    int rc = sqlite3_open_v2(path.c_str(), &raw, open_flags(o.mode), slot_aware_vfs());
     db_.reset(raw);
     auto open_error = [&](int code, std::string_view message) {
         std::string text = fmt::format("cannot open SQLite database '{}' (mode={}): {} [{}]", path, mode_name(o.mode),
@@ -82,8 +84,8 @@ Session::Session(const std::string& path, const SqliteOptions& o, std::size_t ca
 
 Session::~Session() { close(); }
 
-void Session::ensure_open() const {
-    if (closed_) throw InterfaceError(fmt::format("the SQLite connection to '{}' is closed", path_));
+void Session::throw_closed() const {
+    throw InterfaceError(fmt::format("the SQLite connection to '{}' is closed", path_));
 }
 
 void Session::fail(int code, std::string message, std::string_view doing, std::string_view sql) {
@@ -117,6 +119,7 @@ std::shared_ptr<Statement> Session::prepare(std::string_view sql, bool persisten
     if (tail && tail < sql.data() + sql.size())
         check_single_statement(sql.substr(static_cast<std::size_t>(tail - sql.data())), sql);
     st->sql = std::string(sql);
+    st->readonly = sqlite3_stmt_readonly(raw) != 0;
     return st;
 }
 
@@ -161,6 +164,14 @@ void Session::bind(Statement& st, std::span<const Value> params, bool copy) {
     for (std::size_t i = 0; i < params.size(); ++i) {
         const int n = static_cast<int>(i + 1);
         const auto& storage = params[i].storage();
+        switch (params[i].kind()) {
+            case ValueKind::null:
+            case ValueKind::boolean:
+            case ValueKind::int32:
+            case ValueKind::int64:
+            case ValueKind::float64: break;
+            default: st.holds_bound_data = true;
+        }
         int rc = std::visit(
             [&](const auto& v) -> int {
                 using T = std::decay_t<decltype(v)>;
@@ -245,7 +256,10 @@ bool Session::step(Statement& st) {
 
 void Session::release(Statement& st) noexcept {
     sqlite3_reset(st.handle.get());
-    sqlite3_clear_bindings(st.handle.get());
+    if (st.holds_bound_data) {
+        sqlite3_clear_bindings(st.handle.get());
+        st.holds_bound_data = false;
+    }
     st.busy = false;
 }
 

@@ -24,9 +24,14 @@ namespace orm::db::sqlite {
 struct Statement {
     StmtPtr handle;
     std::string sql;
+    bool readonly = false;  // sqlite3_stmt_readonly, read once at prepare
     // Held by a cursor that has not been destroyed: executing the same SQL meanwhile prepares a
     // separate statement instead of resetting this one under the cursor's feet.
     bool busy = false;
+    // Text, blob, timestamp or date parameters are bound: release() clears the bindings so that
+    // copies are freed and no pointer into a caller's strings stays behind. Integer, real and
+    // NULL parameters need no clearing, since every execution rebinds every parameter.
+    bool holds_bound_data = false;
     // Time spent inside sqlite3_step for the current execution (the statement timeout's budget).
     std::chrono::nanoseconds spent{0};
 };
@@ -77,7 +82,11 @@ public:
 private:
     std::shared_ptr<Statement> prepare(std::string_view sql, bool persistent);
     void check_single_statement(std::string_view rest, std::string_view sql);
-    void ensure_open() const;
+    void ensure_open() const {
+        if (closed_) [[unlikely]]
+            throw_closed();
+    }
+    [[noreturn]] void throw_closed() const;
     [[noreturn]] void fail(int code, std::string message, std::string_view doing, std::string_view sql);
     static int on_progress(void* self) noexcept;
     struct Armed;

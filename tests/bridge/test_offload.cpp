@@ -110,3 +110,50 @@ TEST_CASE("many small offloads reuse the workers") {
     for (int i = 0; i < 200; ++i) expected += i % 3;
     CHECK(n == expected);
 }
+
+TEST_CASE("CpuSlot: at most offload_cpu_slots holders at once; Pause lends the slot out") {
+    OptionsGuard restore;
+    auto o = orm::fiber_options();
+    o.offload_cpu_slots = 1;
+    o.offload_threads = 4;
+    orm::set_fiber_options(o);
+    std::atomic<int> holders{0}, most{0};
+    auto hold = [&] {
+        orm::CpuSlot slot;
+        const int now = ++holders;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        --holders;
+    };
+    orm::run([&] {
+        std::vector<orm::Task<void>> tasks;
+        for (int i = 0; i < 4; ++i) tasks.push_back(orm::spawn([&] { orm::run_in_thread(hold); }));
+        for (auto& t : tasks) t.get();
+    });
+    CHECK(most.load() == 1);
+
+    // A holder that pauses (as SQLite's busy handler does while it sleeps) lets another holder
+    // run meanwhile; with one slot, two holders waiting for each other would otherwise deadlock.
+    std::atomic<bool> second_ran{false};
+    orm::run([&] {
+        auto first = orm::spawn([&] {
+            orm::run_in_thread([&] {
+                orm::CpuSlot slot;
+                orm::CpuSlot nested;  // shares the outer claim
+                orm::CpuSlot::Pause pause;
+                while (!second_ran.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            });
+        });
+        auto second = orm::spawn([&] {
+            orm::run_in_thread([&] {
+                orm::CpuSlot slot;
+                second_ran = true;
+            });
+        });
+        first.get();
+        second.get();
+    });
+    CHECK(second_ran.load());
+}

@@ -226,3 +226,50 @@ TEST_CASE("a thread waiting for fibers that can never wake gets a deadlock error
     CHECK(contains(error, "deadlock"));
     CHECK(contains(error, "stuck"));
 }
+
+TEST_CASE("owned waits: the registration is kept between waits, dropped on unasked input, and a reused fd number gets a new owner") {
+    orm::run([&] {
+        for (int round = 0; round < 3; ++round) {
+            Pipe p;  // usually the same fd numbers every round: a new socket, a new owner
+            const std::uint64_t owner = orm::new_io_owner();
+            for (int i = 0; i < 5; ++i) {  // request / answer round trips on one registration
+                auto writer = orm::spawn([&] {
+                    orm::yield_now();
+                    p.put();
+                });
+                CHECK(orm::wait_io(p.read_end, orm::Io::readable, orm::deadline_after(2s), owner) ==
+                      orm::Io::readable);
+                char c = 0;
+                CHECK(::read(p.read_end, &c, 1) == 1);
+                writer.get();
+            }
+            const std::uint64_t mark = orm::io_poll_mark();
+            orm::sleep_for(1ms);  // the loop polls: nothing arrived
+            CHECK(orm::io_idle_quiet(p.read_end, owner, mark));
+            CHECK_FALSE(orm::io_idle_quiet(p.read_end, owner + 1000, mark));  // not that owner's
+
+            p.put();               // input nobody waits for
+            orm::sleep_for(1ms);   // the loop sees it and drops the registration
+            CHECK_FALSE(orm::io_idle_quiet(p.read_end, owner, mark));
+            orm::sleep_for(5ms);   // and is not woken by it over and over meanwhile
+            // The next wait registers again and sees the byte still there.
+            CHECK(orm::wait_io(p.read_end, orm::Io::readable, orm::deadline_after(2s), owner) == orm::Io::readable);
+            char c = 0;
+            CHECK(::read(p.read_end, &c, 1) == 1);
+        }
+        // A hang-up while nobody waits: dropped as well; a later wait reports it at once.
+        Pipe p;
+        const std::uint64_t owner = orm::new_io_owner();
+        auto writer = orm::spawn([&] { p.put(); });
+        orm::wait_io(p.read_end, orm::Io::readable, orm::deadline_after(2s), owner);
+        writer.get();
+        char c = 0;
+        CHECK(::read(p.read_end, &c, 1) == 1);
+        ::close(p.write_end);
+        p.write_end = ::open("/dev/null", O_WRONLY | O_CLOEXEC);  // keeps Pipe's destructor simple
+        orm::sleep_for(2ms);
+        CHECK(orm::wait_io(p.read_end, orm::Io::readable, orm::deadline_after(2s), owner) == orm::Io::readable);
+        CHECK(::read(p.read_end, &c, 1) == 0);  // EOF
+    });
+    CHECK(orm::io_idle_quiet(0, 1, 0) == false);  // no loop polls here any more: unknown
+}

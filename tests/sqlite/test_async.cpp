@@ -360,6 +360,42 @@ TEST_CASE("async: busy_timeout waits on a worker while the loop runs other fiber
     });
 }
 
+TEST_CASE("async: with one CPU slot, writers waiting in the busy handler let the lock holder commit") {
+    // Each statement holds a CPU slot on its worker; SQLite's busy handler gives it up while it
+    // sleeps. Were it kept, the waiting writers would hold the only slot and the holder's COMMIT
+    // could not run until every waiter gave up (busy_timeout, long here: the test would fail).
+    Mode mode(true);
+    TempDir dir;
+    auto saved = orm::fiber_options();
+    auto o = saved;
+    o.offload_cpu_slots = 1;
+    orm::set_fiber_options(o);
+    struct Restore {
+        orm::FiberOptions o;
+        ~Restore() { orm::set_fiber_options(o); }
+    } restore{saved};
+    orm::run([&] {
+        auto holder = open(dir.url("slots.db", "busy_timeout=60s"));
+        holder->execute_script("CREATE TABLE t (x)");
+        std::vector<std::unique_ptr<Connection>> waiters;
+        for (int i = 0; i < 3; ++i) waiters.push_back(open(dir.url("slots.db", "busy_timeout=60s")));
+        holder->begin();
+        holder->execute("INSERT INTO t VALUES (0)");
+        int waiting = 0;
+        std::vector<orm::Task<void>> tasks;
+        for (int i = 0; i < 3; ++i)
+            tasks.push_back(orm::spawn([&, i] {
+                ++waiting;
+                waiters[static_cast<std::size_t>(i)]->execute("INSERT INTO t VALUES (?)", {i + 1});
+            }));
+        while (waiting < 3) orm::yield_now();
+        orm::sleep_for(50ms);  // the writers are in the busy handler now
+        holder->commit();
+        for (auto& t : tasks) t.get();
+        CHECK(scalar(*holder, "SELECT count(*) FROM t") == 4);
+    });
+}
+
 TEST_CASE("async: cancel() and the statement timeout stop a statement running on a worker") {
     Mode mode(true);
     orm::run([] {

@@ -2,8 +2,11 @@
 // wake-ups. (I/O polling is in loop_io.cpp, dumps and reports in loop_dump.cpp.)
 #include "drivers/bridge/detail/loop.hpp"
 
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +64,30 @@ std::system_error sys_error(const char* what) {
     return std::system_error(errno, std::generic_category(), what);
 }
 
+// FiberOptions::loop_time_slice for the calling thread: sched_setattr with SCHED_OTHER, the
+// thread's own nice value and the slice as sched_runtime (EEVDF's custom slice, Linux 6.12+).
+// Failure (an older kernel, a policy we must not touch) leaves the thread as it was.
+void request_loop_slice() noexcept {
+    const std::int64_t ns = settings.loop_slice_ns.load(std::memory_order_relaxed);
+    if (ns <= 0) return;
+    if (::sched_getscheduler(0) != SCHED_OTHER) return;  // real-time, batch or idle: the user's choice
+    struct SchedAttr {  // the kernel's struct sched_attr (glibc 2.36 has no wrapper)
+        std::uint32_t size, sched_policy;
+        std::uint64_t sched_flags;
+        std::int32_t sched_nice;
+        std::uint32_t sched_priority;
+        std::uint64_t sched_runtime, sched_deadline, sched_period;
+    } attr{};
+    errno = 0;
+    const int nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+    if (errno != 0) return;
+    attr.size = sizeof attr;
+    attr.sched_policy = SCHED_OTHER;
+    attr.sched_nice = nice;
+    attr.sched_runtime = static_cast<std::uint64_t>(ns);
+    (void)::syscall(SYS_sched_setattr, 0, &attr, 0u);
+}
+
 // Time since an arbitrary origin for the slow-fiber check. The coarse clock costs a few ns
 // instead of ~20 but ticks only every few ms, so it serves thresholds well above that.
 std::int64_t switch_clock_ns(std::int64_t threshold_ns) noexcept {
@@ -101,8 +128,11 @@ Loop::Loop() : id_(next_loop_id.fetch_add(1, std::memory_order_relaxed)), thread
         throw sys_error("orm fiber loop: epoll_ctl(eventfd)");
     }
     Registry& reg = registry();
-    std::lock_guard lock(reg.mu);
-    reg.loops.push_back(this);
+    {
+        std::lock_guard lock(reg.mu);
+        reg.loops.push_back(this);
+    }
+    request_loop_slice();
 }
 
 Loop::~Loop() {

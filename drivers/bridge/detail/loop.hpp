@@ -58,6 +58,11 @@ public:
     // (a regular file), so it is always ready.
     bool watch(Waiter& w);
     void unwatch(Waiter& w) noexcept;
+    // See orm::io_idle_quiet / io_poll_mark.
+    bool idle_quiet(int fd, std::uint64_t owner, std::uint64_t mark) const noexcept;
+    std::uint64_t poll_mark() const noexcept { return (id_ << mark_poll_bits) | (polls_ & mark_poll_mask); }
+    static constexpr unsigned mark_poll_bits = 40;
+    static constexpr std::uint64_t mark_poll_mask = (std::uint64_t{1} << mark_poll_bits) - 1;
 
     // Waits only something outside this loop can end: they keep a waiting loop from being
     // declared deadlocked.
@@ -79,6 +84,9 @@ private:
         Waiter* reader = nullptr;
         Waiter* writer = nullptr;
         bool registered = false;  // added to the epoll set (the kernel drops it when the fd closes)
+        // Owned registrations (wait_io with an owner): level-triggered, kept between waits.
+        std::uint64_t owner = 0;  // whose registration this is (0: one-shot)
+        std::uint32_t armed = 0;  // the events registered for an owner, while `registered`
     };
 
     // Runs the loop until done(); `waiting` is the thread's own wait, shown in dumps.
@@ -92,6 +100,8 @@ private:
     void finish(FiberRecord& f);
     void make_ready(FiberRecord& f) noexcept;
     bool arm(int fd, FdEntry& e);
+    bool arm_owned(int fd, FdEntry& e, bool after_event);
+    bool epoll_set(int fd, FdEntry& e, std::uint32_t events);
     void io_event(int fd, std::uint32_t events);
     void report_slow(const FiberRecord& f, std::int64_t ran_ns, std::int64_t threshold_ns) const;
     [[noreturn]] void throw_deadlock() const;
@@ -111,6 +121,8 @@ private:
     FiberRecord* live_head_ = nullptr;
     std::size_t live_ = 0;
     std::vector<FdEntry> fds_;
+    std::uint64_t polls_ = 0;         // complete polls (every ready event delivered and handled)
+    std::int64_t last_poll_ns_ = 0;   // CLOCK_MONOTONIC_COARSE at the last complete poll
     std::size_t fd_waits_ = 0;
     Waiter* outside_ = nullptr;  // the thread's own wait while it drives the loop
     bool driving_ = false;

@@ -39,6 +39,7 @@ struct Waiter {
     Deadline deadline;
 
     int fd = -1;              // io
+    std::uint64_t owner = 0;  // io: the socket's owner token (0: a one-shot registration)
     Io interest{};            // io: asked for
     Io ready{};               // io: found ready
     const FiberRecord* target = nullptr;  // join / run_group: whom it waits for (dumps)
