@@ -185,10 +185,16 @@ public:
         if (v.kind() == Operand::Kind::value && !lock_ && detail::is_pk_lookup(m, lookup)) {
             if (detail::is_plain(*q_)) return detail::get_by_pk<T>(v.value(), q_->alias);
             if (detail::is_plain_with_related(*q_)) {
+                if (q_->prefetch.empty()) {
+                    std::optional<T> found;  // a primary key matches at most one row
+                    auto n = detail::fetch_by_pk_related(*q_, v.value(), [&]() -> void* { return &found.emplace(); });
+                    detail::check_get_result(m, n);
+                    return std::move(*found);
+                }
                 std::vector<T> rows;
                 auto n = detail::fetch_by_pk_related(*q_, v.value(), [&]() -> void* { return &rows.emplace_back(); });
                 detail::check_get_result(m, n);
-                if (!q_->prefetch.empty()) prefetch(rows);
+                prefetch(rows);
                 return std::move(rows.front());
             }
         }

@@ -322,11 +322,13 @@ QueryPtr plain_select_related(const ModelInfo& m, std::span<const std::string> n
 
 std::size_t fetch_by_pk_related(const Query& q, const Value& pk, FunctionRef<void*()> make) {
     const ModelInfo& m = *q.model;
-    const Value key = m.normalize(m.pk(), pk);
-    if (key.is_null()) return 0;
+    std::optional<Value> converted;
+    const Value* key = &pk;
+    if (!pk.is_null() && !kind_matches(m.pk().type, pk.kind())) key = &converted.emplace(m.normalize(m.pk(), pk));
+    if (key->is_null()) return 0;
     RoutedAlias on(Access::read, m, q.alias);
     Lease lease(on);
-    auto r = lease.execute(select_related_by_pk_sql(q, lease.dialect()), std::span<const Value>(&key, 1));
+    auto r = lease.execute(select_related_by_pk_sql(q, lease.dialect()), std::span<const Value>(key, 1));
     const std::string* bound = alias_ptr(on.get());
     std::vector<void*> related;
     std::size_t rows = 0;
