@@ -132,7 +132,7 @@ void fetch_objects(const Query& q, FunctionRef<void*()> make, const ForUpdate* l
         return;
     }
     const std::string* bound = alias_ptr(alias.get());
-    std::vector<void*> related;
+    RelatedScratch related;
     while (r.next()) load_row(q, r.row(), make(), bound, related);
 }
 
@@ -330,7 +330,7 @@ std::size_t fetch_by_pk_related(const Query& q, const Value& pk, FunctionRef<voi
     Lease lease(on);
     auto r = lease.execute(select_related_by_pk_sql(q, lease.dialect()), std::span<const Value>(key, 1));
     const std::string* bound = alias_ptr(on.get());
-    std::vector<void*> related;
+    RelatedScratch related;
     std::size_t rows = 0;
     while (r.next()) {
         load_row(q, r.row(), make(), bound, related);

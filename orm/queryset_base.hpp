@@ -45,9 +45,21 @@ std::string write_alias(const Query& q);
 // (with its select_related objects, and its relation members bound to the database it ran on).
 // With `lock`, a locking read (select_for_update), checked by lock_clause_needed().
 void fetch_objects(const Query& q, FunctionRef<void*()> make, const ForUpdate* lock = nullptr);
-// One row of q's SELECT into obj: its fields, bindings and select_related objects (`related` is
-// scratch space reused across rows).
-void load_row(const Query& q, const db::Row& row, void* obj, const std::string* alias, std::vector<void*>& related);
+// Scratch space for load_row(): one slot per select_related object (inline for up to 8).
+class RelatedScratch {
+public:
+    void** get(std::size_t n) {
+        if (n <= sizeof inline_ / sizeof inline_[0]) return inline_;
+        heap_.resize(n);
+        return heap_.data();
+    }
+
+private:
+    void* inline_[8] = {};
+    std::vector<void*> heap_;
+};
+// One row of q's SELECT into obj: its fields, bindings and select_related objects.
+void load_row(const Query& q, const db::Row& row, void* obj, const std::string* alias, RelatedScratch& scratch);
 // prefetch_related(): fills the relation caches of the objects q returned (one query per level).
 void prefetch_objects(const Query& q, std::span<void* const> objects);
 // Whether deleting rows of m must consult the deletion collector (rows of other models refer to

@@ -264,13 +264,13 @@ const std::string* alias_ptr(std::string_view alias) {
     return last = intern_alias(alias);
 }
 
-void load_row(const Query& q, const db::Row& row, void* obj, const std::string* alias,
-              std::vector<void*>& related) {
+void load_row(const Query& q, const db::Row& row, void* obj, const std::string* alias, RelatedScratch& scratch) {
     const ModelInfo& m = *q.model;
     m.load(obj, row);
     m.bind(obj, alias);
     if (q.select_related.empty()) return;
-    related.assign(q.select_related.size(), nullptr);
+    void** related = scratch.get(q.select_related.size());
+    std::fill(related, related + q.select_related.size(), nullptr);
     std::size_t pos = m.fields().size();
     for (std::size_t i = 0; i < q.select_related.size(); ++i) {
         const RelatedSelect& rs = q.select_related[i];
@@ -312,7 +312,7 @@ void read_into(const Query& q, const std::string* alias, OwnerOf&& owner_of) {
     Lease lease(on);
     auto res = lease.execute(SqlCompiler(lease.dialect()).select(q));
     const ModelInfo& m = *q.model;
-    std::vector<void*> related;
+    RelatedScratch related;
     while (res.next()) {
         auto row = res.row();
         void* vec = owner_of(row);

@@ -136,8 +136,9 @@ std::string show(const T& v) {
 
 #define CT_CHECK_EQ(a, b)                                                                                    \
     do {                                                                                                     \
-        const auto& ct_a_ = (a);                                                                             \
-        const auto& ct_b_ = (b);                                                                             \
+        /* copies: `get(...).author->name` refers into a temporary that dies with this statement */        \
+        const auto ct_a_ = (a);                                                                              \
+        const auto ct_b_ = (b);                                                                              \
         if (!(ct_a_ == ct_b_))                                                                               \
             CT_FAIL_AT(fmt::format("CHECK_EQ({}, {}): {} != {}", #a, #b, ::weft::conformance::show(ct_a_),  \
                                    ::weft::conformance::show(ct_b_)));                                       \
