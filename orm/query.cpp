@@ -251,9 +251,8 @@ PathEnd walk_path(Query& q, std::span<const std::string_view> parts, JoinPolicy 
                 // The join table already holds the key: no second join.
                 through = add_join(q, table, *r, *r->through, &r->owner->pk(), r->through_from, true, pol.group);
                 end.expr = field_expr(*r->through_to, through);
-            } else {
-                std::uint16_t t = cross(q, table, *r, pol.group);
-                end.expr = field_expr(r->is_reverse() ? target.pk() : *r->fk, r->is_reverse() ? t : table);
+            } else {  // a reverse foreign key or one-to-one (forward ones are fields, above)
+                end.expr = field_expr(target.pk(), cross(q, table, *r, pol.group));
             }
             end.consumed = i + 1;
             end.nullable = true;
@@ -268,8 +267,7 @@ PathEnd walk_path(Query& q, std::span<const std::string_view> parts, JoinPolicy 
 }
 
 
-std::string describe_lhs(const Query& q, const ExprNode& e) {
-    (void)q;
+std::string describe_lhs(const ExprNode& e) {
     if (e.field) return fmt::format("field {} ({})", e.field->name, e.field->type_name());
     return fmt::format("annotation '{}'", e.name);
 }
@@ -381,13 +379,13 @@ WherePtr resolve_leaf(Query& q, const QNode& node, JoinPolicy pol) {
                                              end.relation->target().type_name(), allowed_lookups(type),
                                              end.relation->target().type_name(), end.relation->target().choices()));
             throw FieldError(fmt::format("Unsupported lookup '{}' for {}. Choices are: {}", parts.back(),
-                                         describe_lhs(q, *lhs), allowed_lookups(type)));
+                                         describe_lhs(*lhs), allowed_lookups(type)));
         }
         lookup = *l;
     } else if (rest > 1) {
         throw FieldError(fmt::format("Cannot resolve '{}': {} is not a relation, so '{}' cannot follow it (lookups "
                                      "for it: {})",
-                                     node.path, describe_lhs(q, *lhs), parts[end.consumed], allowed_lookups(type)));
+                                     node.path, describe_lhs(*lhs), parts[end.consumed], allowed_lookups(type)));
     }
 
     WhereNode w;
@@ -397,7 +395,7 @@ WherePtr resolve_leaf(Query& q, const QNode& node, JoinPolicy pol) {
     w.lhs_nullable = lhs->kind != ExprKind::field || end.nullable;
     const Operand& rhs = node.rhs;
     auto bad_value = [&](std::string_view expected) {
-        return ValidationError(fmt::format("lookup '{}' on {} expects {}", node.path, describe_lhs(q, *lhs), expected));
+        return ValidationError(fmt::format("lookup '{}' on {} expects {}", node.path, describe_lhs(*lhs), expected));
     };
 
     if (rhs.kind() == Operand::Kind::expr) {
