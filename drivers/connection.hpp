@@ -79,6 +79,11 @@ public:
 
     virtual StatementCacheStats statement_cache_stats() const = 0;
     virtual void clear_statement_cache() = 0;
+
+private:
+    friend class Pool;
+    // When the connection was last returned to its pool (Pool's coarse clock); pool bookkeeping.
+    std::chrono::nanoseconds pool_idle_since_{0};
 };
 
 // Runs BEGIN; rolls back in the destructor unless commit() was called.

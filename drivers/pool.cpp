@@ -53,8 +53,35 @@ Pool::IdleClock Pool::idle_clock_now() noexcept {
     return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
+bool Pool::healthy(Connection& c, IdleClock since) noexcept {
+    bool ok = false;
+    try {
+        const bool ping = idle_clock_now() - since >= options_.health_check_interval;
+        ok = !c.is_broken() && c.is_usable(ping);
+    } catch (...) {
+        ok = false;
+    }
+    return ok;
+}
+
+void Pool::discard_idle(std::unique_ptr<Connection> c) noexcept {
+    try { c->close(); } catch (...) {}
+    c.reset();
+    std::lock_guard lock(mu_);
+    --open_;
+    ++discarded_;
+}
+
 PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
     using clock = std::chrono::steady_clock;
+    // The uncontended path: the connection give_back() left in the slot, no lock.
+    if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire)) {
+        std::unique_ptr<Connection> c(hot);
+        if (!closed_.load(std::memory_order_seq_cst) && healthy(*c, c->pool_idle_since_))
+            return PooledConnection(this, std::move(c));
+        discard_idle(std::move(c));
+        waiters_.notify_one();  // the slot is free again
+    }
     // The deadline is only needed once the caller has to wait: the common path (an idle
     // connection is there) reads no precise clock at all.
     clock::time_point start{};
@@ -64,23 +91,23 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
     for (;;) {
         if (closed_) throw InterfaceError(fmt::format("connection pool for {} is closed", description_));
         // Most recently returned first: its socket and caches are warmest.
-        while (!idle_.empty()) {
-            Idle item = std::move(idle_.back());
-            idle_.pop_back();
-            lock.unlock();
-            bool ok = false;
-            try {
-                const bool ping = idle_clock_now() - item.since >= options_.health_check_interval;
-                ok = !item.conn->is_broken() && item.conn->is_usable(ping);
-            } catch (...) {
-                ok = false;
+        for (;;) {
+            std::unique_ptr<Connection> c;
+            IdleClock since{};
+            if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire)) {
+                c.reset(hot);
+                since = c->pool_idle_since_;
+            } else if (!idle_.empty()) {
+                c = std::move(idle_.back().conn);
+                since = idle_.back().since;
+                idle_.pop_back();
+            } else {
+                break;
             }
-            if (ok) return PooledConnection(this, std::move(item.conn));
-            try { item.conn->close(); } catch (...) {}
-            item.conn.reset();
+            lock.unlock();
+            if (healthy(*c, since)) return PooledConnection(this, std::move(c));
+            discard_idle(std::move(c));
             lock.lock();
-            --open_;
-            ++discarded_;
         }
         if (open_ < options_.max_size) {
             ++open_;
@@ -104,19 +131,23 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
             deadline = deadline_from(start, timeout);
             timing = true;
         }
-        auto available = [&] { return closed_ || !idle_.empty() || open_ < options_.max_size; };
-        ++waiting_;
+        auto available = [&] {
+            return closed_ || !idle_.empty() || open_ < options_.max_size ||
+                   hot_.load(std::memory_order_seq_cst) != nullptr;
+        };
+        // Counted before the slot is looked at (seq_cst, paired with give_back()).
+        waiting_.fetch_add(1, std::memory_order_seq_cst);
         bool woke;
         try {
             woke = waiters_.wait_until(lock, deadline, available);
         } catch (...) {
             // The wait itself failed (the fiber's thread is exiting): a wake-up it may have taken
             // belongs to the next waiter. The lock is held again here.
-            --waiting_;
+            waiting_.fetch_sub(1, std::memory_order_seq_cst);
             if (available()) waiters_.notify_one();
             throw;
         }
-        --waiting_;
+        waiting_.fetch_sub(1, std::memory_order_seq_cst);
         if (!woke) {
             ++timeouts_;
             auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
@@ -139,6 +170,33 @@ void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
         }
         keep = keep && !c->is_broken() && c->transaction_state() == TransactionState::idle;
     }
+    if (keep && waiting_.load(std::memory_order_seq_cst) == 0 && !closed_.load(std::memory_order_seq_cst)) {
+        // Nobody waits: leave it in the slot for the next acquire(), no lock.
+        c->pool_idle_since_ = idle_clock_now();
+        Connection* expected = nullptr;
+        if (hot_.compare_exchange_strong(expected, c.get(), std::memory_order_seq_cst)) {
+            c.release();
+            // A waiter that counted itself meanwhile either saw the slot filled, or is waiting
+            // (it held mu_ from its look at the slot until it slept): taking mu_ orders this
+            // wake-up after its wait began.
+            if (waiting_.load(std::memory_order_seq_cst) > 0) {
+                { std::lock_guard lock(mu_); }
+                waiters_.notify_one();
+            }
+            // close() sets closed_ before it empties the slot: if it ran meanwhile and missed
+            // this connection, whatever is in the slot now is closed here.
+            if (closed_.load(std::memory_order_seq_cst)) {
+                if (Connection* left = hot_.exchange(nullptr, std::memory_order_acquire)) {
+                    std::unique_ptr<Connection> stale(left);
+                    try { stale->close(); } catch (...) {}
+                    stale.reset();
+                    std::lock_guard lock(mu_);
+                    --open_;
+                }
+            }
+            return;
+        }
+    }
     std::unique_lock lock(mu_);
     if (!keep || closed_) {
         --open_;
@@ -152,14 +210,15 @@ void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
     idle_.push_back({std::move(c), idle_clock_now()});
     // Waiters count themselves under mu_ before they wait, so with none counted here nobody can
     // miss this connection: skip the (comparatively costly) wake-up on the uncontended path.
-    const bool wake = waiting_ > 0;
+    const bool wake = waiting_.load(std::memory_order_seq_cst) > 0;
     lock.unlock();
     if (wake) waiters_.notify_one();
 }
 
 PoolStats Pool::stats() const {
     std::lock_guard lock(mu_);
-    return {open_, idle_.size(), open_ - idle_.size(), waiting_, created_, discarded_, timeouts_};
+    const std::size_t idle = idle_.size() + (hot_.load(std::memory_order_acquire) ? 1 : 0);
+    return {open_, idle, open_ - idle, waiting_.load(), created_, discarded_, timeouts_};
 }
 
 void Pool::close() {
@@ -168,6 +227,8 @@ void Pool::close() {
         std::lock_guard lock(mu_);
         closed_ = true;
         idle.swap(idle_);
+        if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire))
+            idle.push_back({std::unique_ptr<Connection>(hot), IdleClock{}});
         open_ -= idle.size();
     }
     waiters_.notify_all();

@@ -13,6 +13,7 @@
 #include <vector>
 #include <functional>
 #include <memory>
+#include <atomic>
 #include <mutex>
 
 #include "drivers/bridge/wait_queue.hpp"
@@ -87,6 +88,9 @@ private:
         std::unique_ptr<Connection> conn;
         IdleClock since;
     };
+    // An idle connection checked (false: discarded and the count adjusted, lock not held).
+    bool healthy(Connection& c, IdleClock since) noexcept;
+    void discard_idle(std::unique_ptr<Connection> c) noexcept;
 
     Factory factory_;
     PoolOptions options_;
@@ -94,9 +98,15 @@ private:
     mutable std::mutex mu_;
     orm::WaitQueue waiters_;  // callers waiting for a connection to be returned or a slot to free up
     std::vector<Idle> idle_;  // most recently returned last
+    // The uncontended path: one idle connection handed from give_back() to acquire() through an
+    // atomic slot, taking no lock. give_back() fills it only while nobody waits; a waiter counts
+    // itself (waiting_, under mu_) before it looks at the slot, and a give_back() that sees a
+    // waiter after filling the slot takes mu_ before waking it (see pool.cpp). Its idle time is
+    // in the connection (pool_idle_since_).
+    std::atomic<Connection*> hot_{nullptr};
     std::size_t open_ = 0;
-    std::size_t waiting_ = 0;
-    bool closed_ = false;
+    std::atomic<std::size_t> waiting_{0};
+    std::atomic<bool> closed_{false};  // written under mu_; read without it by the slot's paths
     std::uint64_t created_ = 0, discarded_ = 0, timeouts_ = 0;
 };
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "drivers/errors.hpp"
+#include "drivers/plain_store.hpp"
 
 namespace orm::db {
 
@@ -40,6 +41,46 @@ bool Cursor::read_text(std::size_t i, std::string_view& out) const {
     if (is_null(i)) return false;
     out = get_text(i);
     return true;
+}
+
+std::uint64_t Cursor::read_plain(std::size_t first, std::span<const PlainSlot> slots, void* object) const {
+    std::uint64_t missed = 0;
+    for (std::size_t k = 0; k < slots.size() && k < 64; ++k) {
+        const PlainSlot& s = slots[k];
+        const std::size_t i = first + k;
+        bool done = false;
+        switch (s.kind) {
+            case PlainKind::none: break;
+            case PlainKind::boolean:
+            case PlainKind::opt_boolean: {
+                bool v;
+                done = read_bool(i, v) ? plain::store_int(object, s, v ? 1 : 0) : plain::store_null(object, s);
+                break;
+            }
+            case PlainKind::int32:
+            case PlainKind::opt_int32:
+            case PlainKind::int64:
+            case PlainKind::opt_int64: {
+                std::int64_t v;
+                done = read_int64(i, v) ? plain::store_int(object, s, v) : plain::store_null(object, s);
+                break;
+            }
+            case PlainKind::float64:
+            case PlainKind::opt_float64: {
+                double v;
+                done = read_double(i, v) ? plain::store_double(object, s, v) : plain::store_null(object, s);
+                break;
+            }
+            case PlainKind::text:
+            case PlainKind::opt_text: {
+                std::string_view v;
+                done = read_text(i, v) ? plain::store_text(object, s, v) : plain::store_null(object, s);
+                break;
+            }
+        }
+        if (!done) missed |= std::uint64_t{1} << k;
+    }
+    return missed;
 }
 
 void Row::null_error(std::size_t i, std::string_view wanted) const {

@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,26 @@
 #include "drivers/value.hpp"
 
 namespace orm::db {
+
+// A column read straight into a member of an object (the fast path of loading model rows):
+// the member's type, and where it sits. `none`: not a type read this way (the caller loads it).
+enum class PlainKind : std::uint8_t {
+    none,
+    boolean,      // bool
+    int32,        // std::int32_t
+    int64,        // std::int64_t
+    float64,      // double
+    text,         // std::string
+    opt_boolean,  // std::optional of the above: NULL resets it
+    opt_int32,
+    opt_int64,
+    opt_float64,
+    opt_text,
+};
+struct PlainSlot {
+    std::size_t offset = 0;  // of the member, from the object's address
+    PlainKind kind = PlainKind::none;
+};
 
 // Implemented by each driver. Column indexes are 0-based. Getters are only called on a
 // current row (after next() returned true) and on a non-NULL column unless stated otherwise;
@@ -41,6 +62,13 @@ public:
     virtual bool read_int64(std::size_t i, std::int64_t& out) const;
     virtual bool read_double(std::size_t i, double& out) const;
     virtual bool read_text(std::size_t i, std::string_view& out) const;
+    // Reads columns first, first + 1, ... into the members slots[k] describes (at most 64 slots).
+    // Returns a mask of the slots it left alone: kind none, and any column whose value is not
+    // the member's own kind as it stands (NULL for a non-optional member, an out-of-range
+    // integer, text in an integer column ...); the caller reads those the strict way, which
+    // converts or throws the precise error. The default reads through the getters above; a
+    // driver overrides it to skip their per-column dispatch.
+    virtual std::uint64_t read_plain(std::size_t first, std::span<const PlainSlot> slots, void* object) const;
     // Rows changed by an INSERT/UPDATE/DELETE (0 for queries).
     virtual std::int64_t rows_affected() const = 0;
 };
@@ -80,6 +108,10 @@ public:
     std::size_t size() const { return c_->column_count(); }
     bool is_null(std::size_t i) const { return c_->is_null(i); }
     Value value(std::size_t i) const { return c_->get_value(i); }
+    // Cursor::read_plain on this row.
+    std::uint64_t read_plain(std::size_t first, std::span<const PlainSlot> slots, void* object) const {
+        return c_->read_plain(first, slots, object);
+    }
 
     // T is one of bool, std::int32_t, std::int64_t (and other integer types), double, std::string,
     // std::string_view (valid until the next row), Bytes, Timestamp, Date, Value, or std::optional

@@ -46,9 +46,12 @@ struct KeyLess {
 
 // Fibers of one loop all run on its thread, so a thread-local table keyed by fiber id suffices.
 thread_local std::map<Key, std::unique_ptr<TxState>, KeyLess> open_transactions;
+// open_transactions.size(): a plain thread_local, read without the map's initialization check
+// (every statement outside a transaction asks).
+thread_local std::size_t open_count = 0;
 
 TxState* find_state(std::string_view alias) noexcept {
-    if (open_transactions.empty()) return nullptr;
+    if (open_count == 0) return nullptr;
     auto it = open_transactions.find(std::pair<std::uint64_t, std::string_view>(this_fiber_id(), alias));
     return it == open_transactions.end() ? nullptr : it->second.get();
 }
@@ -88,6 +91,7 @@ Atomic::Atomic(std::string_view alias) {
     state_ = st.get();
     depth_ = 1;
     open_transactions.emplace(Key{st->fiber, st->alias}, std::move(st));
+    open_count = open_transactions.size();
 }
 
 Atomic::~Atomic() {
@@ -140,6 +144,7 @@ void Atomic::finish(bool commit) {
         if (it != open_transactions.end()) {
             owned = std::move(it->second);
             open_transactions.erase(it);
+            open_count = open_transactions.size();
         }
     }
     std::vector<std::function<void()>> hooks;

@@ -156,8 +156,7 @@ void refresh_object(const ModelInfo& m, void* obj, std::string_view alias) {
         throw InterfaceError(fmt::format("refresh_from_db(): this {} has no primary key yet (save it first)",
                                          m.type_name()));
     RoutedAlias on(Access::read, m, alias);
-    std::size_t rows = fetch_by_pk(m, m.pk().access->get(obj), on, [&]() -> void* { return obj; });
-    if (rows == 0)
+    if (!fetch_by_pk(m, m.pk().access->get(obj), on, obj))
         m.throw_does_not_exist(fmt::format("{} matching query does not exist (refresh_from_db with {} = {}).",
                                            m.type_name(), m.pk().name, m.pk().access->get(obj).debug_string()));
 }

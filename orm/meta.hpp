@@ -30,6 +30,23 @@ struct Model;
 
 namespace detail {
 
+// The db::PlainKind of a member type (none: read through load_column).
+template <class M>
+constexpr db::PlainKind plain_kind_of() {
+    using db::PlainKind;
+    if constexpr (std::is_same_v<M, bool>) return PlainKind::boolean;
+    else if constexpr (std::is_same_v<M, std::int32_t>) return PlainKind::int32;
+    else if constexpr (std::is_same_v<M, std::int64_t>) return PlainKind::int64;
+    else if constexpr (std::is_same_v<M, double>) return PlainKind::float64;
+    else if constexpr (std::is_same_v<M, std::string>) return PlainKind::text;
+    else if constexpr (std::is_same_v<M, std::optional<bool>>) return PlainKind::opt_boolean;
+    else if constexpr (std::is_same_v<M, std::optional<std::int32_t>>) return PlainKind::opt_int32;
+    else if constexpr (std::is_same_v<M, std::optional<std::int64_t>>) return PlainKind::opt_int64;
+    else if constexpr (std::is_same_v<M, std::optional<double>>) return PlainKind::opt_float64;
+    else if constexpr (std::is_same_v<M, std::optional<std::string>>) return PlainKind::opt_text;
+    else return PlainKind::none;
+}
+
 template <class T, class M>
 class MemberAccess final : public FieldAccess {
 public:
@@ -41,6 +58,11 @@ public:
     }
     bool is_member(const std::type_info& member_type, const void* member) const override {
         return member_type == typeid(M T::*) && *static_cast<M T::* const*>(member) == member_;
+    }
+    db::PlainKind plain_kind() const noexcept override { return plain_kind_of<M>(); }
+    std::size_t offset_in(const void* obj) const noexcept override {
+        const T* o = static_cast<const T*>(obj);
+        return static_cast<std::size_t>(reinterpret_cast<const char*>(&(o->*member_)) - reinterpret_cast<const char*>(o));
     }
 
 private:

@@ -5,8 +5,10 @@
 #include <cxxabi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <limits>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -344,8 +346,44 @@ db::TableSpec ModelInfo::table_spec() const {
     return t;
 }
 
+struct ModelInfo::LoadPlan {
+    std::once_flag once;
+    std::atomic<bool> ready{false};
+    std::vector<db::PlainSlot> slots;  // the first 64 fields (kind none: through FieldAccess::load)
+};
+
+ModelInfo::ModelInfo(std::string type_name)
+    : type_name_(std::move(type_name)), load_plan_(std::make_unique<LoadPlan>()) {}
+ModelInfo::~ModelInfo() = default;
+ModelInfo::ModelInfo(ModelInfo&&) noexcept = default;
+ModelInfo& ModelInfo::operator=(ModelInfo&&) noexcept = default;
+
+// Offsets are a property of the type: every object of the model has its members at the same
+// places, so the first object loaded tells them for all.
+const ModelInfo::LoadPlan& ModelInfo::load_plan(const void* obj) const {
+    LoadPlan& plan = *load_plan_;
+    if (plan.ready.load(std::memory_order_acquire)) [[likely]]
+        return plan;
+    std::call_once(plan.once, [&] {
+        const std::size_t n = std::min<std::size_t>(fields_.size(), 64);
+        plan.slots.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const detail::FieldAccess& a = *fields_[i].access;
+            plan.slots[i].kind = a.plain_kind();
+            if (plan.slots[i].kind != db::PlainKind::none) plan.slots[i].offset = a.offset_in(obj);
+        }
+        plan.ready.store(true, std::memory_order_release);
+    });
+    return plan;
+}
+
 void ModelInfo::load(void* obj, const db::Row& row, std::size_t first) const {
-    for (std::size_t i = 0; i < fields_.size(); ++i) fields_[i].access->load(obj, row, first + i);
+    const LoadPlan& plan = load_plan(obj);
+    // The plain members in one call to the driver; the rest (and whatever it left) one by one.
+    std::uint64_t rest = row.read_plain(first, plan.slots, obj);
+    for (std::size_t i = 0; rest != 0; ++i, rest >>= 1)
+        if (rest & 1) fields_[i].access->load(obj, row, first + i);
+    for (std::size_t i = plan.slots.size(); i < fields_.size(); ++i) fields_[i].access->load(obj, row, first + i);
 }
 
 bool kind_matches(db::ColumnType t, ValueKind k) noexcept {

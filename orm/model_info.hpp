@@ -33,6 +33,10 @@ public:
     virtual void load(void* obj, const db::Row& row, std::size_t i) const = 0;
     // Whether this accessor is for the member pointer `member` (a `M T::*` of the given type).
     virtual bool is_member(const std::type_info& member_type, const void* member) const = 0;
+    // A member that load() may fill through db::Cursor::read_plain: its kind (none: only through
+    // load()), and its offset in `obj`, an object of the model.
+    virtual db::PlainKind plain_kind() const noexcept { return db::PlainKind::none; }
+    virtual std::size_t offset_in(const void* /*obj*/) const noexcept { return 0; }
 
     // Relation members (ForeignKey, ManyToMany, RelatedSet); the defaults are for plain fields.
     // Records the database the object came from (lazy loads use it) and, for sets, the owner's
@@ -148,9 +152,10 @@ struct FieldInfo {
 
 class ModelInfo {
 public:
-    explicit ModelInfo(std::string type_name) : type_name_(std::move(type_name)) {}
-    ModelInfo(ModelInfo&&) = default;
-    ModelInfo& operator=(ModelInfo&&) = default;
+    explicit ModelInfo(std::string type_name);
+    ~ModelInfo();
+    ModelInfo(ModelInfo&&) noexcept;
+    ModelInfo& operator=(ModelInfo&&) noexcept;
 
     const std::string& type_name() const noexcept { return type_name_; }  // "Book"
     const std::string& table() const noexcept { return table_; }
@@ -245,6 +250,10 @@ private:
     std::vector<SetMember> set_members_;
     std::vector<std::unique_ptr<ModelInfo>> owned_;
     detail::ObjectOps ops_;
+    // load()'s plan (db::PlainSlot per field), made from the first object loaded.
+    struct LoadPlan;
+    std::unique_ptr<LoadPlan> load_plan_;
+    const LoadPlan& load_plan(const void* obj) const;
     bool needs_bind_ = false;
     bool has_relation_members_ = false;
     void (*does_not_exist_)(const std::string&) = nullptr;
@@ -271,6 +280,8 @@ void ensure_relations();
 std::vector<const ModelInfo*> registered_models();
 // An alias name that lives forever (relation members point at it).
 const std::string* intern_alias(std::string_view alias);
+// intern_alias("default"), made once.
+const std::string& interned_default_alias() noexcept;
 }
 
 }  // namespace orm

@@ -35,10 +35,9 @@ namespace detail {
 template <class T>
 T get_by_pk(const Value& pk, std::string_view alias) {
     const ModelInfo& m = model_info<T>();
-    std::optional<T> found;
-    auto n = fetch_by_pk(m, pk, alias, [&]() -> void* { return &found.emplace(); });
-    check_get_result(m, n);
-    return std::move(*found);
+    T obj{};
+    if (!fetch_by_pk(m, pk, alias, &obj)) check_get_result(m, 0);
+    return obj;
 }
 
 }  // namespace detail
@@ -186,14 +185,12 @@ public:
             if (detail::is_plain(*q_)) return detail::get_by_pk<T>(v.value(), q_->alias);
             if (detail::is_plain_with_related(*q_)) {
                 if (q_->prefetch.empty()) {
-                    std::optional<T> found;  // a primary key matches at most one row
-                    auto n = detail::fetch_by_pk_related(*q_, v.value(), [&]() -> void* { return &found.emplace(); });
-                    detail::check_get_result(m, n);
-                    return std::move(*found);
+                    T obj{};
+                    if (!detail::fetch_by_pk_related(*q_, v.value(), &obj)) detail::check_get_result(m, 0);
+                    return obj;
                 }
-                std::vector<T> rows;
-                auto n = detail::fetch_by_pk_related(*q_, v.value(), [&]() -> void* { return &rows.emplace_back(); });
-                detail::check_get_result(m, n);
+                std::vector<T> rows(1);
+                if (!detail::fetch_by_pk_related(*q_, v.value(), &rows[0])) detail::check_get_result(m, 0);
                 prefetch(rows);
                 return std::move(rows.front());
             }

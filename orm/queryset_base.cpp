@@ -232,24 +232,20 @@ const std::string& shared_select_by_pk_sql(const ModelInfo& m, const db::Dialect
 
 }  // namespace
 
-std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, FunctionRef<void*()> make) {
+bool fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, void* obj) {
     const FieldInfo& f = m.pk();
     // A key of the column's kind (the usual case) is used as it is, without a copy.
     std::optional<Value> converted;
     const Value* key = &pk;
     if (!pk.is_null() && !kind_matches(f.type, pk.kind())) key = &converted.emplace(m.normalize(f, pk));
-    if (key->is_null()) return 0;
+    if (key->is_null()) return false;
     RoutedAlias on(Access::read, m, alias);  // no routers: one relaxed load
     Lease lease(on);
     auto r = lease.execute(select_by_pk_sql(m, lease.dialect()), std::span<const Value>(key, 1));
-    std::size_t rows = 0;
-    while (r.next()) {
-        void* obj = make();
-        m.load(obj, r.row());
-        if (m.needs_bind()) m.bind(obj, alias_ptr(on.get()));
-        ++rows;
-    }
-    return rows;
+    if (!r.next()) return false;
+    m.load(obj, r.row());
+    if (m.needs_bind()) m.bind(obj, alias_ptr(on.get()));
+    return true;
 }
 
 namespace {
@@ -320,23 +316,19 @@ QueryPtr plain_select_related(const ModelInfo& m, std::span<const std::string> n
     return q;
 }
 
-std::size_t fetch_by_pk_related(const Query& q, const Value& pk, FunctionRef<void*()> make) {
+bool fetch_by_pk_related(const Query& q, const Value& pk, void* obj) {
     const ModelInfo& m = *q.model;
     std::optional<Value> converted;
     const Value* key = &pk;
     if (!pk.is_null() && !kind_matches(m.pk().type, pk.kind())) key = &converted.emplace(m.normalize(m.pk(), pk));
-    if (key->is_null()) return 0;
+    if (key->is_null()) return false;
     RoutedAlias on(Access::read, m, q.alias);
     Lease lease(on);
     auto r = lease.execute(select_related_by_pk_sql(q, lease.dialect()), std::span<const Value>(key, 1));
-    const std::string* bound = alias_ptr(on.get());
+    if (!r.next()) return false;
     RelatedScratch related;
-    std::size_t rows = 0;
-    while (r.next()) {
-        load_row(q, r.row(), make(), bound, related);
-        ++rows;
-    }
-    return rows;
+    load_row(q, r.row(), obj, alias_ptr(on.get()), related);
+    return true;
 }
 
 QueryPtr get_query(const Query& q) {

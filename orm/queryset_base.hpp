@@ -71,8 +71,9 @@ std::int64_t delete_with_collector(const ModelInfo& m, std::vector<Value> keys, 
 // A forever-living copy of an alias name (relation members keep a pointer to it).
 const std::string* alias_ptr(std::string_view alias);
 // The hot path of get(pk=...) and refresh_from_db(): one SELECT by primary key whose SQL is
-// compiled once per model and dialect. Returns the rows found (0 or 1).
-std::size_t fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, FunctionRef<void*()> make);
+// compiled once per model and dialect, loaded into `obj`. Returns whether a row had that key.
+// A primary key matches at most one row, so no second row is looked for.
+bool fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, void* obj);
 // Whether `lookup` is "pk", the primary key's name, or either with "__exact".
 bool is_pk_lookup(const ModelInfo& m, std::string_view lookup) noexcept;
 // A plain queryset (no filter, slice, annotation, values, distinct or none()): get(pk) may take
@@ -83,7 +84,7 @@ bool is_plain_with_related(const Query& q) noexcept;
 // Manager<T>::select_related(names): a fresh queryset's query, memoized per thread.
 QueryPtr plain_select_related(const ModelInfo& m, std::span<const std::string> names);
 // get(pk=...) on such a queryset: one SELECT with the joins, its SQL compiled once per shape.
-std::size_t fetch_by_pk_related(const Query& q, const Value& pk, FunctionRef<void*()> make);
+bool fetch_by_pk_related(const Query& q, const Value& pk, void* obj);
 // The query get() runs (at most 21 rows, as Django), and its verdict on the rows it found.
 QueryPtr get_query(const Query& q);
 void check_get_result(const Query& q, std::size_t rows);

@@ -289,9 +289,13 @@ const std::string* intern_alias(std::string_view alias) {
     return &*it;
 }
 
+const std::string& interned_default_alias() noexcept {
+    static const std::string* name = intern_alias("default");
+    return *name;
+}
+
 const std::string& alias_or_default(const std::string* alias) noexcept {
-    static const std::string default_alias = "default";
-    return alias ? *alias : default_alias;
+    return alias ? *alias : interned_default_alias();
 }
 
 void throw_null_relation(const ModelInfo& target) {

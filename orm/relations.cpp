@@ -260,7 +260,7 @@ void related_after_create(const SetBinding& b, const Value& key) {
 
 const std::string* alias_ptr(std::string_view alias) {
     thread_local const std::string* last = nullptr;
-    if (last && *last == alias) return last;
+    if (last && (last->data() == alias.data() ? last->size() == alias.size() : *last == alias)) return last;
     return last = intern_alias(alias);
 }
 

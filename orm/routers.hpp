@@ -69,6 +69,8 @@ inline bool routers_on() noexcept { return routers_installed.load(std::memory_or
 
 enum class Access : std::uint8_t { read, write };
 
+const std::string& interned_default_alias() noexcept;  // model_info.hpp
+
 // The alias an operation on model `m` runs on: `alias` when not empty (an explicit using_db /
 // alias argument), else the routers' choice for `access`, else "default". Holds the routed
 // name, so it must outlive the string_view taken from it.
@@ -76,7 +78,7 @@ class RoutedAlias {
 public:
     RoutedAlias(Access access, const ModelInfo& m, std::string_view alias) {
         if (!alias.empty()) view_ = alias;
-        else if (!routers_on()) view_ = "default";
+        else if (!routers_on()) view_ = interned_default_alias();  // alias_ptr() knows it by address
         else view_ = routed_ = (access == Access::read ? db_for_read(m) : db_for_write(m));
     }
     RoutedAlias(const RoutedAlias&) = delete;

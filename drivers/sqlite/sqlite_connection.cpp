@@ -69,7 +69,7 @@ SqliteConnection::SqliteConnection(const Backend& backend, ConnectionConfig cfg)
     begin_sql_ = begin_sql(options);
     // Opening reads the file (and may wait for a lock to set the journal mode): a worker's job.
     session_ = run_where(orm::is_async(), [&] {
-        auto s = std::make_shared<Session>(cfg_.target, options, cfg_.statement_cache_size);
+        auto s = make_ref<Session>(cfg_.target, options, cfg_.statement_cache_size);
         if (cfg_.statement_timeout.count() > 0) s->set_statement_timeout(cfg_.statement_timeout);
         return s;
     });
@@ -86,7 +86,7 @@ SqliteConnection::~SqliteConnection() {
 
 std::unique_ptr<SqliteCursor> SqliteConnection::run(std::string_view sql, std::span<const Value> params,
                                                     bool buffer_rows) {
-    std::shared_ptr<Statement> st = session_->acquire(sql);
+    Ref<Statement> st = session_->acquire(sql);
     try {
         // A statement that writes runs to its end inside this call (its RETURNING rows, if any, are
         // buffered), so it can bind text and blobs without copying them.

@@ -68,7 +68,7 @@ private:
     const Backend& backend_;
     ConnectionConfig cfg_;
     std::string begin_sql_;
-    std::shared_ptr<Session> session_;  // shared with live cursors, which may outlive this object
+    Ref<Session> session_;  // shared with live cursors, which may outlive this object
     // Set while an operation runs: a second fiber or thread using the connection meanwhile is a
     // bug that would corrupt the handle (it is opened SQLITE_OPEN_NOMUTEX), so it fails loudly.
     std::atomic<bool> busy_{false};

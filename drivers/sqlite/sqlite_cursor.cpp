@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "drivers/errors.hpp"
+#include "drivers/plain_store.hpp"
 #include "drivers/sqlite/sqlite_errors.hpp"
 
 namespace orm::db::sqlite {
@@ -139,7 +140,7 @@ BufferedRows drain(Session& session, Statement& st, bool have_row) {
     return rows;
 }
 
-SqliteCursor::SqliteCursor(std::shared_ptr<Session> session, std::shared_ptr<Statement> st, bool have_row)
+SqliteCursor::SqliteCursor(Ref<Session> session, Ref<Statement> st, bool have_row)
     : session_(std::move(session)), st_(std::move(st)), pending_(have_row), released_(false) {
     columns_ = static_cast<std::size_t>(sqlite3_column_count(st_->handle.get()));
     std::fill_n(row_values_, std::min(columns_, cached_columns), nullptr);
@@ -248,6 +249,37 @@ void SqliteCursor::type_error(std::size_t i, sqlite3_value* v, std::string_view 
     }
     std::string hint = type == SQLITE_NULL ? " (read it as std::optional)" : "";
     throw DataError(fmt::format("{} holds {}, which cannot be read as {}{}", describe(i), held, wanted, hint));
+}
+
+// One sqlite3_value per column and a switch on its storage class: what a hand-written loop of
+// sqlite3_column_* calls does. Anything but a value of the member's own kind is left to the
+// strict getters (which convert or raise the precise error).
+std::uint64_t SqliteCursor::read_plain(std::size_t first, std::span<const PlainSlot> slots, void* object) const {
+    const std::size_t n = std::min<std::size_t>(slots.size(), 64);
+    if (!on_row_ || first + n > columns_) [[unlikely]]
+        return n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;  // the getters report it
+    sqlite3_stmt* stmt = st_ ? st_->handle.get() : nullptr;
+    std::uint64_t missed = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        const PlainSlot& s = slots[k];
+        if (s.kind == PlainKind::none) {
+            missed |= std::uint64_t{1} << k;
+            continue;
+        }
+        const std::size_t i = first + k;
+        sqlite3_value* v = stmt ? sqlite3_column_value(stmt, static_cast<int>(i))
+                                : rows_.cells[(rows_read_ - 1) * columns_ + i].get();
+        bool done;
+        switch (sqlite3_value_type(v)) {
+            case SQLITE_INTEGER: done = plain::store_int(object, s, sqlite3_value_int64(v)); break;
+            case SQLITE_FLOAT: done = plain::store_double(object, s, sqlite3_value_double(v)); break;
+            case SQLITE_TEXT: done = plain::store_text(object, s, value_text(v)); break;
+            case SQLITE_NULL: done = plain::store_null(object, s); break;
+            default: done = false;
+        }
+        if (!done) missed |= std::uint64_t{1} << k;
+    }
+    return missed;
 }
 
 bool SqliteCursor::is_null(std::size_t i) const { return sqlite3_value_type(cell(i)) == SQLITE_NULL; }

@@ -35,7 +35,7 @@ class SqliteCursor final : public Cursor {
 public:
     // Live: the statement was stepped once by execute(); `have_row` says that step gave a row.
     // The cursor releases (resets) the statement when it is done or destroyed.
-    SqliteCursor(std::shared_ptr<Session> session, std::shared_ptr<Statement> st, bool have_row);
+    SqliteCursor(Ref<Session> session, Ref<Statement> st, bool have_row);
     // Buffered: the statement is already finished and released.
     SqliteCursor(BufferedRows rows, std::int64_t rows_affected);
     ~SqliteCursor() override;
@@ -56,6 +56,7 @@ public:
     bool read_int64(std::size_t i, std::int64_t& out) const override;
     bool read_double(std::size_t i, double& out) const override;
     bool read_text(std::size_t i, std::string_view& out) const override;
+    std::uint64_t read_plain(std::size_t first, std::span<const PlainSlot> slots, void* object) const override;
     std::int64_t rows_affected() const override { return rows_affected_; }
 
     // Cursors are created and destroyed once per statement executed: recycle their storage
@@ -73,8 +74,8 @@ private:
     void release() noexcept;
 
     // Live mode
-    std::shared_ptr<Session> session_;
-    std::shared_ptr<Statement> st_;
+    Ref<Session> session_;
+    Ref<Statement> st_;
     bool pending_ = false;   // execute() already stepped onto the first row
     bool released_ = true;
     // The current row's values, fetched on first use: a getter is usually preceded by is_null()

@@ -103,7 +103,7 @@ void Session::fail(int code, std::string message, std::string_view doing, std::s
     throw_error(code, message, doing, sql);
 }
 
-std::shared_ptr<Statement> Session::prepare(std::string_view sql, bool persistent) {
+Ref<Statement> Session::prepare(std::string_view sql, bool persistent) {
     if (sql.size() >= static_cast<std::size_t>(INT_MAX))
         fail(SQLITE_TOOBIG, "SQL text too long", "preparing", sql);
     sqlite3_stmt* raw = nullptr;
@@ -111,7 +111,7 @@ std::shared_ptr<Statement> Session::prepare(std::string_view sql, bool persisten
     timed_out_ = false;
     int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
                                 persistent ? SQLITE_PREPARE_PERSISTENT : 0, &raw, &tail);
-    auto st = std::make_shared<Statement>();
+    auto st = make_ref<Statement>();
     st->handle.reset(raw);
     if (rc != SQLITE_OK) fail(rc, sqlite3_errmsg(db_.get()), "preparing", sql);
     if (!raw) throw ProgrammingError(fmt::format("empty statement: the SQL text holds no statement to run: '{}'",
@@ -138,9 +138,9 @@ void Session::check_single_statement(std::string_view rest, std::string_view sql
                                            shorten_sql(sql)));
 }
 
-std::shared_ptr<Statement> Session::acquire(std::string_view sql) {
+Ref<Statement> Session::acquire(std::string_view sql) {
     ensure_open();
-    std::shared_ptr<Statement> st;
+    Ref<Statement> st;
     if (auto* hit = cache_.find(sql); hit && !(*hit)->busy) {
         st = *hit;
     } else if (hit) {

@@ -21,7 +21,7 @@
 
 namespace orm::db::sqlite {
 
-struct Statement {
+struct Statement final : RefCounted {
     StmtPtr handle;
     std::string sql;
     bool readonly = false;  // sqlite3_stmt_readonly, read once at prepare
@@ -36,7 +36,7 @@ struct Statement {
     std::chrono::nanoseconds spent{0};
 };
 
-class Session {
+class Session final : public RefCounted {
 public:
     using Clock = std::chrono::steady_clock;
 
@@ -48,7 +48,7 @@ public:
 
     // A prepared statement for `sql` (from the cache when possible), marked busy; give it back
     // with release(). Throws orm::ProgrammingError for empty SQL or more than one statement.
-    std::shared_ptr<Statement> acquire(std::string_view sql);
+    Ref<Statement> acquire(std::string_view sql);
     // Checks the parameter count, then binds. `copy` false binds text and blobs without copying
     // them; only allowed when the statement runs to completion before `params` goes away.
     void bind(Statement& st, std::span<const Value> params, bool copy);
@@ -80,7 +80,7 @@ public:
     sqlite3* native_handle() const noexcept { return db_.get(); }
 
 private:
-    std::shared_ptr<Statement> prepare(std::string_view sql, bool persistent);
+    Ref<Statement> prepare(std::string_view sql, bool persistent);
     void check_single_statement(std::string_view rest, std::string_view sql);
     void ensure_open() const {
         if (closed_) [[unlikely]]
@@ -97,7 +97,7 @@ private:
     // Guards db_ between interrupt() (any thread) and close().
     mutable std::mutex handle_mu_;
     // Declared after db_, so cached statements are finalized before the handle is closed.
-    StatementCache<std::shared_ptr<Statement>> cache_;
+    StatementCache<Ref<Statement>> cache_;
     std::size_t cache_capacity_;
     std::chrono::milliseconds timeout_{0};
     Clock::time_point deadline_ = Clock::time_point::max();
