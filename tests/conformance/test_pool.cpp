@@ -100,3 +100,55 @@ CONFORMANCE_TEST("pool: many threads share a small pool without exceeding it") {
     CT_CHECK(max_open.load() <= 3);
     CT_CHECK(db->pool().stats().in_use == 0);
 }
+
+CONFORMANCE_TEST("pool: one connection handed between threads is never held twice and no waiter is left behind") {
+    auto db = ctx.open_with("pool_size=1&pool_timeout=20s");
+    std::atomic<int> holders{0}, most{0}, ok{0}, errors{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 300; ++i) {
+                try {
+                    auto c = db->acquire();
+                    int now = ++holders;
+                    int seen = most.load();
+                    while (now > seen && !most.compare_exchange_weak(seen, now)) {
+                    }
+                    auto v = c->execute("SELECT " + db->dialect().placeholder(1), {t * 1000 + i}).scalar<std::int64_t>();
+                    if (v == t * 1000 + i) ++ok;
+                    --holders;
+                } catch (const std::exception&) {
+                    ++errors;
+                }
+            }
+        });
+    for (auto& th : threads) join(th);
+    CT_CHECK_EQ(ok.load(), 1200);
+    CT_CHECK_EQ(errors.load(), 0);  // a lost wake-up would end in a TimeoutError
+    CT_CHECK_EQ(most.load(), 1);
+    auto s = db->pool().stats();
+    CT_CHECK_EQ(s.open, std::size_t{1});
+    CT_CHECK_EQ(s.idle, std::size_t{1});
+    CT_CHECK_EQ(s.in_use, std::size_t{0});
+    CT_CHECK_EQ(s.created, std::uint64_t{1});
+}
+
+CONFORMANCE_TEST("pool: close() closes idle connections at once and the others when they come back") {
+    ctx.require_multiple_connections();
+    auto db = ctx.open_with("pool_size=2");
+    auto a = db->acquire();
+    auto b = db->acquire();
+    a.release();
+    auto s = db->pool().stats();
+    CT_CHECK_EQ(s.open, std::size_t{2});
+    CT_CHECK_EQ(s.idle, std::size_t{1});
+    CT_CHECK_EQ(s.in_use, std::size_t{1});
+    db->pool().close();
+    CT_CHECK_EQ(db->pool().stats().open, std::size_t{1});
+    CT_CHECK_EQ(db->pool().stats().idle, std::size_t{0});
+    CT_CHECK_EQ(b->execute("SELECT 1").scalar<std::int64_t>(), std::optional<std::int64_t>(1));  // still usable
+    b.release();
+    CT_CHECK_EQ(db->pool().stats().open, std::size_t{0});
+    CT_CHECK_EQ(db->pool().stats().idle, std::size_t{0});
+    CT_CHECK_THROWS_WITH(db->acquire(), InterfaceError, "closed");
+}
