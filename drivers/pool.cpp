@@ -53,11 +53,13 @@ Pool::IdleClock Pool::idle_clock_now() noexcept {
     return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
-bool Pool::healthy(Connection& c, IdleClock since) noexcept {
+bool Pool::healthy(Connection& c) noexcept {
     bool ok = false;
     try {
-        const bool ping = idle_clock_now() - since >= options_.health_check_interval;
+        const IdleClock now = idle_clock_now();
+        const bool ping = now - c.pool_idle_since_ >= options_.health_check_interval;
         ok = !c.is_broken() && c.is_usable(ping);
+        c.pool_idle_since_ = now;
     } catch (...) {
         ok = false;
     }
@@ -77,7 +79,7 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
     // The uncontended path: the connection give_back() left in the slot, no lock.
     if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire)) {
         std::unique_ptr<Connection> c(hot);
-        if (!closed_.load(std::memory_order_seq_cst) && healthy(*c, c->pool_idle_since_))
+        if (!closed_.load(std::memory_order_seq_cst) && healthy(*c))
             return PooledConnection(this, std::move(c));
         discard_idle(std::move(c));
         waiters_.notify_one();  // the slot is free again
@@ -93,19 +95,16 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
         // Most recently returned first: its socket and caches are warmest.
         for (;;) {
             std::unique_ptr<Connection> c;
-            IdleClock since{};
             if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire)) {
                 c.reset(hot);
-                since = c->pool_idle_since_;
             } else if (!idle_.empty()) {
-                c = std::move(idle_.back().conn);
-                since = idle_.back().since;
+                c = std::move(idle_.back());
                 idle_.pop_back();
             } else {
                 break;
             }
             lock.unlock();
-            if (healthy(*c, since)) return PooledConnection(this, std::move(c));
+            if (healthy(*c)) return PooledConnection(this, std::move(c));
             discard_idle(std::move(c));
             lock.lock();
         }
@@ -114,6 +113,7 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
             lock.unlock();
             try {
                 auto c = factory_();
+                c->pool_idle_since_ = idle_clock_now();
                 lock.lock();
                 ++created_;
                 lock.unlock();
@@ -172,7 +172,6 @@ void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
     }
     if (keep && waiting_.load(std::memory_order_seq_cst) == 0 && !closed_.load(std::memory_order_seq_cst)) {
         // Nobody waits: leave it in the slot for the next acquire(), no lock.
-        c->pool_idle_since_ = idle_clock_now();
         Connection* expected = nullptr;
         if (hot_.compare_exchange_strong(expected, c.get(), std::memory_order_seq_cst)) {
             c.release();
@@ -207,7 +206,7 @@ void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
         c.reset();
         return;
     }
-    idle_.push_back({std::move(c), idle_clock_now()});
+    idle_.push_back(std::move(c));
     // Waiters count themselves under mu_ before they wait, so with none counted here nobody can
     // miss this connection: skip the (comparatively costly) wake-up on the uncontended path.
     const bool wake = waiting_.load(std::memory_order_seq_cst) > 0;
@@ -222,18 +221,17 @@ PoolStats Pool::stats() const {
 }
 
 void Pool::close() {
-    std::vector<Idle> idle;
+    std::vector<std::unique_ptr<Connection>> idle;
     {
         std::lock_guard lock(mu_);
         closed_ = true;
         idle.swap(idle_);
-        if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire))
-            idle.push_back({std::unique_ptr<Connection>(hot), IdleClock{}});
+        if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire)) idle.emplace_back(hot);
         open_ -= idle.size();
     }
     waiters_.notify_all();
     for (auto& item : idle) {
-        try { item.conn->close(); } catch (...) {}
+        try { item->close(); } catch (...) {}
     }
 }
 

@@ -80,16 +80,15 @@ private:
     void give_back(std::unique_ptr<Connection> c) noexcept;
 
     // Idle times are judged against health_check_interval (seconds by default) with the
-    // kernel's coarse monotonic clock: a few ns per read instead of a full clock read on every
-    // checkout and return, at a resolution of a scheduler tick (a few ms).
+    // kernel's coarse monotonic clock: a few ns per read instead of a full clock read, at a
+    // resolution of a scheduler tick (a few ms). A connection's idle time is counted from when it
+    // was last handed out (Connection::pool_idle_since_, set by acquire), so returning it reads
+    // no clock; the time it was in use counts as idle, which at worst pings a connection that was
+    // held for longer than the interval.
     using IdleClock = std::chrono::nanoseconds;  // CLOCK_MONOTONIC_COARSE since boot
     static IdleClock idle_clock_now() noexcept;
-    struct Idle {
-        std::unique_ptr<Connection> conn;
-        IdleClock since;
-    };
-    // An idle connection checked (false: discarded and the count adjusted, lock not held).
-    bool healthy(Connection& c, IdleClock since) noexcept;
+    // Checks an idle connection before it is handed out (and stamps it); false: not usable.
+    bool healthy(Connection& c) noexcept;
     void discard_idle(std::unique_ptr<Connection> c) noexcept;
 
     Factory factory_;
@@ -97,7 +96,7 @@ private:
     std::string description_;
     mutable std::mutex mu_;
     orm::WaitQueue waiters_;  // callers waiting for a connection to be returned or a slot to free up
-    std::vector<Idle> idle_;  // most recently returned last
+    std::vector<std::unique_ptr<Connection>> idle_;  // most recently returned last
     // The uncontended path: one idle connection handed from give_back() to acquire() through an
     // atomic slot, taking no lock. give_back() fills it only while nobody waits; a waiter counts
     // itself (waiting_, under mu_) before it looks at the slot, and a give_back() that sees a

@@ -32,8 +32,8 @@ public:
     template <class... S>
         requires(std::is_convertible_v<const S&, std::string_view> && ...)
     QuerySet<T> select_related(const S&... names) const {
-        const std::string list[] = {std::string(names)..., std::string()};
-        return QuerySet<T>(detail::plain_select_related(model_info<T>(), std::span<const std::string>(list, sizeof...(S))));
+        const std::string_view list[] = {std::string_view(names)..., std::string_view()};
+        return QuerySet<T>(detail::plain_select_related(model_info<T>(), std::span<const std::string_view>(list, sizeof...(S))));
     }
     template <class... S>
     QuerySet<T> prefetch_related(const S&... names) const {

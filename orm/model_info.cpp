@@ -195,10 +195,13 @@ const Relation* ModelInfo::find_relation(std::string_view name) const {
 void ModelInfo::bind(void* obj, const std::string* alias) const {
     if (ops_.set_db) ops_.set_db(obj, alias);
     if (!has_relation_members_) return;
+    // A foreign key only remembers the alias; sets also need the owner's key and their links.
+    static const Value no_key;
+    for (const auto& f : fields_)
+        if (f.relation) f.access->bind(obj, no_key, alias, nullptr);
+    if (set_members_.empty()) return;
     detail::ensure_relations();
     const Value key = pk().access->get(obj);
-    for (const auto& f : fields_)
-        if (f.relation) f.access->bind(obj, key, alias, nullptr);
     for (const auto& m : set_members_) m.access->bind(obj, key, alias, &m);
 }
 

@@ -293,7 +293,7 @@ const std::string& select_related_by_pk_sql(const Query& q, const db::Dialect& d
 
 }  // namespace
 
-QueryPtr plain_select_related(const ModelInfo& m, std::span<const std::string> names) {
+QueryPtr plain_select_related(const ModelInfo& m, std::span<const std::string_view> names) {
     // Manager<T>::select_related(...) is often rebuilt per call (select_related("author").get(pk)
     // in a loop): the same names on the same model give the same immutable query, so a small
     // per-thread memo hands it back, with its compiled SQL.
@@ -307,7 +307,8 @@ QueryPtr plain_select_related(const ModelInfo& m, std::span<const std::string> n
     thread_local std::size_t next = 0;
     for (const Entry& e : memo)
         if (e.model == &m && std::equal(e.names.begin(), e.names.end(), names.begin(), names.end())) return e.query;
-    QueryPtr q = with_select_related(*make_routed_query(m), names);
+    const std::vector<std::string> owned(names.begin(), names.end());
+    QueryPtr q = with_select_related(*make_routed_query(m), owned);
     Entry& e = memo[next];
     next = (next + 1) % size;
     e.model = &m;

@@ -82,7 +82,7 @@ bool is_plain(const Query& q) noexcept;
 // Plain but for select_related / prefetch_related: get(pk) takes fetch_by_pk_related.
 bool is_plain_with_related(const Query& q) noexcept;
 // Manager<T>::select_related(names): a fresh queryset's query, memoized per thread.
-QueryPtr plain_select_related(const ModelInfo& m, std::span<const std::string> names);
+QueryPtr plain_select_related(const ModelInfo& m, std::span<const std::string_view> names);
 // get(pk=...) on such a queryset: one SELECT with the joins, its SQL compiled once per shape.
 bool fetch_by_pk_related(const Query& q, const Value& pk, void* obj);
 // The query get() runs (at most 21 rows, as Django), and its verdict on the rows it found.

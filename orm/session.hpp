@@ -20,6 +20,7 @@ namespace orm::detail {
 
 class Lease {
 public:
+    // `alias` must outlive the lease (it is kept as a view, for the query log).
     explicit Lease(std::string_view alias);
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
@@ -27,14 +28,14 @@ public:
     db::Connection& conn() const noexcept { return *conn_; }
     const db::Dialect& dialect() const { return conn_->dialect(); }
     const db::Features& features() const { return conn_->features(); }
-    const std::string& alias() const noexcept { return alias_; }
+    std::string_view alias() const noexcept { return alias_; }
     bool in_transaction() const noexcept { return pinned_; }
 
     db::Result execute(std::string_view sql, std::span<const Value> params);
     db::Result execute(const Sql& s) { return execute(s.text, s.params); }
 
 private:
-    std::string alias_;
+    std::string_view alias_;  // the caller's: it outlives the lease (a local alias or RoutedAlias)
     std::shared_ptr<db::Database> db_;  // keeps the pool alive while owned_ is out
     db::PooledConnection owned_;
     db::Connection* conn_ = nullptr;

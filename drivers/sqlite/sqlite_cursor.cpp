@@ -143,7 +143,6 @@ BufferedRows drain(Session& session, Statement& st, bool have_row) {
 SqliteCursor::SqliteCursor(Ref<Session> session, Ref<Statement> st, bool have_row)
     : session_(std::move(session)), st_(std::move(st)), pending_(have_row), released_(false) {
     columns_ = static_cast<std::size_t>(sqlite3_column_count(st_->handle.get()));
-    std::fill_n(row_values_, std::min(columns_, cached_columns), nullptr);
     if (!have_row) {
         done_ = true;
         release();
@@ -151,7 +150,8 @@ SqliteCursor::SqliteCursor(Ref<Session> session, Ref<Statement> st, bool have_ro
 }
 
 SqliteCursor::SqliteCursor(BufferedRows rows, std::int64_t rows_affected)
-    : rows_(std::move(rows)), columns_(rows_.names.size()), rows_affected_(rows_affected) {}
+    : rows_(std::make_unique<BufferedRows>(std::move(rows))), columns_(rows_->names.size()),
+      rows_affected_(rows_affected) {}
 
 SqliteCursor::~SqliteCursor() { release(); }
 
@@ -167,7 +167,7 @@ bool SqliteCursor::next() {
         return false;
     }
     if (!st_) {  // buffered
-        if (columns_ != 0 && (rows_read_ + 1) * columns_ <= rows_.cells.size()) {
+        if (columns_ != 0 && (rows_read_ + 1) * columns_ <= rows_->cells.size()) {
             ++rows_read_;
             on_row_ = true;
             return true;
@@ -191,7 +191,7 @@ bool SqliteCursor::next() {
         throw;
     }
     if (row) {
-        std::fill_n(row_values_, std::min(columns_, cached_columns), nullptr);
+        fetched_ = 0;
         on_row_ = true;
         return true;
     }
@@ -203,7 +203,7 @@ bool SqliteCursor::next() {
 std::string_view SqliteCursor::column_name(std::size_t i) const {
     if (i >= columns_)
         throw InterfaceError(fmt::format("column index {} out of range: the result has {} columns", i, columns_));
-    if (!st_) return rows_.names[i];
+    if (!st_) return rows_->names[i];
     const char* name = sqlite3_column_name(st_->handle.get(), static_cast<int>(i));
     return name ? std::string_view(name) : std::string_view();
 }
@@ -218,17 +218,20 @@ void SqliteCursor::bad_cell(std::size_t i) const {
 inline sqlite3_value* SqliteCursor::cell(std::size_t i) const {
     if (i >= columns_ || !on_row_) [[unlikely]]
         bad_cell(i);
-    if (!st_) return rows_.cells[(rows_read_ - 1) * columns_ + i].get();
+    if (!st_) return rows_->cells[(rows_read_ - 1) * columns_ + i].get();
     if (i < cached_columns) [[likely]] {
-        sqlite3_value*& v = row_values_[i];
-        if (!v) v = sqlite3_column_value(st_->handle.get(), static_cast<int>(i));
-        return v;
+        const std::uint32_t bit = std::uint32_t{1} << i;
+        if (!(fetched_ & bit)) {
+            row_values_[i] = sqlite3_column_value(st_->handle.get(), static_cast<int>(i));
+            fetched_ |= bit;
+        }
+        return row_values_[i];
     }
     return sqlite3_column_value(st_->handle.get(), static_cast<int>(i));
 }
 
 DeclaredKind SqliteCursor::kind(std::size_t i) const {
-    if (!st_) return rows_.kinds[i];
+    if (!st_) return rows_->kinds[i];
     return declared_kind(sqlite3_column_decltype(st_->handle.get(), static_cast<int>(i)));
 }
 
@@ -268,7 +271,7 @@ std::uint64_t SqliteCursor::read_plain(std::size_t first, std::span<const PlainS
         }
         const std::size_t i = first + k;
         sqlite3_value* v = stmt ? sqlite3_column_value(stmt, static_cast<int>(i))
-                                : rows_.cells[(rows_read_ - 1) * columns_ + i].get();
+                                : rows_->cells[(rows_read_ - 1) * columns_ + i].get();
         bool done;
         switch (sqlite3_value_type(v)) {
             case SQLITE_INTEGER: done = plain::store_int(object, s, sqlite3_value_int64(v)); break;

@@ -83,8 +83,9 @@ private:
     // malloc-failure checks) per call. Columns past the array are fetched on every call.
     static constexpr std::size_t cached_columns = 16;
     mutable sqlite3_value* row_values_[cached_columns];
-    // Buffered mode
-    BufferedRows rows_;
+    mutable std::uint32_t fetched_ = 0;  // bit i: row_values_[i] holds the current row's value
+    // Buffered mode (null for a live cursor, which then has nothing of it to build or destroy)
+    std::unique_ptr<BufferedRows> rows_;
     std::size_t rows_read_ = 0;
 
     std::size_t columns_ = 0;
