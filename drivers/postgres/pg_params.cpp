@@ -1,7 +1,9 @@
 // PgParams: the text (and bytea binary) forms of bound parameters.
 #include "drivers/postgres/pg_params.hpp"
 
+#include <charconv>
 #include <limits>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -9,31 +11,49 @@
 
 namespace orm::db::postgres {
 
-PgParams::PgParams(std::span<const Value> params) {
-    const std::size_t n = params.size();
-    values_.assign(n, nullptr);
-    lengths_.assign(n, 0);
-    formats_.assign(n, 0);
-    // Text we format ourselves lives in owned_; pointers are taken once it stops growing.
-    std::vector<std::ptrdiff_t> owned_index(n, -1);
-    owned_.reserve(n);
+PgParams::PgParams(std::span<const Value> params) : n_(params.size()) {
+    const std::size_t n = n_;
+    if (n <= inline_count) {
+        values_ = values_inline_;
+        lengths_ = lengths_inline_;
+        formats_ = formats_inline_;
+    } else {
+        values_heap_.resize(n);
+        lengths_heap_.resize(n);
+        formats_heap_.resize(n);
+        values_ = values_heap_.data();
+        lengths_ = lengths_heap_.data();
+        formats_ = formats_heap_.data();
+    }
+    // owned_ never grows past n, so the c_str() pointers taken into it stay valid.
+    auto own = [&](std::size_t i, std::string s) {
+        if (owned_.capacity() == 0) owned_.reserve(n);
+        owned_.push_back(std::move(s));
+        values_[i] = owned_.back().c_str();
+    };
     for (std::size_t i = 0; i < n; ++i) {
         const Value& v = params[i];
+        values_[i] = nullptr;
+        lengths_[i] = 0;
+        formats_[i] = 0;
         std::visit(
             [&](const auto& x) {
                 using T = std::decay_t<decltype(x)>;
-                auto own = [&](std::string s) {
-                    owned_index[i] = static_cast<std::ptrdiff_t>(owned_.size());
-                    owned_.push_back(std::move(s));
-                };
                 if constexpr (std::is_same_v<T, std::monostate>) {
                     values_[i] = nullptr;
                 } else if constexpr (std::is_same_v<T, bool>) {
                     values_[i] = x ? "t" : "f";
                 } else if constexpr (std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int64_t>) {
-                    own(fmt::format("{}", x));
+                    if (i < inline_count) {
+                        char* buf = numbers_[i];
+                        auto end = std::to_chars(buf, buf + number_chars - 1, x).ptr;
+                        *end = '\0';
+                        values_[i] = buf;
+                    } else {
+                        own(i, std::to_string(x));
+                    }
                 } else if constexpr (std::is_same_v<T, double>) {
-                    own(format_double(x));
+                    own(i, format_double(x));
                 } else if constexpr (std::is_same_v<T, std::string>) {
                     // libpq sends text parameters as C strings: a NUL would silently cut the value.
                     if (auto pos = x.find('\0'); pos != std::string::npos)
@@ -51,22 +71,20 @@ PgParams::PgParams(std::span<const Value> params) {
                         throw DataError(fmt::format("parameter ${}: {} bytes exceed libpq's 2 GB parameter limit",
                                                     i + 1, x.size()));
                 } else if constexpr (std::is_same_v<T, Timestamp>) {
-                    own(format_timestamp(x) + "+00");
+                    own(i, format_timestamp(x) + "+00");
                 } else {
-                    own(format_date(x));
+                    own(i, format_date(x));
                 }
             },
             v.storage());
     }
-    for (std::size_t i = 0; i < n; ++i)
-        if (owned_index[i] >= 0) values_[i] = owned_[static_cast<std::size_t>(owned_index[i])].c_str();
 }
 
 void PgParams::apply(PgRequest& req) const {
     req.n_params = size();
-    req.values = values_.empty() ? nullptr : values_.data();
-    req.lengths = lengths_.empty() ? nullptr : lengths_.data();
-    req.formats = formats_.empty() ? nullptr : formats_.data();
+    req.values = n_ == 0 ? nullptr : values_;
+    req.lengths = n_ == 0 ? nullptr : lengths_;
+    req.formats = n_ == 0 ? nullptr : formats_;
 }
 
 }  // namespace orm::db::postgres

@@ -29,15 +29,26 @@ public:
     PgParams(const PgParams&) = delete;
     PgParams& operator=(const PgParams&) = delete;
 
-    int size() const { return static_cast<int>(values_.size()); }
+    int size() const { return static_cast<int>(n_); }
     // Fills the parameter fields of a request.
     void apply(PgRequest& req) const;
 
 private:
-    std::vector<std::string> owned_;   // text forms we made (numbers, timestamps)
-    std::vector<const char*> values_;
-    std::vector<int> lengths_;
-    std::vector<int> formats_;
+    // Up to inline_count parameters (the usual statement) need no allocation: their arrays and
+    // the text of integer parameters live in the object itself.
+    static constexpr std::size_t inline_count = 8;
+    static constexpr std::size_t number_chars = 24;  // an int64 in decimal, its sign and a NUL
+    std::size_t n_ = 0;
+    const char** values_;
+    int* lengths_;
+    int* formats_;
+    const char* values_inline_[inline_count];
+    int lengths_inline_[inline_count];
+    int formats_inline_[inline_count];
+    char numbers_[inline_count][number_chars];
+    std::vector<const char*> values_heap_;
+    std::vector<int> lengths_heap_, formats_heap_;
+    std::vector<std::string> owned_;  // other text forms we made (reals, timestamps, dates, overflow)
 };
 
 }  // namespace orm::db::postgres

@@ -168,6 +168,36 @@ TEST_CASE("sleep accuracy and wake-up order") {
     }
 }
 
+TEST_CASE("timers armed in and out of deadline order wake in deadline order; waits ended early leave none behind") {
+    // Deadlines that arrive in order take the timer structure's O(1) run, the others its heap;
+    // both must agree on one order. Interleaved: a fiber per slot k (deadline base + k ms) in a
+    // scrambled order, and joiners whose far deadlines are disarmed early when the task ends.
+    std::vector<int> order;
+    int early = 0;
+    orm::run([&] {
+        const auto base = Clock::now() + 30ms;
+        const int n = 40;
+        auto finisher = orm::spawn([] { orm::sleep_for(10ms); });
+        std::vector<orm::Task<void>> tasks;
+        for (int i = 0; i < n; ++i) {
+            const int k = (i * 17) % n;  // 0, 17, 34, 11, 28, ...: up and down
+            tasks.push_back(orm::spawn([&order, base, k] {
+                orm::sleep_until(base + std::chrono::milliseconds(k));
+                order.push_back(k);
+            }));
+            if (i % 5 == 0)
+                tasks.push_back(orm::spawn([&early, &finisher] {
+                    if (finisher.wait_until(orm::deadline_after(5s))) ++early;
+                }));
+        }
+        for (auto& t : tasks) t.get();
+        finisher.get();
+    });
+    REQUIRE(order.size() == 40);
+    for (std::size_t i = 0; i < order.size(); ++i) CHECK(order[i] == static_cast<int>(i));
+    CHECK(early == 8);
+}
+
 TEST_CASE("sleep_until a time already passed yields once") {
     std::vector<int> log;
     orm::run([&] {

@@ -5,12 +5,29 @@ namespace orm::detail {
 
 void TimerHeap::push(Waiter& w) {
     w.timer_seq = seq_++;
+    if (!run_tail_ || !earlier(&w, run_tail_)) {
+        w.timer_prev = run_tail_;
+        w.timer_next = nullptr;
+        (run_tail_ ? run_tail_->timer_next : run_head_) = &w;
+        run_tail_ = &w;
+        ++run_size_;
+        w.heap_index = timer_in_run;
+        return;
+    }
     heap_.push_back(&w);
     w.heap_index = heap_.size() - 1;
     sift_up(w.heap_index);
 }
 
 void TimerHeap::erase(Waiter& w) noexcept {
+    if (w.heap_index == timer_in_run) {
+        (w.timer_prev ? w.timer_prev->timer_next : run_head_) = w.timer_next;
+        (w.timer_next ? w.timer_next->timer_prev : run_tail_) = w.timer_prev;
+        w.timer_prev = w.timer_next = nullptr;
+        --run_size_;
+        w.heap_index = not_in_heap;
+        return;
+    }
     const std::size_t i = w.heap_index;
     w.heap_index = not_in_heap;
     Waiter* last = heap_.back();

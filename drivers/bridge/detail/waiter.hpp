@@ -25,6 +25,7 @@ enum class WakeReason : std::uint8_t {
 };
 
 inline constexpr std::size_t not_in_heap = ~std::size_t{0};
+inline constexpr std::size_t timer_in_run = not_in_heap - 1;
 
 struct Waiter {
     Waiter(Loop& l, FiberRecord* f, WaitKind k, Deadline d) noexcept
@@ -45,8 +46,10 @@ struct Waiter {
     const FiberRecord* target = nullptr;  // join / run_group: whom it waits for (dumps)
     const RunGroup* group = nullptr;      // run_group: the fibers run() waits for (dumps)
 
-    std::size_t heap_index = not_in_heap;  // timer heap slot while armed
+    std::size_t heap_index = not_in_heap;  // timer heap slot while armed (timer_in_run: in the run)
     std::uint64_t timer_seq = 0;           // FIFO among equal deadlines
+    Waiter* timer_prev = nullptr;          // links in the timer heap's run of ordered deadlines
+    Waiter* timer_next = nullptr;
 
     Waiter* prev = nullptr;  // links in a join list or a WaitQueue
     Waiter* next = nullptr;
