@@ -163,16 +163,17 @@ CONFORMANCE_TEST("orm: loading over an object replaces every field; values a fie
     if (ctx.features().strict_column_types) return;  // the database refuses the values below itself
     // A database that stores what it is given (SQLite) can hand back values the member cannot
     // hold: the load names the column instead of truncating or guessing.
-    auto conn = orm::database().acquire();
-    conn->execute(fmt::format("UPDATE weft_ct_orm_everything SET small = 3000000000 WHERE id = {}", e.id));
+    // (each statement on a connection given back at once: an in-memory database has just one)
+    auto exec = [](const std::string& sql) { orm::database().acquire()->execute(sql); };
+    exec(fmt::format("UPDATE weft_ct_orm_everything SET small = 3000000000 WHERE id = {}", e.id));
     CT_CHECK_THROWS_WITH(Everything::objects.get("pk", e.id), DataError, "does not fit");
-    conn->execute(fmt::format("UPDATE weft_ct_orm_everything SET small = 1, flag = 2 WHERE id = {}", e.id));
+    exec(fmt::format("UPDATE weft_ct_orm_everything SET small = 1, flag = 2 WHERE id = {}", e.id));
     CT_CHECK_THROWS_WITH(Everything::objects.get("pk", e.id), DataError, "'flag'");
-    conn->execute(fmt::format("UPDATE weft_ct_orm_everything SET flag = 1, big = 'abc' WHERE id = {}", e.id));
+    exec(fmt::format("UPDATE weft_ct_orm_everything SET flag = 1, big = 'abc' WHERE id = {}", e.id));
     CT_CHECK_THROWS_WITH(Everything::objects.get("pk", e.id), DataError, "'big'");
-    conn->execute(fmt::format("UPDATE weft_ct_orm_everything SET big = 4, o_small = 'x' WHERE id = {}", e.id));
+    exec(fmt::format("UPDATE weft_ct_orm_everything SET big = 4, o_small = 'x' WHERE id = {}", e.id));
     CT_CHECK_THROWS_WITH(Everything::objects.all().get("pk", e.id), DataError, "'o_small'");
-    conn->execute(fmt::format("UPDATE weft_ct_orm_everything SET o_small = 3 WHERE id = {}", e.id));
+    exec(fmt::format("UPDATE weft_ct_orm_everything SET o_small = 3 WHERE id = {}", e.id));
     CT_CHECK(Everything::objects.get("pk", e.id).o_small == std::optional<std::int32_t>(3));
 }
 
