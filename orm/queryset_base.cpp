@@ -307,12 +307,12 @@ QueryPtr plain_select_related(const ModelInfo& m, std::span<const std::string_vi
     thread_local std::size_t next = 0;
     for (const Entry& e : memo)
         if (e.model == &m && std::equal(e.names.begin(), e.names.end(), names.begin(), names.end())) return e.query;
-    const std::vector<std::string> owned(names.begin(), names.end());
+    std::vector<std::string> owned(names.begin(), names.end());
     QueryPtr q = with_select_related(*make_routed_query(m), owned);
     Entry& e = memo[next];
     next = (next + 1) % size;
     e.model = &m;
-    e.names.assign(names.begin(), names.end());
+    e.names = std::move(owned);
     e.query = q;
     return q;
 }
