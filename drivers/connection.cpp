@@ -25,4 +25,11 @@ Transaction::~Transaction() {
     }
 }
 
+bool Connection::query_first(std::string_view sql, std::span<const Value> params, RowCallback on_row, void* context) {
+    Result r = execute(sql, params);
+    if (!r.next()) return false;
+    on_row(context, r.row());
+    return true;
+}
+
 }  // namespace orm::db

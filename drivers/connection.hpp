@@ -51,6 +51,12 @@ public:
     Result execute(std::string_view sql, std::initializer_list<Value> params) {
         return execute(sql, std::span<const Value>(params.begin(), params.size()));
     }
+    // Runs a query like execute() and hands its first row, if there is one, to on_row(context,
+    // row); the row is valid during that call only and later rows are not read. Returns whether
+    // there was a row. For one-row reads (a get by primary key): a driver may spare what building
+    // a Result costs.
+    using RowCallback = void (*)(void* context, const Row& row);
+    virtual bool query_first(std::string_view sql, std::span<const Value> params, RowCallback on_row, void* context);
     // Runs one or more ';'-separated statements without parameters and without caching (DDL, SET).
     virtual void execute_script(std::string_view sql) = 0;
 
@@ -73,7 +79,8 @@ public:
     virtual void cancel() = 0;
     // True once the connection is known to be unusable (lost, closed); it is never used again.
     virtual bool is_broken() const = 0;
-    // Health check for pools: cheap local checks, plus a round trip when `ping` is set.
+    // Health check for pools: cheap local checks (false when is_broken()), plus a round trip when
+    // `ping` is set.
     virtual bool is_usable(bool ping) = 0;
     virtual void close() = 0;
 

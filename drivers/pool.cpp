@@ -11,19 +11,8 @@
 
 namespace orm::db {
 
-PooledConnection& PooledConnection::operator=(PooledConnection&& o) noexcept {
-    if (this != &o) {
-        release();
-        pool_ = o.pool_;
-        c_ = std::move(o.c_);
-    }
-    return *this;
-}
-
-PooledConnection::~PooledConnection() { release(); }
-
-void PooledConnection::release() {
-    if (c_ && pool_) pool_->give_back(std::move(c_));
+void PooledConnection::give_back() noexcept {
+    if (pool_) pool_->give_back(std::move(c_));
     c_.reset();
 }
 
@@ -58,7 +47,7 @@ bool Pool::healthy(Connection& c) noexcept {
     try {
         const IdleClock now = idle_clock_now();
         const bool ping = now - c.pool_idle_since_ >= options_.health_check_interval;
-        ok = !c.is_broken() && c.is_usable(ping);
+        ok = c.is_usable(ping);  // false for a broken connection too
         c.pool_idle_since_ = now;
     } catch (...) {
         ok = false;

@@ -31,17 +31,28 @@ public:
     PooledConnection() = default;
     PooledConnection(Pool* pool, std::unique_ptr<Connection> c) : pool_(pool), c_(std::move(c)) {}
     PooledConnection(PooledConnection&& o) noexcept = default;
-    PooledConnection& operator=(PooledConnection&& o) noexcept;
-    ~PooledConnection();
+    PooledConnection& operator=(PooledConnection&& o) noexcept {
+        if (this != &o) {
+            release();
+            pool_ = o.pool_;
+            c_ = std::move(o.c_);
+        }
+        return *this;
+    }
+    ~PooledConnection() { release(); }
 
     Connection* operator->() const { return c_.get(); }
     Connection& operator*() const { return *c_; }
     Connection* get() const { return c_.get(); }
     explicit operator bool() const { return c_ != nullptr; }
-    // Gives the connection back now.
-    void release();
+    // Gives the connection back now (inline: moved-from and empty handles are common and free).
+    void release() {
+        if (c_) give_back();
+    }
 
 private:
+    void give_back() noexcept;
+
     Pool* pool_ = nullptr;
     std::unique_ptr<Connection> c_;
 };

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "drivers/errors.hpp"
+#include "orm/model_info.hpp"
 
 namespace orm {
 
@@ -33,6 +34,7 @@ Registry& registry() {
 struct Memo {
     std::uint64_t generation = 0;
     std::string alias;
+    const std::string* interned = nullptr;  // intern_alias(alias): a view of it matches by address
     std::weak_ptr<db::Database> database;
 };
 thread_local Memo memo;
@@ -57,12 +59,16 @@ std::shared_ptr<db::Database> database_ptr(std::string_view alias) {
     Memo& m = memo;
     // Unchanged generation: the registry maps `alias` as it did when the memo was taken (a
     // concurrent change is ordered after this lookup, as if it had happened a moment later).
-    if (m.generation == r.generation.load(std::memory_order_acquire) && m.alias == alias)
+    // The ORM passes views of interned names (they never move or change), so the address
+    // usually decides; other views are compared by content.
+    if (m.generation == r.generation.load(std::memory_order_acquire) &&
+        ((alias.data() == m.interned->data() && alias.size() == m.interned->size()) || m.alias == alias))
         if (auto db = m.database.lock()) return db;
     std::shared_lock lock(r.mu);
     if (auto it = r.by_alias.find(alias); it != r.by_alias.end()) {
         m.generation = r.generation.load(std::memory_order_relaxed);  // stable while mu is held
         m.alias.assign(alias);
+        m.interned = detail::intern_alias(alias);
         m.database = it->second;
         return it->second;
     }

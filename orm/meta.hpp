@@ -47,6 +47,11 @@ constexpr db::PlainKind plain_kind_of() {
     else return PlainKind::none;
 }
 
+// Where `member` (inside `obj`) starts, in bytes from the start of `obj`.
+inline std::size_t member_offset(const void* obj, const void* member) noexcept {
+    return static_cast<std::size_t>(static_cast<const char*>(member) - static_cast<const char*>(obj));
+}
+
 template <class T, class M>
 class MemberAccess final : public FieldAccess {
 public:
@@ -61,8 +66,7 @@ public:
     }
     db::PlainKind plain_kind() const noexcept override { return plain_kind_of<M>(); }
     std::size_t offset_in(const void* obj) const noexcept override {
-        const T* o = static_cast<const T*>(obj);
-        return static_cast<std::size_t>(reinterpret_cast<const char*>(&(o->*member_)) - reinterpret_cast<const char*>(o));
+        return member_offset(obj, &(static_cast<const T*>(obj)->*member_));
     }
 
 private:
@@ -109,6 +113,19 @@ public:
         FK& fk = static_cast<T*>(obj)->*member_;
         RelationAccess::key(fk) = load_column<std::optional<K>>(row, i);
         RelationAccess::cache(fk).reset();
+    }
+    // The key loads as a plain std::optional<K>; the object cached for the old key is dropped after.
+    db::PlainKind plain_kind() const noexcept override { return plain_kind_of<std::optional<K>>(); }
+    std::size_t offset_in(const void* obj) const noexcept override {
+        return member_offset(obj, &RelationAccess::key(const_cast<FK&>(static_cast<const T*>(obj)->*member_)));
+    }
+    bool has_after_plain_load() const noexcept override { return true; }
+    void after_plain_load(void* obj) const override { RelationAccess::cache(static_cast<T*>(obj)->*member_).reset(); }
+    std::ptrdiff_t alias_offset_in(const void* obj) const noexcept override {
+        static_assert(std::is_same_v<std::remove_reference_t<decltype(RelationAccess::alias(std::declval<FK&>()))>,
+                                     const std::string*>);
+        return static_cast<std::ptrdiff_t>(
+            member_offset(obj, &RelationAccess::alias(const_cast<FK&>(static_cast<const T*>(obj)->*member_))));
     }
     bool is_member(const std::type_info& member_type, const void* member) const override {
         return member_type == typeid(FK T::*) && *static_cast<FK T::* const*>(member) == member_;

@@ -192,9 +192,25 @@ const Relation* ModelInfo::find_relation(std::string_view name) const {
     return nullptr;
 }
 
+struct ModelInfo::LoadPlan {
+    std::once_flag once;
+    std::atomic<bool> ready{false};
+    std::vector<db::PlainSlot> slots;  // the first 64 fields (kind none: through FieldAccess::load)
+    std::vector<std::size_t> after;    // plain fields with an after_plain_load step (foreign keys)
+    // bind() without virtual calls: every relation member is a foreign key (no sets), and these
+    // are the offsets of their alias pointers.
+    bool bind_by_offset = false;
+    std::vector<std::size_t> alias_offsets;
+};
+
 void ModelInfo::bind(void* obj, const std::string* alias) const {
     if (ops_.set_db) ops_.set_db(obj, alias);
     if (!has_relation_members_) return;
+    if (const LoadPlan& plan = load_plan(obj); plan.bind_by_offset) {
+        for (std::size_t off : plan.alias_offsets)
+            *reinterpret_cast<const std::string**>(static_cast<char*>(obj) + off) = alias;
+        return;
+    }
     // A foreign key only remembers the alias; sets also need the owner's key and their links.
     static const Value no_key;
     for (const auto& f : fields_)
@@ -349,11 +365,6 @@ db::TableSpec ModelInfo::table_spec() const {
     return t;
 }
 
-struct ModelInfo::LoadPlan {
-    std::once_flag once;
-    std::atomic<bool> ready{false};
-    std::vector<db::PlainSlot> slots;  // the first 64 fields (kind none: through FieldAccess::load)
-};
 
 ModelInfo::ModelInfo(std::string type_name)
     : type_name_(std::move(type_name)), load_plan_(std::make_unique<LoadPlan>()) {}
@@ -373,7 +384,16 @@ const ModelInfo::LoadPlan& ModelInfo::load_plan(const void* obj) const {
         for (std::size_t i = 0; i < n; ++i) {
             const detail::FieldAccess& a = *fields_[i].access;
             plan.slots[i].kind = a.plain_kind();
-            if (plan.slots[i].kind != db::PlainKind::none) plan.slots[i].offset = a.offset_in(obj);
+            if (plan.slots[i].kind == db::PlainKind::none) continue;
+            plan.slots[i].offset = a.offset_in(obj);
+            if (a.has_after_plain_load()) plan.after.push_back(i);
+        }
+        plan.bind_by_offset = set_members_.empty();
+        for (const auto& f : fields_) {
+            if (!f.relation) continue;
+            const std::ptrdiff_t off = f.access->alias_offset_in(obj);
+            if (off < 0) plan.bind_by_offset = false;
+            else plan.alias_offsets.push_back(static_cast<std::size_t>(off));
         }
         plan.ready.store(true, std::memory_order_release);
     });
@@ -384,6 +404,8 @@ void ModelInfo::load(void* obj, const db::Row& row, std::size_t first) const {
     const LoadPlan& plan = load_plan(obj);
     // The plain members in one call to the driver; the rest (and whatever it left) one by one.
     std::uint64_t rest = row.read_plain(first, plan.slots, obj);
+    for (std::size_t i : plan.after)
+        if (!(rest >> i & 1)) fields_[i].access->after_plain_load(obj);
     for (std::size_t i = 0; rest != 0; ++i, rest >>= 1)
         if (rest & 1) fields_[i].access->load(obj, row, first + i);
     for (std::size_t i = plan.slots.size(); i < fields_.size(); ++i) fields_[i].access->load(obj, row, first + i);

@@ -37,6 +37,13 @@ public:
     // load()), and its offset in `obj`, an object of the model.
     virtual db::PlainKind plain_kind() const noexcept { return db::PlainKind::none; }
     virtual std::size_t offset_in(const void* /*obj*/) const noexcept { return 0; }
+    // Whether read_plain filling the member leaves more to do (after_plain_load): a ForeignKey's
+    // key is plain, but the object it cached for the old key must go.
+    virtual bool has_after_plain_load() const noexcept { return false; }
+    virtual void after_plain_load(void* /*obj*/) const {}
+    // A ForeignKey keeps the database its object came from in a `const std::string*` at this
+    // offset in `obj` (bind() sets it); -1 for every other member.
+    virtual std::ptrdiff_t alias_offset_in(const void* /*obj*/) const noexcept { return -1; }
 
     // Relation members (ForeignKey, ManyToMany, RelatedSet); the defaults are for plain fields.
     // Records the database the object came from (lazy loads use it) and, for sets, the owner's

@@ -181,19 +181,20 @@ public:
     T get(const Q& q) const { return filter(q).get(); }
     T get(std::string lookup, Operand v) const {
         const ModelInfo& m = model_info<T>();
-        if (v.kind() == Operand::Kind::value && !lock_ && detail::is_pk_lookup(m, lookup)) {
-            if (detail::is_plain(*q_)) return detail::get_by_pk<T>(v.value(), q_->alias);
-            if (detail::is_plain_with_related(*q_)) {
-                if (q_->prefetch.empty()) {
-                    T obj{};
-                    if (!detail::fetch_by_pk_related(*q_, v.value(), &obj)) detail::check_get_result(m, 0);
-                    return obj;
-                }
-                std::vector<T> rows(1);
-                if (!detail::fetch_by_pk_related(*q_, v.value(), &rows[0])) detail::check_get_result(m, 0);
-                prefetch(rows);
-                return std::move(rows.front());
+        if (v.kind() == Operand::Kind::value && !lock_ && detail::is_pk_lookup(m, lookup) &&
+            detail::is_plain_with_related(*q_)) {
+            // is_plain(), without testing is_plain_with_related() twice
+            if (q_->joins.empty() && q_->select_related.empty() && q_->prefetch.empty())
+                return detail::get_by_pk<T>(v.value(), q_->alias);
+            if (q_->prefetch.empty()) {
+                T obj{};
+                if (!detail::fetch_by_pk_related(*q_, v.value(), &obj)) detail::check_get_result(m, 0);
+                return obj;
             }
+            std::vector<T> rows(1);
+            if (!detail::fetch_by_pk_related(*q_, v.value(), &rows[0])) detail::check_get_result(m, 0);
+            prefetch(rows);
+            return std::move(rows.front());
         }
         return filter(std::move(lookup), std::move(v)).get();
     }

@@ -241,9 +241,9 @@ bool fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, vo
     if (key->is_null()) return false;
     RoutedAlias on(Access::read, m, alias);  // no routers: one relaxed load
     Lease lease(on);
-    auto r = lease.execute(select_by_pk_sql(m, lease.dialect()), std::span<const Value>(key, 1));
-    if (!r.next()) return false;
-    m.load(obj, r.row());
+    if (!lease.query_first(select_by_pk_sql(m, lease.dialect()), std::span<const Value>(key, 1),
+                           [&](const db::Row& row) { m.load(obj, row); }))
+        return false;
     if (m.needs_bind()) m.bind(obj, alias_ptr(on.get()));
     return true;
 }
@@ -325,11 +325,12 @@ bool fetch_by_pk_related(const Query& q, const Value& pk, void* obj) {
     if (key->is_null()) return false;
     RoutedAlias on(Access::read, m, q.alias);
     Lease lease(on);
-    auto r = lease.execute(select_related_by_pk_sql(q, lease.dialect()), std::span<const Value>(key, 1));
-    if (!r.next()) return false;
-    RelatedScratch related;
-    load_row(q, r.row(), obj, alias_ptr(on.get()), related);
-    return true;
+    const std::string* bound = alias_ptr(on.get());
+    return lease.query_first(select_related_by_pk_sql(q, lease.dialect()), std::span<const Value>(key, 1),
+                             [&](const db::Row& row) {
+                                 RelatedScratch related;
+                                 load_row(q, row, obj, bound, related);
+                             });
 }
 
 QueryPtr get_query(const Query& q) {

@@ -274,10 +274,13 @@ void load_row(const Query& q, const db::Row& row, void* obj, const std::string* 
     std::size_t pos = m.fields().size();
     for (std::size_t i = 0; i < q.select_related.size(); ++i) {
         const RelatedSelect& rs = q.select_related[i];
-        const ModelInfo& rm = table_model(q, rs.table);
+        const Join* join = rs.table > 0 ? &q.joins.at(rs.table - 1u) : nullptr;
+        const ModelInfo& rm = join ? *join->model : m;
         const std::size_t n = rm.fields().size();
         void* parent = rs.parent < 0 ? obj : related[static_cast<std::size_t>(rs.parent)];
-        if (parent && !row.is_null(pos + rm.pk().index)) {
+        // Only an outer join can leave the related columns NULL (a key without a row): an
+        // inner-joined row always has its primary key.
+        if (parent && (!(join && join->outer) || !row.is_null(pos + rm.pk().index))) {
             auto p = rm.ops().make_shared();
             rm.load(p.get(), row, pos);
             rm.bind(p.get(), alias);

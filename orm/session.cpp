@@ -44,6 +44,39 @@ db::Result Lease::execute(std::string_view sql, std::span<const Value> params) {
     return r;
 }
 
+bool Lease::query_first(std::string_view sql, std::span<const Value> params, db::Connection::RowCallback on_row,
+                        void* context) {
+    if (!query_logging_on()) return conn_->query_first(sql, params, on_row, context);
+    // The statement's time, not the caller's work on the row, is what the log reports.
+    auto start = std::chrono::steady_clock::now();
+    bool logged = false;
+    struct Logging {
+        db::Connection::RowCallback on_row;
+        void* context;
+        Lease* lease;
+        std::string_view sql;
+        std::span<const Value> params;
+        std::chrono::steady_clock::time_point start;
+        bool* logged;
+    } wrap{on_row, context, this, sql, params, start, &logged};
+    try {
+        bool found = conn_->query_first(
+            sql, params,
+            [](void* w, const db::Row& row) {
+                auto& x = *static_cast<Logging*>(w);
+                *x.logged = true;
+                log_statement(x.lease->alias_, x.sql, x.params, x.start, false);
+                x.on_row(x.context, row);
+            },
+            &wrap);
+        if (!logged) log_statement(alias_, sql, params, start, false);
+        return found;
+    } catch (...) {
+        if (!logged) log_statement(alias_, sql, params, start, true);
+        throw;
+    }
+}
+
 const db::Dialect& dialect_for(std::string_view alias) { return database(alias).dialect(); }
 const db::Features& features_for(std::string_view alias) { return database(alias).features(); }
 

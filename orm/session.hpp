@@ -33,6 +33,14 @@ public:
 
     db::Result execute(std::string_view sql, std::span<const Value> params);
     db::Result execute(const Sql& s) { return execute(s.text, s.params); }
+    // db::Connection::query_first, logged: `on_row(row)` for the first row; false when none.
+    template <class F>
+    bool query_first(std::string_view sql, std::span<const Value> params, F&& on_row) {
+        return query_first(sql, params, [](void* f, const db::Row& row) { (*static_cast<F*>(f))(row); },
+                           static_cast<void*>(&on_row));
+    }
+    bool query_first(std::string_view sql, std::span<const Value> params, db::Connection::RowCallback on_row,
+                     void* context);
 
 private:
     std::string_view alias_;  // the caller's: it outlives the lease (a local alias or RoutedAlias)

@@ -120,6 +120,33 @@ Result SqliteConnection::execute(std::string_view sql, std::span<const Value> pa
     return Result(op([&] { return run(sql, params, /*buffer_rows=*/op.async()); }));
 }
 
+bool SqliteConnection::query_first(std::string_view sql, std::span<const Value> params, RowCallback on_row,
+                                   void* context) {
+    {
+        Operation op(*this, "query_first()");
+        if (!op.async()) {
+            // Sync mode: a live cursor on the stack over the first step, reset when it goes.
+            Ref<Statement> st = session_->acquire(sql);
+            if (st->readonly) {
+                bool row;
+                try {
+                    session_->bind(*st, params, /*copy=*/false);
+                    row = session_->step(*st);
+                } catch (...) {
+                    session_->release(*st);
+                    throw;
+                }
+                SqliteCursor cursor(session_, std::move(st), row);
+                if (!cursor.next()) return false;
+                on_row(context, Row(&cursor));
+                return true;
+            }
+            session_->release(*st);  // a statement that writes runs to its end: execute() does that
+        }
+    }
+    return Connection::query_first(sql, params, on_row, context);
+}
+
 void SqliteConnection::execute_script(std::string_view sql) {
     Operation op(*this, "execute_script()");
     op([&] { session_->exec(sql); });

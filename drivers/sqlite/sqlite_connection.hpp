@@ -30,6 +30,7 @@ public:
     const ConnectionConfig& config() const override { return cfg_; }
 
     Result execute(std::string_view sql, std::span<const Value> params) override;
+    bool query_first(std::string_view sql, std::span<const Value> params, RowCallback on_row, void* context) override;
     using Connection::execute;
     void execute_script(std::string_view sql) override;
     std::int64_t last_insert_id() override;

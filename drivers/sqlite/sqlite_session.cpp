@@ -120,6 +120,7 @@ Ref<Statement> Session::prepare(std::string_view sql, bool persistent) {
         check_single_statement(sql.substr(static_cast<std::size_t>(tail - sql.data())), sql);
     st->sql = std::string(sql);
     st->readonly = sqlite3_stmt_readonly(raw) != 0;
+    st->parameters = sqlite3_bind_parameter_count(raw);
     return st;
 }
 
@@ -156,7 +157,7 @@ Ref<Statement> Session::acquire(std::string_view sql) {
 
 void Session::bind(Statement& st, std::span<const Value> params, bool copy) {
     sqlite3_stmt* s = st.handle.get();
-    int expected = sqlite3_bind_parameter_count(s);
+    const int expected = st.parameters;
     if (static_cast<std::size_t>(expected) != params.size())
         throw ProgrammingError(fmt::format("statement expects {} parameter{}, got {}: {}", expected,
                                            expected == 1 ? "" : "s", params.size(), shorten_sql(st.sql)));
@@ -164,6 +165,11 @@ void Session::bind(Statement& st, std::span<const Value> params, bool copy) {
     for (std::size_t i = 0; i < params.size(); ++i) {
         const int n = static_cast<int>(i + 1);
         const auto& storage = params[i].storage();
+        if (const auto* key = std::get_if<std::int64_t>(&storage)) {  // the common case: a key
+            if (int rc = sqlite3_bind_int64(s, n, *key); rc != SQLITE_OK) [[unlikely]]
+                bind_failed(rc, st, n, params[i].kind());
+            continue;
+        }
         switch (params[i].kind()) {
             case ValueKind::null:
             case ValueKind::boolean:
@@ -209,12 +215,14 @@ void Session::bind(Statement& st, std::span<const Value> params, bool copy) {
                 }
             },
             storage);
-        if (rc != SQLITE_OK) {
-            std::string message = sqlite3_errmsg(db_.get());
-            sqlite3_clear_bindings(s);
-            fail(rc, message, fmt::format("binding parameter {} ({})", n, to_string(params[i].kind())), st.sql);
-        }
+        if (rc != SQLITE_OK) bind_failed(rc, st, n, params[i].kind());
     }
+}
+
+void Session::bind_failed(int rc, Statement& st, int n, ValueKind kind) {
+    std::string message = sqlite3_errmsg(db_.get());
+    sqlite3_clear_bindings(st.handle.get());
+    fail(rc, message, fmt::format("binding parameter {} ({})", n, to_string(kind)), st.sql);
 }
 
 int Session::on_progress(void* self) noexcept {

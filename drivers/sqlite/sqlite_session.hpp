@@ -25,6 +25,7 @@ struct Statement final : RefCounted {
     StmtPtr handle;
     std::string sql;
     bool readonly = false;  // sqlite3_stmt_readonly, read once at prepare
+    int parameters = 0;     // sqlite3_bind_parameter_count, read once at prepare
     // Held by a cursor that has not been destroyed: executing the same SQL meanwhile prepares a
     // separate statement instead of resetting this one under the cursor's feet.
     bool busy = false;
@@ -88,6 +89,7 @@ private:
     }
     [[noreturn]] void throw_closed() const;
     [[noreturn]] void fail(int code, std::string message, std::string_view doing, std::string_view sql);
+    [[noreturn]] void bind_failed(int rc, Statement& st, int n, ValueKind kind);
     static int on_progress(void* self) noexcept;
     struct Armed;
 

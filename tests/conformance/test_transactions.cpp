@@ -1,5 +1,8 @@
 // Conformance: transactions, savepoints, isolation between connections, statement cache, timeouts.
 #include <atomic>
+#include <span>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "tests/conformance/harness.hpp"
@@ -164,6 +167,61 @@ CONFORMANCE_TEST("statements: the prepared statement cache hits on repeated SQL"
     CT_CHECK_EQ(after.misses - before.misses, std::uint64_t{1});
     CT_CHECK_EQ(after.hits - before.hits, std::uint64_t{4});
     CT_CHECK(after.size >= 1);
+}
+
+CONFORMANCE_TEST("statements: query_first hands over the first row only, and leaves the connection ready") {
+    auto t = items(ctx);
+    auto s = sql_for(ctx, t);
+    auto& c = ctx.conn();
+    const auto& d = c.dialect();
+    for (const char* name : {"ann", "bob", "cy"}) c.execute(s.insert, {name});
+    const std::string by_id = "SELECT id, name FROM " + d.quote_name(t) + " WHERE id >= " + d.placeholder(1) + " ORDER BY id";
+    struct Seen {
+        int calls = 0;
+        std::int64_t id = 0;
+        std::string name;
+    } seen;
+    auto take = [](void* ctx_, const Row& row) {
+        auto& x = *static_cast<Seen*>(ctx_);
+        ++x.calls;
+        x.id = row.get<std::int64_t>(0);
+        x.name = row.get<std::string>(1);
+    };
+    const Value two(std::int64_t{2});
+    CT_CHECK(c.query_first(by_id, std::span<const Value>(&two, 1), take, &seen));
+    CT_CHECK_EQ(seen.calls, 1);  // two rows match: only the first is handed over
+    CT_CHECK_EQ(seen.id, std::int64_t{2});
+    CT_CHECK_EQ(seen.name, std::string("bob"));
+    // No row: false, and the callback is not called.
+    const Value none(std::int64_t{99});
+    CT_CHECK(!c.query_first(by_id, std::span<const Value>(&none, 1), take, &seen));
+    CT_CHECK_EQ(seen.calls, 1);
+    // An exception from the callback reaches the caller; the statement is not left running.
+    auto boom = [](void*, const Row&) { throw std::runtime_error("callback failed"); };
+    CT_CHECK_THROWS_WITH(c.query_first(by_id, std::span<const Value>(&two, 1), boom, nullptr), std::runtime_error,
+                         "callback failed");
+    CT_CHECK_EQ(scalar(c, s.count), std::int64_t{3});
+    CT_CHECK(c.query_first(by_id, std::span<const Value>(&two, 1), take, &seen));
+    CT_CHECK_EQ(seen.calls, 2);
+    // A wrong parameter count is the same ProgrammingError as execute() gives.
+    CT_CHECK_THROWS_AS(c.query_first(by_id, {}, take, &seen), ProgrammingError);
+    // A statement that writes runs to its end, whatever it returns.
+    if (c.features().supports_returning) {
+        const std::string ins = "INSERT INTO " + d.quote_name(t) + " (name) VALUES (" + d.placeholder(1) + ") RETURNING id, name";
+        const Value dee("dee");
+        CT_CHECK(c.query_first(ins, std::span<const Value>(&dee, 1), take, &seen));
+        CT_CHECK_EQ(seen.name, std::string("dee"));
+        CT_CHECK_EQ(scalar(c, s.count), std::int64_t{4});
+    } else {
+        c.execute(s.insert, {"dee"});
+    }
+    // Inside a transaction, a rollback still undoes what was read and written around it.
+    c.begin();
+    c.execute(s.insert, {"eve"});
+    CT_CHECK(c.query_first(by_id, std::span<const Value>(&two, 1), take, &seen));
+    c.rollback();
+    CT_CHECK_EQ(scalar(c, s.count), std::int64_t{4});
+    CT_CHECK(c.transaction_state() == TransactionState::idle);
 }
 
 CONFORMANCE_TEST("statements: a statement past its timeout fails with TimeoutError and the connection survives") {
