@@ -79,10 +79,14 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
     orm::Deadline deadline{};
     bool timing = false;
     std::unique_lock lock(mu_);
+    // A caller that finds others waiting lines up behind them: what give_back() leaves while
+    // they wait is meant for the one it woke, and taking it here would send that one back to
+    // wait (first in line no more, and with its earlier deadline out of order among the timers).
+    bool line_up = waiting_.load(std::memory_order_seq_cst) > 0;
     for (;;) {
         if (closed_) throw InterfaceError(fmt::format("connection pool for {} is closed", description_));
         // Most recently returned first: its socket and caches are warmest.
-        for (;;) {
+        while (!line_up) {
             std::unique_ptr<Connection> c;
             if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire)) {
                 c.reset(hot);
@@ -97,7 +101,7 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
             discard_idle(std::move(c));
             lock.lock();
         }
-        if (open_ < options_.max_size) {
+        if (!line_up && open_ < options_.max_size) {
             ++open_;
             lock.unlock();
             try {
@@ -128,7 +132,13 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
         waiting_.fetch_add(1, std::memory_order_seq_cst);
         bool woke;
         try {
-            woke = waiters_.wait_until(lock, deadline, available);
+            if (line_up) {
+                // Wait for a turn even if a connection is there now: it is someone else's.
+                woke = waiters_.wait_until(lock, deadline) || available();
+                line_up = false;
+            } else {
+                woke = waiters_.wait_until(lock, deadline, available);
+            }
         } catch (...) {
             // The wait itself failed (the fiber's thread is exiting): a wake-up it may have taken
             // belongs to the next waiter. The lock is held again here.

@@ -9,6 +9,8 @@
 #include <thread>
 #include <utility>
 
+#include <fmt/ranges.h>
+
 #include "drivers/bridge/bridge.hpp"
 #include "tests/conformance/harness.hpp"
 
@@ -152,6 +154,28 @@ CONFORMANCE_TEST("fibers: a fiber waiting on a full pool times out after pool_ti
     held.release();
     auto again = orm::spawn("again", [&] { return db->acquire()->execute("SELECT 2").scalar<std::int64_t>(); });
     CT_CHECK_EQ(again.get(), std::optional<std::int64_t>(2));
+}
+
+CONFORMANCE_TEST("fibers: a full pool serves waiters in arrival order; one giving back and asking again lines up") {
+    auto db = ctx.open_with("pool_size=1&pool_timeout=30s");
+    std::vector<std::string> order;
+    auto use = [&](const std::string& who) {
+        auto c = db->acquire();
+        order.push_back(who);
+        CT_CHECK_EQ(c->execute("SELECT 1").scalar<std::int64_t>(), std::optional<std::int64_t>(1));
+        orm::yield_now();  // the others get to queue up meanwhile
+    };
+    std::vector<Task<void>> tasks;
+    tasks.push_back(orm::spawn("first", [&] {
+        use("first");
+        use("first again");  // given back while three wait: asks again behind them
+    }));
+    for (const char* name : {"a", "b", "c"}) tasks.push_back(orm::spawn(name, [&, name] { use(name); }));
+    for (auto& t : tasks) t.get();
+    CT_CHECK_EQ(fmt::format("{}", fmt::join(order, ",")), std::string("first,a,b,c,first again"));
+    auto s = db->pool().stats();
+    CT_CHECK_EQ(s.waiting, std::size_t{0});
+    CT_CHECK_EQ(s.timeouts, std::uint64_t{0});
 }
 
 CONFORMANCE_TEST("fibers: the loop keeps running other fibers while queries run") {
