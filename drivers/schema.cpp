@@ -68,6 +68,12 @@ std::string SchemaEditor::drop_table_sql(std::string_view table, bool if_exists)
     return fmt::format("DROP TABLE {}{}", if_exists ? "IF EXISTS " : "", dialect_.quote_name(table));
 }
 
+std::vector<std::string> SchemaEditor::drop_tables_sql(std::span<const std::string> tables, bool if_exists) const {
+    std::vector<std::string> out;
+    for (const auto& t : tables) out.push_back(drop_table_sql(t, if_exists));
+    return out;
+}
+
 std::string SchemaEditor::default_index_name(const TableSpec& t, const IndexSpec& ix) {
     std::string name = t.name;
     for (const auto& c : ix.columns) name += "_" + c;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,10 @@ public:
     // Statements that create the table and its indexes (in order).
     virtual std::vector<std::string> create_table_sql(const TableSpec& t, bool if_not_exists) const;
     virtual std::string drop_table_sql(std::string_view table, bool if_exists) const;
+    // Statements that drop these tables, which may refer to each other in any way (cycles
+    // included), but which no other table refers to. The default drops them one by one in the
+    // order given, for databases that check references at commit or not at all while dropping.
+    virtual std::vector<std::string> drop_tables_sql(std::span<const std::string> tables, bool if_exists) const;
     virtual std::string create_index_sql(const TableSpec& t, const IndexSpec& ix, bool if_not_exists) const;
     virtual std::string drop_index_sql(std::string_view index_name, bool if_exists) const;
 

@@ -117,12 +117,12 @@ void create_tables(std::span<const ModelInfo* const> all, std::string_view alias
 void drop_tables(std::span<const ModelInfo* const> all, std::string_view alias, bool if_exists) {
     const auto models = in_dependency_order(migratable(all, alias));
     if (models.empty()) return;
+    std::vector<std::string> tables;  // dependents first
+    for (auto it = models.rbegin(); it != models.rend(); ++it) tables.push_back((*it)->table());
     in_ddl_transaction(alias, [&](Lease& lease) {
         const auto& editor = lease.conn().backend().schema_editor();
-        for (auto it = models.rbegin(); it != models.rend(); ++it) {
-            auto sql = editor.drop_table_sql((*it)->table(), if_exists);
+        for (const auto& sql : editor.drop_tables_sql(tables, if_exists))
             logged(alias, sql, [&] { lease.conn().execute_script(sql); });
-        }
     });
 }
 

@@ -25,4 +25,12 @@ std::string SqliteSchemaEditor::auto_primary_key_sql(const ColumnSpec&) const {
     return "integer NOT NULL PRIMARY KEY AUTOINCREMENT";
 }
 
+std::vector<std::string> SqliteSchemaEditor::drop_tables_sql(std::span<const std::string> tables, bool if_exists) const {
+    if (tables.empty()) return {};
+    std::vector<std::string> out{"PRAGMA defer_foreign_keys = ON"};
+    for (const auto& t : tables) out.push_back(drop_table_sql(t, if_exists));
+    out.push_back("PRAGMA defer_foreign_keys = OFF");  // back to immediate checks for the rest
+    return out;
+}
+
 }  // namespace orm::db::sqlite
