@@ -28,7 +28,10 @@ template <class T, class K>
 T& ForeignKey<T, K>::get() const {
     if (!cache_) {
         if (!key_) detail::throw_null_relation(model_info<T>());
-        cache_ = std::make_shared<T>(detail::get_by_pk<T>(detail::to_value(*key_), detail::alias_or_default(alias_)));
+        auto loaded = std::make_shared<T>(detail::get_by_pk<T>(detail::to_value(*key_), detail::alias_or_default(alias_)));
+        // Another fiber may have filled the cache while this one waited for its query: the first
+        // object stays, so references it handed out remain valid.
+        if (!cache_) cache_ = std::move(loaded);
     }
     return *cache_;
 }
