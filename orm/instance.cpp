@@ -25,10 +25,12 @@ void set_pk(const ModelInfo& m, void* obj, const Value& v) {
     pk.access->set(obj, m.normalize(pk, v));
 }
 
-// Before an object is written to `alias`: every related object it caches (book.author = ann)
+// Before an object is written to `alias`: its reverse members must fit their relations (a bad
+// declaration is refused before any SQL), and every related object it caches (book.author = ann)
 // must be allowed next to it by the routers (without routers: on the same database).
 void check_related_databases(const ModelInfo& m, const void* obj, std::string_view alias) {
     if (!m.has_relations()) return;
+    m.check_members();
     for (const auto& f : m.fields()) {
         if (!f.relation) continue;
         const void* target = f.access->related_object(obj);
@@ -172,6 +174,7 @@ void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t
     for (std::size_t i = 0; i < count; ++i) (pk_unset(m, object(i)) ? without_key : with_key).push_back(i);
 
     for (std::size_t i = 0; i < count; ++i) m.validate(object(i));  // before any SQL (even BEGIN)
+    m.check_members();
 
     Atomic tx(alias);
     Lease lease(alias);

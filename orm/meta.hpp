@@ -87,6 +87,12 @@ struct RelationAccess {
     static const std::string*& db(Model<T>& m) noexcept { return m.db_; }
     template <class R>
     static std::shared_ptr<std::vector<R>>& prefetched(RelatedSetImpl<R>& s) noexcept { return s.prefetched_; }
+    template <class R>
+    static SetBinding& binding(RelatedOne<R>& o) noexcept { return o.b_; }
+    template <class R>
+    static std::shared_ptr<R>& cache(const RelatedOne<R>& o) noexcept { return o.cache_; }
+    template <class R>
+    static bool& loaded(const RelatedOne<R>& o) noexcept { return o.loaded_; }
 };
 
 // A ForeignKey<R, K> member (FK is ForeignKey or OneToOne).
@@ -172,6 +178,43 @@ private:
     S T::*member_;
 };
 
+// A RelatedOne<R> member; not a column. select_related and prefetch_related fill its cache.
+template <class T, class R>
+class RelatedOneAccess final : public FieldAccess {
+public:
+    explicit RelatedOneAccess(RelatedOne<R> T::*member) : member_(member) {}
+    Value get(const void*) const override { return Value(); }
+    void set(void*, const Value&) const override {}
+    void load(void*, const db::Row&, std::size_t) const override {}
+    bool is_member(const std::type_info& member_type, const void* member) const override {
+        return member_type == typeid(RelatedOne<R> T::*) && *static_cast<RelatedOne<R> T::* const*>(member) == member_;
+    }
+    void bind(void* obj, const Value& owner_pk, const std::string* alias, const SetMember* m) const override {
+        auto& one = static_cast<T*>(obj)->*member_;
+        SetBinding& b = RelationAccess::binding(one);
+        if (!(b.owner_pk == owner_pk) || b.relation != m->relation) one.reset();
+        b.relation = m->relation;
+        b.owner_pk = owner_pk;
+        b.alias = alias;
+    }
+    void* related_object(const void* obj) const override {
+        return RelationAccess::cache(static_cast<const T*>(obj)->*member_).get();
+    }
+    void set_related_object(void* obj, std::shared_ptr<void> target) const override {
+        const auto& one = static_cast<T*>(obj)->*member_;
+        RelationAccess::cache(one) = std::static_pointer_cast<R>(std::move(target));
+        RelationAccess::loaded(one) = true;
+    }
+    void set_no_related_object(void* obj) const override {
+        const auto& one = static_cast<T*>(obj)->*member_;
+        RelationAccess::cache(one).reset();
+        RelationAccess::loaded(one) = true;
+    }
+
+private:
+    RelatedOne<R> T::*member_;
+};
+
 template <class T>
 ObjectOps object_ops() {
     ObjectOps ops;
@@ -253,7 +296,8 @@ public:
         return *this;
     }
     // Foreign keys only: the name of the reverse relation on the target, for lookups from it
-    // ("books__title") and its RelatedSet member (default: this model's name in lower case).
+    // ("books__title") and its RelatedSet (or, for a one-to-one, RelatedOne) member (default: this
+    // model's name in lower case).
     FieldBuilder& related_name(std::string name) {
         rel("related_name").related_name = std::move(name);
         return *this;
@@ -346,6 +390,17 @@ public:
     Meta& field(RelatedSet<R> T::*member, std::string name) {
         info_.add_set_member(std::move(name), std::make_unique<detail::SetAccess<T, RelatedSet<R>, R>>(member),
                              &model_info<R>, false);
+        return *this;
+    }
+
+    // Declares the member that holds the reverse side of a one-to-one R declares towards this
+    // model (one object, or none); `name` is that one-to-one's related_name (default: R's name in
+    // lower case). A name that is not such a relation (a plain foreign key's reverse, say) makes
+    // this model's objects refused with orm::InterfaceError saying what is valid.
+    template <class R>
+    Meta& field(RelatedOne<R> T::*member, std::string name) {
+        info_.add_set_member(std::move(name), std::make_unique<detail::RelatedOneAccess<T, R>>(member),
+                             &model_info<R>, false, true);
         return *this;
     }
 

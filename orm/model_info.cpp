@@ -166,12 +166,13 @@ Relation& ModelInfo::add_relation(std::unique_ptr<Relation> r) {
 }
 
 SetMember& ModelInfo::add_set_member(std::string name, std::unique_ptr<const detail::FieldAccess> access,
-                                     const ModelInfo& (*target_fn)(), bool forward) {
+                                     const ModelInfo& (*target_fn)(), bool forward, bool single) {
     SetMember m;
     m.name = std::move(name);
     m.access = std::move(access);
     m.target_fn = target_fn;
     m.forward = forward;
+    m.single = single;
     set_members_.push_back(std::move(m));
     return set_members_.back();
 }
@@ -203,6 +204,19 @@ struct ModelInfo::LoadPlan {
     std::vector<std::size_t> alias_offsets;
 };
 
+const SetMember* ModelInfo::one_member_for(const Relation& r) const noexcept {
+    for (const auto& m : set_members_)
+        if (m.single && m.relation == &r) return &m;
+    return nullptr;
+}
+
+void ModelInfo::check_members() const {
+    if (set_members_.empty()) return;
+    detail::ensure_relations();
+    for (const auto& m : set_members_)
+        if (!m.relation) detail::throw_unresolved_member(*this, m);
+}
+
 void ModelInfo::bind(void* obj, const std::string* alias) const {
     if (ops_.set_db) ops_.set_db(obj, alias);
     if (!has_relation_members_) return;
@@ -218,7 +232,10 @@ void ModelInfo::bind(void* obj, const std::string* alias) const {
     if (set_members_.empty()) return;
     detail::ensure_relations();
     const Value key = pk().access->get(obj);
-    for (const auto& m : set_members_) m.access->bind(obj, key, alias, &m);
+    for (const auto& m : set_members_) {
+        if (!m.relation) detail::throw_unresolved_member(*this, m);
+        m.access->bind(obj, key, alias, &m);
+    }
 }
 
 std::string ModelInfo::describe_object(const Value& pk) const {
@@ -299,9 +316,10 @@ void ModelInfo::finalize() {
         }
     }
     for (const auto& m : set_members_) {
-        if (m.name.empty()) throw bad("a related set has an empty name");
+        const char* what = m.single ? "related object (orm::RelatedOne)" : "related set";
+        if (m.name.empty()) throw bad(fmt::format("a {} has an empty name", what));
         if (find(m.name) && !m.forward)
-            throw bad(fmt::format("related set '{}' has the name of a field", m.name));
+            throw bad(fmt::format("{} '{}' has the name of a field", what, m.name));
         needs_bind_ = has_relation_members_ = true;
     }
     if (pks > 1) throw bad("more than one field is declared primary_key() (composite keys are not supported)");

@@ -45,14 +45,16 @@ public:
     // offset in `obj` (bind() sets it); -1 for every other member.
     virtual std::ptrdiff_t alias_offset_in(const void* /*obj*/) const noexcept { return -1; }
 
-    // Relation members (ForeignKey, ManyToMany, RelatedSet); the defaults are for plain fields.
-    // Records the database the object came from (lazy loads use it) and, for sets, the owner's
-    // primary key.
+    // Relation members (ForeignKey, ManyToMany, RelatedSet, RelatedOne); the defaults are for
+    // plain fields. Records the database the object came from (lazy loads use it) and, for sets
+    // and RelatedOne, the owner's primary key.
     virtual void bind(void* /*obj*/, const Value& /*owner_pk*/, const std::string* /*alias*/,
                       const SetMember* /*member*/) const {}
-    // ForeignKey: the cached related object (null when not loaded), and caching one.
+    // ForeignKey and RelatedOne: the cached related object (null when not loaded), and caching one.
     virtual void* related_object(const void* /*obj*/) const { return nullptr; }
     virtual void set_related_object(void* /*obj*/, std::shared_ptr<void> /*target*/) const {}
+    // RelatedOne: caches "no row points here" (get_or_null() is then nullptr without a query).
+    virtual void set_no_related_object(void* /*obj*/) const {}
     // Sets: the prefetched rows (a std::vector of the target type), replaced wholesale.
     virtual void set_prefetched(void* /*obj*/, std::shared_ptr<void> /*rows*/) const {}
 };
@@ -125,13 +127,16 @@ struct Relation {
     }
 };
 
-// A ManyToMany or RelatedSet member of a model (not a column).
+// A ManyToMany, RelatedSet or RelatedOne member of a model (not a column).
 struct SetMember {
     std::string name;  // the relation it accesses
     std::unique_ptr<const detail::FieldAccess> access;
     const ModelInfo& (*target_fn)() = nullptr;  // the member's element type
-    bool forward = false;                        // a ManyToMany (declares the relation) or a RelatedSet
-    const Relation* relation = nullptr;          // resolved by ensure_relations()
+    bool forward = false;                        // a ManyToMany (declares the relation) or a reverse member
+    bool single = false;                         // a RelatedOne: the reverse side of a one-to-one (one object)
+    // Resolved by ensure_relations(); stays null when the declaration matches no suitable
+    // relation (ModelInfo::check_members() then says why).
+    const Relation* relation = nullptr;
 };
 
 struct FieldInfo {
@@ -183,6 +188,12 @@ public:
     // ensure_relations() first.
     const Relation* find_relation(std::string_view name) const;
     const std::vector<SetMember>& set_members() const noexcept { return set_members_; }
+    // The RelatedOne member holding relation r (a reverse one-to-one of this model), or null.
+    const SetMember* one_member_for(const Relation& r) const noexcept;
+    // Throws orm::InterfaceError when a RelatedSet / RelatedOne member matches no suitable
+    // relation (named, with what would be valid). Objects of such a model are refused when they
+    // are loaded or saved; the other models keep working.
+    void check_members() const;
     const detail::ObjectOps& ops() const noexcept { return ops_; }
     // Whether bind() has anything to do (models record their database; relation members).
     bool needs_bind() const noexcept { return needs_bind_; }
@@ -226,7 +237,7 @@ public:
     // Relations (used by orm::Meta<T> and ensure_relations()).
     Relation& add_relation(std::unique_ptr<Relation> r);
     SetMember& add_set_member(std::string name, std::unique_ptr<const detail::FieldAccess> access,
-                              const ModelInfo& (*target_fn)(), bool forward);
+                              const ModelInfo& (*target_fn)(), bool forward, bool single = false);
     Relation* mutable_relation(const Relation* r) const noexcept { return const_cast<Relation*>(r); }
     void add_reverse(std::unique_ptr<Relation> r) const;
     void set_ops(const detail::ObjectOps& ops) {
@@ -283,6 +294,8 @@ std::string demangle(const char* mangled);
 // prefetches call it before they look at relations.
 void register_model(const ModelInfo& (*info)()) noexcept;
 void ensure_relations();
+// Why member sm of m resolved to no relation (check_members()).
+[[noreturn]] void throw_unresolved_member(const ModelInfo& m, const SetMember& sm);
 // Every registered model whose info is built (after ensure_relations()).
 std::vector<const ModelInfo*> registered_models();
 // An alias name that lives forever (relation members point at it).

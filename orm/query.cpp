@@ -735,26 +735,55 @@ void select_path(Query& q, std::string_view path) {
     int parent = -1;
     const ModelInfo* model = q.model;
     for (auto name : parts) {
+        // A foreign key or one-to-one of this model, or the reverse side of a one-to-one that a
+        // RelatedOne member holds.
         const FieldInfo* f = model->find(name);
-        if (!f || !f->relation || f->name != name) {
-            std::vector<std::string> fks;
+        const Relation* r = nullptr;
+        RelatedSelect rs;
+        if (f && f->relation && f->name == name) {
+            r = f->relation;
+            rs.fk = f;
+            rs.holder = f->access.get();
+        } else if (!f) {
+            r = model->find_relation(name);
+            if (r && r->kind != RelationKind::reverse_one_to_one) r = nullptr;
+            if (r) {
+                const SetMember* one = model->one_member_for(*r);
+                if (!one)
+                    throw FieldError(fmt::format("select_related('{}'): {} has no member to hold the {} of the "
+                                                 "one-to-one '{}'; declare an orm::RelatedOne<{}> and "
+                                                 "m.field(&{}::member, \"{}\")",
+                                                 path, model->type_name(), r->target().type_name(), name,
+                                                 r->target().type_name(), model->type_name(), name));
+                rs.fk = r->fk;
+                rs.holder = one->access.get();
+                rs.reverse = true;
+            }
+        }
+        if (!r) {
+            std::vector<std::string> choices;
             for (const auto& g : model->fields())
-                if (g.relation) fks.push_back(g.name);
+                if (g.relation) choices.push_back(g.name);
+            for (const auto& rev : model->reverse_relations())
+                if (rev->kind == RelationKind::reverse_one_to_one && model->one_member_for(*rev))
+                    choices.push_back(rev->name);
             throw FieldError(fmt::format("Invalid field name(s) given in select_related: '{}'{}. Choices are: {}", name,
                                          model == q.model ? std::string() : " (on " + model->type_name() + ")",
-                                         fks.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(fks, ", "))));
+                                         choices.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(choices, ", "))));
         }
-        const std::uint16_t t = cross(q, table, *f->relation, 0);
+        const std::uint16_t t = cross(q, table, *r, 0);
         int found = -1;
         for (std::size_t i = 0; i < q.select_related.size(); ++i)
             if (q.select_related[i].table == t) found = static_cast<int>(i);
         if (found < 0) {
-            q.select_related.push_back(RelatedSelect{t, parent, f});
+            rs.table = t;
+            rs.parent = parent;
+            q.select_related.push_back(rs);
             found = static_cast<int>(q.select_related.size() - 1);
         }
         parent = found;
         table = t;
-        model = &f->relation->target();
+        model = &r->target();
     }
 }
 

@@ -74,11 +74,17 @@ struct Join {
     bool m2m_first = false;             // the join-table half of a many-to-many
 };
 
+class FieldAccess;
+
 // A select_related() object: the table it comes from and where it goes.
 struct RelatedSelect {
     std::uint16_t table = 0;      // the joined table whose columns are selected
-    int parent = -1;              // index in Query::select_related of the object holding the key (-1: the row's own object)
-    const FieldInfo* fk = nullptr;  // the foreign key (on the parent's model) that caches it
+    int parent = -1;              // index in Query::select_related of the object holding it (-1: the row's own object)
+    // The key column crossed: a foreign key on the parent's model, or (reverse) the one-to-one
+    // on the selected model that points at the parent.
+    const FieldInfo* fk = nullptr;
+    const FieldAccess* holder = nullptr;  // the parent's member that caches it (ForeignKey or RelatedOne)
+    bool reverse = false;                 // a reverse one-to-one: no row caches "none" in the holder
 };
 
 // A per-query cache slot for compiled SQL (set once, read lock-free); copies of a query start

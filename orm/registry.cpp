@@ -199,28 +199,43 @@ void link_model(const ModelInfo& m, bool hidden_reverses) {
     }
 }
 
+// Links each RelatedSet / RelatedOne / ManyToMany member to its relation. A member that fits
+// no relation stays unresolved rather than failing the whole registry: the model's own objects
+// are refused (check_members(), throw_unresolved_member()) and the other models keep working.
+const Relation* member_relation(const ModelInfo& m, const SetMember& sm) {
+    if (sm.forward) {
+        for (const auto& r : m.relations())
+            if (r->name == sm.name && r->kind == RelationKind::many_to_many) return r.get();
+        return nullptr;
+    }
+    const Relation* found = nullptr;
+    for (const auto& r : m.reverse_relations())
+        if (!r->hidden && r->name == sm.name) found = r.get();
+    if (!found || &found->target() != &sm.target_fn()) return nullptr;
+    if (sm.single && found->kind != RelationKind::reverse_one_to_one) return nullptr;
+    return found;
+}
+
 void resolve_set_members(const ModelInfo& m) {
-    for (const SetMember& sm : m.set_members()) {
-        if (sm.relation) continue;
-        const Relation* found = nullptr;
-        if (sm.forward) {
-            for (const auto& r : m.relations())
-                if (r->name == sm.name && r->kind == RelationKind::many_to_many) found = r.get();
-        } else {
-            for (const auto& r : m.reverse_relations())
-                if (!r->hidden && r->name == sm.name) found = r.get();
-            if (!found) {
-                std::vector<std::string> names;
-                for (const auto& r : m.reverse_relations())
-                    if (!r->hidden) names.push_back(fmt::format("'{}' (from {})", r->name, r->target().type_name()));
-                bad(m, fmt::format("related set '{}' matches no relation pointing at {}; relations pointing here: {}",
-                                   sm.name, m.type_name(), names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
-            }
-            if (&found->target() != &sm.target_fn())
-                bad(m, fmt::format("related set '{}' holds {} but the relation '{}' leads to {}", sm.name,
-                                   sm.target_fn().type_name(), sm.name, found->target().type_name()));
-        }
-        const_cast<SetMember&>(sm).relation = found;
+    for (const SetMember& sm : m.set_members())
+        if (!sm.relation) const_cast<SetMember&>(sm).relation = member_relation(m, sm);
+}
+
+// "'profile' (from Profile)" for each visible reverse relation of m (only one-to-ones if asked).
+std::string reverse_names(const ModelInfo& m, bool one_to_one_only) {
+    std::vector<std::string> names;
+    for (const auto& r : m.reverse_relations())
+        if (!r->hidden && (!one_to_one_only || r->kind == RelationKind::reverse_one_to_one))
+            names.push_back(fmt::format("'{}' (from {})", r->name, r->target().type_name()));
+    return names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "));
+}
+
+std::string_view relation_kind_words(RelationKind k) {
+    switch (k) {
+        case RelationKind::reverse_foreign_key: return "foreign key";
+        case RelationKind::reverse_many_to_many: return "many-to-many";
+        case RelationKind::reverse_one_to_one: return "one-to-one";
+        default: return "relation";
     }
 }
 
@@ -296,6 +311,38 @@ const std::string& interned_default_alias() noexcept {
 
 const std::string& alias_or_default(const std::string* alias) noexcept {
     return alias ? *alias : interned_default_alias();
+}
+
+void throw_unresolved_member(const ModelInfo& m, const SetMember& sm) {
+    ensure_relations();
+    const ModelInfo& held = sm.target_fn();
+    const Relation* found = nullptr;
+    for (const auto& r : m.reverse_relations())
+        if (!r->hidden && r->name == sm.name) found = r.get();
+    if (!sm.single) {
+        if (!found)
+            bad(m, fmt::format("related set '{}' matches no relation pointing at {}; relations pointing here: {}",
+                               sm.name, m.type_name(), reverse_names(m, false)));
+        bad(m, fmt::format("related set '{}' holds {} but the relation '{}' leads to {}", sm.name, held.type_name(),
+                           sm.name, found->target().type_name()));
+    }
+    const std::string valid = fmt::format("one-to-one relations pointing at {}: {}", m.type_name(), reverse_names(m, true));
+    if (!found)
+        bad(m, fmt::format("the orm::RelatedOne<{}> member '{}' matches no relation pointing at {} (the name must be "
+                           "the related_name of an orm::OneToOne of {}); {}",
+                           held.type_name(), sm.name, m.type_name(), held.type_name(), valid));
+    if (&found->target() != &held)
+        bad(m, fmt::format("the orm::RelatedOne<{}> member '{}' holds {} but the relation '{}' leads to {}; {}",
+                           held.type_name(), sm.name, held.type_name(), sm.name, found->target().type_name(), valid));
+    const Relation& fwd = *found->forward;
+    bad(m, fmt::format("the orm::RelatedOne<{}> member '{}' needs the reverse side of a one-to-one, but '{}' is the "
+                       "reverse of the {} {}.{} (many rows per {}): declare the member as orm::RelatedSet<{}>{}; {}",
+                       held.type_name(), sm.name, sm.name, relation_kind_words(found->kind),
+                       fwd.owner->type_name(), fwd.name, m.type_name(), held.type_name(),
+                       found->kind == RelationKind::reverse_foreign_key
+                           ? fmt::format(", or make {}.{} an orm::OneToOne", fwd.owner->type_name(), fwd.name)
+                           : std::string(),
+                       valid));
 }
 
 void throw_null_relation(const ModelInfo& target) {

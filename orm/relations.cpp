@@ -285,7 +285,9 @@ void load_row(const Query& q, const db::Row& row, void* obj, const std::string* 
             rm.load(p.get(), row, pos);
             rm.bind(p.get(), alias);
             related[i] = p.get();
-            rs.fk->access->set_related_object(parent, std::move(p));
+            rs.holder->set_related_object(parent, std::move(p));
+        } else if (parent && rs.reverse) {
+            rs.holder->set_no_related_object(parent);  // the LEFT JOIN found no row pointing here
         }
         pos += n;
     }
@@ -300,7 +302,12 @@ struct Level {
 
 const SetMember& set_member_for(const ModelInfo& m, const Relation& r, std::string_view path) {
     for (const auto& sm : m.set_members())
-        if (sm.relation == &r) return sm;
+        if (sm.relation == &r && !sm.single) return sm;
+    if (r.kind == RelationKind::reverse_one_to_one)
+        throw FieldError(fmt::format("prefetch_related('{}'): {} has no member to hold the {} of the one-to-one '{}'; "
+                                     "declare an orm::RelatedOne<{}> and m.field(&{}::member, \"{}\")",
+                                     path, m.type_name(), r.target().type_name(), r.name, r.target().type_name(),
+                                     m.type_name(), r.name));
     throw FieldError(fmt::format("prefetch_related('{}'): {} has no member for the relation '{}' to hold the rows; "
                                  "declare one (orm::RelatedSet<{}> or orm::ManyToMany<{}>) with m.field(&{}::member, "
                                  "\"{}\")",
@@ -329,6 +336,38 @@ void read_into(const Query& q, const std::string* alias, OwnerOf&& owner_of) {
 void append_elements(const ModelInfo& m, void* vec, std::vector<void*>& out) {
     const std::size_t n = m.ops().size(vec);
     for (std::size_t i = 0; i < n; ++i) out.push_back(m.ops().at(vec, i));
+}
+
+// The reverse side of a one-to-one held by a RelatedOne member: the rows pointing at the owners,
+// one statement per batch of owners; each owner caches its row, or "none".
+void prefetch_one(const Level& in, const Relation& r, const SetMember& member, std::string_view alias_name,
+                  const std::string* alias, Level& out) {
+    const ModelInfo& m = *in.model;
+    const ModelInfo& target = r.target();
+    std::vector<Value> keys;
+    KeySet seen;
+    for (void* obj : in.objects) {
+        Value k = m.normalize(m.pk(), m.pk().access->get(obj));
+        if (seen.insert(k).second) keys.push_back(std::move(k));
+    }
+    std::map<Value, std::shared_ptr<void>, ValueLess> by_owner;
+    in_batches(alias_name, keys, [&](std::vector<Value> batch) {
+        auto vec = target.ops().new_vector();
+        auto q = on_alias(with_filter(*make_query(target), Q(r.fk->name + "__in", Operand(std::move(batch))), false),
+                          alias_name);
+        read_into(*q, alias, [&](const db::Row&) { return vec.get(); });
+        const std::size_t n = target.ops().size(vec.get());
+        for (std::size_t i = 0; i < n; ++i) {
+            void* obj = target.ops().at(vec.get(), i);
+            by_owner[m.normalize(m.pk(), r.fk->access->get(obj))] = std::shared_ptr<void>(vec, obj);
+            out.objects.push_back(obj);
+        }
+    });
+    for (void* obj : in.objects) {
+        auto it = by_owner.find(m.normalize(m.pk(), m.pk().access->get(obj)));
+        if (it != by_owner.end()) member.access->set_related_object(obj, it->second);
+        else member.access->set_no_related_object(obj);
+    }
 }
 
 Level prefetch_level(const Level& in, std::string_view name, std::string_view path, std::string_view alias_name) {
@@ -376,10 +415,12 @@ Level prefetch_level(const Level& in, std::string_view name, std::string_view pa
         }
         return out;
     }
-    if (r->kind == RelationKind::reverse_one_to_one)
-        throw NotSupportedError(fmt::format("prefetch_related('{}'): the reverse side of a one-to-one is not "
-                                            "prefetchable; use a lookup or select_related from {}",
-                                            path, target.type_name()));
+    if (r->kind == RelationKind::reverse_one_to_one) {
+        if (const SetMember* one = m.one_member_for(*r)) {
+            prefetch_one(in, *r, *one, alias_name, alias, out);
+            return out;
+        }
+    }
 
     // A set: the rows of every owner in one query (per batch of owners), grouped by owner.
     const SetMember& member = set_member_for(m, *r, path);

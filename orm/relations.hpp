@@ -1,5 +1,6 @@
 // Relation members of a model: ForeignKey / OneToOne (a column holding the related row's key),
-// ManyToMany (through a join table) and RelatedSet (the reverse side: an author's books).
+// ManyToMany (through a join table), RelatedSet (the reverse side: an author's books) and
+// RelatedOne (the reverse side of a one-to-one: a place's restaurant).
 //
 //     struct Book : orm::Model<Book> {
 //         std::int64_t id = 0;
@@ -17,9 +18,9 @@
 //         static void describe(orm::Meta<Author>& m) { ...; m.field(&Author::books, "books"); }
 //     };
 //
-// Lazy loading works the same in both modes: the first access to book.author runs one query on
-// the calling fiber (async) or thread (sync) and caches the object. Copies of a model share the
-// cached related object.
+// Lazy loading works the same in both modes: the first access to book.author (or to
+// place.restaurant) runs one query on the calling fiber (async) or thread (sync) and caches the
+// object. Copies of a model share the cached related object.
 #pragma once
 
 #include <cstdint>
@@ -64,6 +65,13 @@ void related_add(const SetBinding& b, std::span<const Value> keys);
 void related_remove(const SetBinding& b, std::span<const Value> keys);
 void related_clear(const SetBinding& b);
 void related_set(const SetBinding& b, std::span<const Value> keys);
+// RelatedOne<T>: b when its owner is bound, else orm::InterfaceError (the owner is not saved).
+const SetBinding& checked_one_binding(const SetBinding& b, const ModelInfo& target, std::string_view what);
+// RelatedOne<T>: the row of T whose one-to-one key is the owner's, read on the owner's database
+// (a std::shared_ptr<T>, null when no row points at the owner).
+std::shared_ptr<void> related_one_fetch(const SetBinding& b);
+// RelatedOne<T>::get() when no row points at the owner: throws T::DoesNotExist.
+[[noreturn]] void throw_no_related_one(const SetBinding& b);
 // Before create(): sets the new object's foreign key to the owner (reverse foreign keys).
 void related_prepare_create(const SetBinding& b, void* obj);
 // After create(): links the saved object (many-to-many).
@@ -121,12 +129,53 @@ private:
     const std::string* alias_ = nullptr;
 };
 
-// A one-to-one relation: a foreign key whose column is unique (the reverse side is one object).
+// A one-to-one relation: a foreign key whose column is unique (the reverse side is one object,
+// held by a RelatedOne member on the target).
 template <class T, class K = std::int64_t>
 class OneToOne : public ForeignKey<T, K> {
 public:
     using ForeignKey<T, K>::ForeignKey;
     using ForeignKey<T, K>::operator=;
+};
+
+// The reverse side of a OneToOne that points at this model: the one row of T (or none) whose
+// one-to-one key is this object's. Declare it with m.field(&Place::restaurant, "restaurant"),
+// where "restaurant" is the one-to-one's related_name (by default T's name in lower case).
+//
+//     place.restaurant->name;                 // one SELECT on first access, then cached
+//     if (Restaurant* r = place.restaurant.get_or_null()) ...
+//
+// The object loads on first access from the database the owner came from (in async mode the
+// calling fiber waits for it), or comes with the owner through select_related("restaurant")
+// (a LEFT JOIN) or prefetch_related("restaurant"). "No row" is cached too. The owner must be
+// saved (or loaded): orm::InterfaceError otherwise. The cache is not refreshed by later writes:
+// reset() forgets it.
+template <class T>
+class RelatedOne {
+public:
+    using target_type = T;
+
+    // The related object; throws T::DoesNotExist when no row points at the owner.
+    T& get() const;
+    T* operator->() const { return &get(); }
+    T& operator*() const { return get(); }
+    // The related object, or nullptr when no row points at the owner (loads like get()).
+    T* get_or_null() const;
+    // Whether a row points at the owner (loads it like get_or_null()).
+    bool exists() const { return get_or_null() != nullptr; }
+    // Whether the answer is cached (an object or "none"): no query will run on access.
+    bool is_loaded() const noexcept { return loaded_; }
+    // Forgets the cached answer; the next access queries again.
+    void reset() noexcept {
+        cache_.reset();
+        loaded_ = false;
+    }
+
+private:
+    friend struct detail::RelationAccess;
+    detail::SetBinding b_;
+    mutable std::shared_ptr<T> cache_;
+    mutable bool loaded_ = false;
 };
 
 namespace detail {

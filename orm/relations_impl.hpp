@@ -1,4 +1,4 @@
-// The template members of ForeignKey, ManyToMany and RelatedSet that need QuerySet<T> (they are
+// The template members of ForeignKey, RelatedOne, ManyToMany and RelatedSet that need QuerySet<T> (they are
 // declared in relations.hpp, which models include before querysets exist). Thin: the work is in
 // relations.cpp.
 #pragma once
@@ -28,9 +28,32 @@ template <class T, class K>
 T& ForeignKey<T, K>::get() const {
     if (!cache_) {
         if (!key_) detail::throw_null_relation(model_info<T>());
-        cache_ = std::make_shared<T>(detail::get_by_pk<T>(detail::to_value(*key_), detail::alias_or_default(alias_)));
+        auto loaded = std::make_shared<T>(detail::get_by_pk<T>(detail::to_value(*key_), detail::alias_or_default(alias_)));
+        // Another fiber may have filled the cache while this one waited for its query: the first
+        // object stays, so references it handed out remain valid.
+        if (!cache_) cache_ = std::move(loaded);
     }
     return *cache_;
+}
+
+template <class T>
+T* RelatedOne<T>::get_or_null() const {
+    if (!loaded_) {
+        auto found = detail::related_one_fetch(detail::checked_one_binding(b_, model_info<T>(), "access"));
+        // Another fiber may have filled the cache while this one waited for its query: the first
+        // answer stays, so references it handed out remain valid.
+        if (!loaded_) {
+            cache_ = std::static_pointer_cast<T>(std::move(found));
+            loaded_ = true;
+        }
+    }
+    return cache_.get();
+}
+
+template <class T>
+T& RelatedOne<T>::get() const {
+    if (T* obj = get_or_null()) return *obj;
+    detail::throw_no_related_one(b_);
 }
 
 namespace detail {

@@ -3,7 +3,8 @@
 // small group of models per on_delete behaviour. Every table is prefixed weft_ct_rel_.
 //
 // Publisher <- Author <- Book -> Tag (many-to-many), Book -> Author (editor, nullable),
-// Review -> Book (default related_name "review"), Profile -> Author (one-to-one),
+// Review -> Book (default related_name "review"), Profile -> Author (one-to-one; Author holds
+// the reverse side in an orm::RelatedOne),
 // Category -> Category (self), Club <-> Person through Membership,
 // Country <- Region <- City (cascade chain) <- Monument (protect), Genre <- Novel (protect),
 // Artist <- Album <- Song (restrict, satisfied by a cascade from Artist), Shelf <- Slot (do_nothing).
@@ -22,6 +23,7 @@ using orm_models::Tables;
 struct Author;
 struct Book;
 struct Tag;
+struct Profile;
 
 struct Publisher : orm::Model<Publisher> {
     std::int64_t id = 0;
@@ -38,6 +40,7 @@ struct Author : orm::Model<Author> {
     orm::ForeignKey<Publisher> publisher;  // nullable, set_null, related_name "authors"
     orm::RelatedSet<Book> books;           // Book::author
     orm::RelatedSet<Book> edited;          // Book::editor (nullable: remove() and clear() allowed)
+    orm::RelatedOne<Profile> profile;      // Profile::author (one-to-one): one object or none
 
     static void describe(orm::Meta<Author>& m);
 };
@@ -295,6 +298,7 @@ inline void Author::describe(orm::Meta<Author>& m) {
     m.field(&Author::publisher, "publisher").null().on_delete(orm::OnDelete::set_null).related_name("authors");
     m.field(&Author::books, "books");
     m.field(&Author::edited, "edited");
+    m.field(&Author::profile, "profile");
 }
 
 inline void Tag::describe(orm::Meta<Tag>& m) {
