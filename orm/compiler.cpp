@@ -353,6 +353,7 @@ void render_select(const db::Dialect& d, const Query& q, std::string& out, std::
             if (selected_annotation) out += d.quote_name(e.name);
             else r.expr(out, e);
             out += term.descending ? " DESC" : " ASC";
+            if (term.nulls != Nulls::database) out += term.nulls == Nulls::first ? " NULLS FIRST" : " NULLS LAST";
         }
     }
     out += d.limit_offset(q.limit, q.offset);

@@ -58,6 +58,34 @@ public:
     explicit F(std::string name);
 };
 
+// Where order_by() puts NULLs: where the database does by default (SQLite: first when
+// ascending, PostgreSQL: last), or first / last on every backend.
+enum class Nulls : std::uint8_t { database, first, last };
+
+// One order_by() term: a field or annotation name ("-" for descending, as in plain strings)
+// and where its NULLs go: order_by(orm::asc("born").nulls_last(), orm::desc("price").nulls_first()).
+class OrderBy {
+public:
+    OrderBy(const char* name) : name_(name) {}
+    OrderBy(std::string name) : name_(std::move(name)) {}
+    OrderBy(std::string_view name) : name_(name) {}
+    OrderBy nulls_first() const { return with(Nulls::first); }
+    OrderBy nulls_last() const { return with(Nulls::last); }
+    const std::string& name() const noexcept { return name_; }
+    Nulls nulls() const noexcept { return nulls_; }
+
+private:
+    OrderBy with(Nulls n) const {
+        OrderBy o = *this;
+        o.nulls_ = n;
+        return o;
+    }
+    std::string name_;
+    Nulls nulls_ = Nulls::database;
+};
+inline OrderBy asc(std::string_view name) { return OrderBy(name); }
+inline OrderBy desc(std::string_view name) { return OrderBy("-" + std::string(name)); }
+
 // A literal value inside an expression, bound as a parameter.
 Expr value_expr(Value v);
 

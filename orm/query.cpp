@@ -624,19 +624,31 @@ QueryPtr with_filter(const Query& q, const Q& cond, bool negate) {
     return out;
 }
 
-QueryPtr with_order_by(const Query& q, std::span<const std::string> names) {
+QueryPtr with_order_by(const Query& q, std::span<const OrderBy> terms) {
     check_not_sliced(q, "reorder a query");
     auto out = copy(q);
     out->order_by.clear();
     out->ordered_explicitly = true;
-    for (const auto& n : names) out->order_by.push_back(resolve_order_term(*out, n));
+    for (const auto& t : terms) {
+        out->order_by.push_back(resolve_order_term(*out, t.name()));
+        out->order_by.back().nulls = t.nulls();
+    }
     return out;
+}
+
+QueryPtr with_order_by(const Query& q, std::span<const std::string> names) {
+    std::vector<OrderBy> terms(names.begin(), names.end());
+    return with_order_by(q, std::span<const OrderBy>(terms));
 }
 
 QueryPtr with_reverse(const Query& q) {
     check_not_sliced(q, "reverse a query");
     auto out = copy(q);
-    for (auto& t : out->order_by) t.descending = !t.descending;
+    for (auto& t : out->order_by) {
+        t.descending = !t.descending;
+        // As Django does: the NULLs that came first come last in the reverse order.
+        if (t.nulls != Nulls::database) t.nulls = t.nulls == Nulls::first ? Nulls::last : Nulls::first;
+    }
     return out;
 }
 

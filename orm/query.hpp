@@ -53,6 +53,7 @@ using WherePtr = std::shared_ptr<const WhereNode>;
 struct OrderTerm {
     ExprPtr expr;
     bool descending = false;
+    Nulls nulls = Nulls::database;
 };
 
 // A selected expression with a name (values() items, annotations, aggregate results).
@@ -131,6 +132,7 @@ using QueryPtr = std::shared_ptr<const Query>;
 // names and values, orm::InterfaceError for misuse such as filtering a sliced query).
 QueryPtr make_query(const ModelInfo& model);
 QueryPtr with_filter(const Query& q, const Q& cond, bool negate);
+QueryPtr with_order_by(const Query& q, std::span<const OrderBy> terms);
 QueryPtr with_order_by(const Query& q, std::span<const std::string> names);
 QueryPtr with_reverse(const Query& q);
 QueryPtr with_slice(const Query& q, std::int64_t start, std::optional<std::int64_t> stop);

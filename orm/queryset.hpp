@@ -73,8 +73,8 @@ public:
     // Field (or annotation) names, "-" for descending; no names: unordered.
     template <class... S>
     QuerySet order_by(const S&... names) const {
-        const std::string list[] = {std::string(names)..., std::string()};
-        return chain(detail::with_order_by(*q_, std::span<const std::string>(list, sizeof...(S))));
+        const OrderBy list[] = {OrderBy(names)..., OrderBy("")};
+        return chain(detail::with_order_by(*q_, std::span<const OrderBy>(list, sizeof...(S))));
     }
     QuerySet order_by_list(std::span<const std::string> names) const {
         return chain(detail::with_order_by(*q_, names));

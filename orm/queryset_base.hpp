@@ -209,8 +209,8 @@ public:
     ValuesQuerySet exclude(std::string lookup, Operand v) const { return exclude(Q(std::move(lookup), std::move(v))); }
     template <class... S>
     ValuesQuerySet order_by(const S&... names) const {
-        const std::string list[] = {std::string(names)..., std::string()};
-        return order_by_list(std::span<const std::string>(list, sizeof...(S)));
+        const OrderBy list[] = {OrderBy(names)..., OrderBy("")};
+        return chain(detail::with_order_by(*q_, std::span<const OrderBy>(list, sizeof...(S))));
     }
     ValuesQuerySet order_by_list(std::span<const std::string> names) const;
     ValuesQuerySet reverse() const;

@@ -135,6 +135,34 @@ CONFORMANCE_TEST("orm: F expressions in filters, updates and annotations") {
     CT_CHECK_EQ(Book::objects.filter(col(&Book::price) > col(&Book::pages) / 10).count(), std::int64_t{3});  // after the update
 }
 
+CONFORMANCE_TEST("orm: order_by puts NULLs first or last on request, the same on every backend") {
+    Tables<Author, Book> tables(ctx);
+    seed_books();  // ratings: 4.5, NULL, 3.0, 4.0, NULL
+    const Strings nulls_last{"fibers for beginners", "Async 100%_done\\", "Fibers in Practice", "Pools & Deadlines", "Zero"};
+    CT_CHECK_EQ(titles(Book::objects.order_by(orm::asc("rating").nulls_last(), "title")), nulls_last);
+    CT_CHECK_EQ(titles(Book::objects.order_by(orm::asc("rating").nulls_first(), "title")),
+                (Strings{"Pools & Deadlines", "Zero", "fibers for beginners", "Async 100%_done\\", "Fibers in Practice"}));
+    CT_CHECK_EQ(titles(Book::objects.order_by(orm::desc("rating").nulls_first(), "title")),
+                (Strings{"Pools & Deadlines", "Zero", "Fibers in Practice", "Async 100%_done\\", "fibers for beginners"}));
+    CT_CHECK_EQ(titles(Book::objects.order_by(orm::desc("rating").nulls_last(), "-title")),
+                (Strings{"Fibers in Practice", "Async 100%_done\\", "fibers for beginners", "Zero", "Pools & Deadlines"}));
+    // reverse() turns NULLs-last into NULLs-first (as Django does), and last() follows it.
+    CT_CHECK_EQ(titles(Book::objects.order_by(orm::asc("rating").nulls_last(), "title").reverse()),
+                (Strings{"Zero", "Pools & Deadlines", "Fibers in Practice", "Async 100%_done\\", "fibers for beginners"}));
+    CT_CHECK_EQ(Book::objects.order_by(orm::asc("rating").nulls_first(), "title").last()->title, std::string("Fibers in Practice"));
+    // Plain names and terms mix; a term works on values() querysets and across relations too.
+    auto rows = Book::objects.values("title").order_by("-pages", orm::asc("rating").nulls_last()).list();
+    CT_REQUIRE(rows.size() == 5);
+    CT_CHECK_EQ(rows[0]["title"].as_text(), std::string("Fibers in Practice"));
+    // Without a request each database keeps its own habit, but the NULLs stay together at one end.
+    auto plain = titles(Book::objects.order_by("rating", "title"));
+    const bool first = plain.front() == "Pools & Deadlines";
+    const Strings nulls_first{"Pools & Deadlines", "Zero", "fibers for beginners", "Async 100%_done\\", "Fibers in Practice"};
+    CT_CHECK_EQ(plain, first ? nulls_first : nulls_last);
+    // A bad name in a term is the same FieldError as in a plain name.
+    CT_CHECK_THROWS_WITH(Book::objects.order_by(orm::desc("ratin").nulls_last()).list(), FieldError, "ratin");
+}
+
 CONFORMANCE_TEST("orm: order_by, reverse, slicing, first, last and distinct") {
     Tables<Author, Book> tables(ctx);
     seed_books();

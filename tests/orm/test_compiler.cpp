@@ -36,6 +36,12 @@ TEST_CASE("compiler: order_by, reverse, default ordering") {
     CHECK(tail(qs.reverse(), sqlite()) == " ORDER BY \"book\".\"price\" ASC, \"book\".\"title\" DESC");
     CHECK(tail(Book::objects.order_by("pk"), pg()) == " ORDER BY \"book\".\"id\" ASC");
     CHECK(tail(Book::objects.order_by("in_print"), pg()) == " ORDER BY \"book\".\"available\" ASC");
+    auto nulls = Book::objects.order_by(orm::desc("price").nulls_last(), orm::asc("title").nulls_first(), "id");
+    for (auto* d : {&pg(), &sqlite()})
+        CHECK(tail(nulls, *d) ==
+              " ORDER BY \"book\".\"price\" DESC NULLS LAST, \"book\".\"title\" ASC NULLS FIRST, \"book\".\"id\" ASC");
+    CHECK(tail(nulls.reverse(), pg()) ==
+          " ORDER BY \"book\".\"price\" ASC NULLS FIRST, \"book\".\"title\" DESC NULLS LAST, \"book\".\"id\" DESC");
     // The model's default ordering, replaced by order_by(), cleared by order_by() with no names.
     CHECK(Tag::objects.all().sql(pg()).text ==
           "SELECT \"tag\".\"id\", \"tag\".\"label\", \"tag\".\"weight\" FROM \"tag\" ORDER BY \"tag\".\"weight\" DESC, "
