@@ -66,10 +66,12 @@ std::shared_ptr<db::Database> database_ptr(std::string_view alias) {
         if (auto db = m.database.lock()) return db;
     std::shared_lock lock(r.mu);
     if (auto it = r.by_alias.find(alias); it != r.by_alias.end()) {
-        m.generation = r.generation.load(std::memory_order_relaxed);  // stable while mu is held
-        m.alias.assign(alias);
+        // The generation goes in last: a memo that could not be filled (no memory) stays stale.
+        m.generation = 0;
         m.interned = detail::intern_alias(alias);
+        m.alias.assign(alias);
         m.database = it->second;
+        m.generation = r.generation.load(std::memory_order_relaxed);  // stable while mu is held
         return it->second;
     }
     std::vector<std::string> names;
