@@ -1,5 +1,6 @@
-// The compiled half of RelatedOne<T> (the reverse side of a one-to-one): the owner's binding
-// checked, the one row whose one-to-one key is the owner's read lazily, and the error when none is.
+// The compiled half of RelatedOne<T> (the reverse side of a one-to-one): the one row whose
+// one-to-one key is the owner's read lazily, and the error when none is; also the error for any
+// relation member (sets too) whose owner is not saved.
 // select_related and prefetch_related fill the same cache (query.cpp, relations.cpp).
 #include <fmt/format.h>
 
@@ -21,12 +22,11 @@ std::string_view short_name(const ModelInfo& m) {
 
 }  // namespace
 
-const SetBinding& checked_one_binding(const SetBinding& b, const ModelInfo& target, std::string_view what) {
-    if (!b.relation || b.owner_pk.is_null())
-        throw InterfaceError(fmt::format("{} to an orm::RelatedOne<{}>: its owner is not saved (or not loaded from the "
-                                         "database) yet; save the owner first",
-                                         what, target.type_name()));
-    return b;
+void throw_unbound_member(std::string_view what, std::string_view member_before, const ModelInfo& target,
+                          std::string_view member_after) {
+    throw InterfaceError(fmt::format("{}{}{}{}: its owner is not saved (or not loaded from the database) yet; save the "
+                                     "owner first",
+                                     what, member_before, target.type_name(), member_after));
 }
 
 std::shared_ptr<void> related_one_fetch(const SetBinding& b) {

@@ -65,8 +65,15 @@ void related_add(const SetBinding& b, std::span<const Value> keys);
 void related_remove(const SetBinding& b, std::span<const Value> keys);
 void related_clear(const SetBinding& b);
 void related_set(const SetBinding& b, std::span<const Value> keys);
-// RelatedOne<T>: b when its owner is bound, else orm::InterfaceError (the owner is not saved).
-const SetBinding& checked_one_binding(const SetBinding& b, const ModelInfo& target, std::string_view what);
+// RelatedSet / ManyToMany / RelatedOne: b when its owner is bound, else orm::InterfaceError
+// "<what><member_before><target><member_after>: its owner is not saved ...".
+[[noreturn]] void throw_unbound_member(std::string_view what, std::string_view member_before, const ModelInfo& target,
+                                       std::string_view member_after);
+inline const SetBinding& checked_binding(const SetBinding& b, std::string_view what, std::string_view member_before,
+                                         const ModelInfo& target, std::string_view member_after) {
+    if (!b.relation || b.owner_pk.is_null()) throw_unbound_member(what, member_before, target, member_after);
+    return b;
+}
 // RelatedOne<T>: the row of T whose one-to-one key is the owner's, read on the owner's database
 // (a std::shared_ptr<T>, null when no row points at the owner).
 std::shared_ptr<void> related_one_fetch(const SetBinding& b);

@@ -39,7 +39,8 @@ T& ForeignKey<T, K>::get() const {
 template <class T>
 T* RelatedOne<T>::get_or_null() const {
     if (!loaded_) {
-        auto found = detail::related_one_fetch(detail::checked_one_binding(b_, model_info<T>(), "access"));
+        auto found = detail::related_one_fetch(
+            detail::checked_binding(b_, "access", " to an orm::RelatedOne<", model_info<T>(), ">"));
         // Another fiber may have filled the cache while this one waited for its query: the first
         // answer stays, so references it handed out remain valid.
         if (!loaded_) {
@@ -60,11 +61,7 @@ namespace detail {
 
 template <class T>
 const SetBinding& RelatedSetImpl<T>::binding(std::string_view what) const {
-    if (!b_.relation || b_.owner_pk.is_null())
-        throw InterfaceError(fmt::format("{} on a related set of {}: its owner is not saved (or not loaded from the "
-                                         "database) yet; save the owner first",
-                                         what, model_info<T>().type_name()));
-    return b_;
+    return checked_binding(b_, what, " on a related set of ", model_info<T>(), "");
 }
 
 template <class T>

@@ -63,6 +63,16 @@ std::string bio_or_dash(const Author& a) {
     return p ? p->bio : "-";
 }
 
+// Each author's bio ("-" for none), checking that eager loading left every profile loaded.
+Strings loaded_bios(Context& ctx, const std::vector<Author>& authors) {
+    Strings bios;
+    for (const auto& a : authors) {
+        CT_CHECK(a.profile.is_loaded());
+        bios.push_back(bio_or_dash(a));
+    }
+    return bios;
+}
+
 }  // namespace
 
 CONFORMANCE_TEST("orm RelatedOne: lazy access runs one SELECT on first access and caches the object or 'none'") {
@@ -148,12 +158,7 @@ CONFORMANCE_TEST("orm RelatedOne: select_related is one LEFT JOIN that caches th
     CT_CHECK_SELECTS(cap, 1);
     CT_CHECK(cap.sql().at(0).find("LEFT OUTER JOIN") != std::string::npos);
     CT_REQUIRE(authors.size() == 4);  // authors without a profile stay
-    Strings bios;
-    for (const auto& a : authors) {
-        CT_CHECK(a.profile.is_loaded());
-        bios.push_back(bio_or_dash(a));
-    }
-    CT_CHECK_EQ(bios, (Strings{"writes about fibers", "-", "-", "-"}));
+    CT_CHECK_EQ(loaded_bios(ctx, authors), (Strings{"writes about fibers", "-", "-", "-"}));
     CT_CHECK_THROWS_AS(authors[3].profile.get(), Profile::DoesNotExist);
     CT_CHECK_EQ(authors[0].profile->author.id(), std::optional<std::int64_t>(s.ann.id));
     CT_CHECK_EQ(std::string(authors[0].profile->db()), std::string("default"));
@@ -217,12 +222,7 @@ CONFORMANCE_TEST("orm RelatedOne: prefetch_related is one IN statement that cach
     CT_CHECK_SELECTS(cap, 2);
     CT_CHECK(cap.sql().at(1).find(" IN ") != std::string::npos);
     CT_REQUIRE(authors.size() == 4);
-    Strings bios;
-    for (const auto& a : authors) {
-        CT_CHECK(a.profile.is_loaded());
-        bios.push_back(bio_or_dash(a));
-    }
-    CT_CHECK_EQ(bios, (Strings{"writes about fibers", "-", "-", "-"}));
+    CT_CHECK_EQ(loaded_bios(ctx, authors), (Strings{"writes about fibers", "-", "-", "-"}));
     CT_CHECK_THROWS_AS(authors[1].profile.get(), Profile::DoesNotExist);
     CT_CHECK_EQ(authors[0].profile->author.id(), std::optional<std::int64_t>(s.ann.id));
     CT_CHECK_SELECTS(cap, 2);
