@@ -56,12 +56,12 @@ public:
     }
 
     T get(const Q& q) const { return all().get(q); }
-    T get(std::string lookup, Operand v) const {
+    T get(std::string_view lookup, Operand v) const {
         // The primary-key fast path of QuerySet<T>::get, without building the QuerySet (a Query
         // allocation) first: a fresh queryset is plain and routed (empty alias).
         if (v.kind() == Operand::Kind::value && detail::is_pk_lookup(model_info<T>(), lookup))
             return detail::get_by_pk<T>(v.value(), {});
-        return all().get(std::move(lookup), std::move(v));
+        return all().get(lookup, std::move(v));
     }
     std::optional<T> first() const { return all().first(); }
     std::optional<T> last() const { return all().last(); }

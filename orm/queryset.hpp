@@ -40,6 +40,14 @@ T get_by_pk(const Value& pk, std::string_view alias) {
     return obj;
 }
 
+// get() by primary key with the select_related joins of `q` (no prefetch): one statement.
+template <class T>
+T get_related_by_pk(const Query& q, const Value& pk) {
+    T obj{};
+    if (!fetch_by_pk_related(q, pk, &obj)) check_get_result(*q.model, 0);
+    return obj;
+}
+
 }  // namespace detail
 
 template <class T>
@@ -179,24 +187,20 @@ public:
         return std::move(rows.front());
     }
     T get(const Q& q) const { return filter(q).get(); }
-    T get(std::string lookup, Operand v) const {
+    T get(std::string_view lookup, Operand v) const {
         const ModelInfo& m = model_info<T>();
         if (v.kind() == Operand::Kind::value && !lock_ && detail::is_pk_lookup(m, lookup) &&
             detail::is_plain_with_related(*q_)) {
             // is_plain(), without testing is_plain_with_related() twice
             if (q_->joins.empty() && q_->select_related.empty() && q_->prefetch.empty())
                 return detail::get_by_pk<T>(v.value(), q_->alias);
-            if (q_->prefetch.empty()) {
-                T obj{};
-                if (!detail::fetch_by_pk_related(*q_, v.value(), &obj)) detail::check_get_result(m, 0);
-                return obj;
-            }
+            if (q_->prefetch.empty()) return detail::get_related_by_pk<T>(*q_, v.value());
             std::vector<T> rows(1);
             if (!detail::fetch_by_pk_related(*q_, v.value(), &rows[0])) detail::check_get_result(m, 0);
             prefetch(rows);
             return std::move(rows.front());
         }
-        return filter(std::move(lookup), std::move(v)).get();
+        return filter(std::string(lookup), std::move(v)).get();
     }
 
     // The first / last row by the ordering (the primary key when unordered); nullopt when empty.
