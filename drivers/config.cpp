@@ -8,14 +8,16 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "drivers/backend.hpp"
 #include "drivers/errors.hpp"
+#include "drivers/features.hpp"
 
 namespace orm::db {
 
 const std::vector<std::string_view>& common_url_options() {
     static const std::vector<std::string_view> names = {
         "pool_size", "pool_timeout", "health_check_interval", "statement_timeout", "connect_timeout",
-        "statement_cache_size",
+        "statement_cache_size", "disable_features",
     };
     return names;
 }
@@ -98,6 +100,37 @@ std::vector<std::pair<std::string, std::string>> split_query_string(std::string_
     return out;
 }
 
+namespace {
+
+// The backend's features with the comma-separated flags in `names` switched off.
+std::shared_ptr<const Features> disable_features(const ConnectionConfig& cfg, std::string_view names) {
+    if (!cfg.backend) throw InterfaceError("option disable_features: no backend chosen yet");
+    auto out = std::make_shared<Features>(cfg.backend->features());
+    std::size_t start = 0;
+    while (start <= names.size()) {
+        std::size_t comma = names.find(',', start);
+        if (comma == std::string_view::npos) comma = names.size();
+        std::string_view name = names.substr(start, comma - start);
+        while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+        while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+        start = comma + 1;
+        if (name.empty()) continue;
+        const FeatureFlag* found = nullptr;
+        for (const auto& f : feature_flags())
+            if (f.name == name) found = &f;
+        if (!found) {
+            std::vector<std::string_view> valid;
+            for (const auto& f : feature_flags()) valid.push_back(f.name);
+            throw InterfaceError(fmt::format("option disable_features: unknown feature '{}'; feature names are {}",
+                                             name, fmt::join(valid, ", ")));
+        }
+        out.get()->*(found->flag) = false;
+    }
+    return out;
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> apply_common_options(
     ConnectionConfig& cfg, std::vector<std::pair<std::string, std::string>> pairs) {
     std::vector<std::pair<std::string, std::string>> rest;
@@ -119,6 +152,8 @@ std::vector<std::pair<std::string, std::string>> apply_common_options(
                                        : parse_duration_option(k, v);
         } else if (k == "statement_cache_size") {
             cfg.statement_cache_size = parse_size_option(k, v);
+        } else if (k == "disable_features") {
+            cfg.features = disable_features(cfg, v);
         } else {
             rest.emplace_back(std::move(k), std::move(v));
         }

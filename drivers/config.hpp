@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,7 @@
 namespace orm::db {
 
 class Backend;
+struct Features;
 
 struct PoolOptions {
     std::size_t max_size = 4;                              // URL: pool_size
@@ -30,6 +32,10 @@ struct ConnectionConfig {
     std::chrono::milliseconds connect_timeout{10'000};     // URL: connect_timeout
     std::size_t statement_cache_size = 256;                // URL: statement_cache_size (0: no cache)
     std::map<std::string, std::string, std::less<>> options;  // backend-specific URL options
+    // The backend's features with some switched off (URL: disable_features=a,b), so code can be
+    // run as it would on a backend without them (e.g. INSERT without RETURNING); null: the
+    // backend's own. Connection::features() and Database::features() answer with it.
+    std::shared_ptr<const Features> features;
 };
 
 // The option names every backend accepts in a URL query string.

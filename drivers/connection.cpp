@@ -8,7 +8,10 @@
 namespace orm::db {
 
 const Dialect& Connection::dialect() const { return backend().dialect(); }
-const Features& Connection::features() const { return backend().features(); }
+const Features& Connection::features() const {
+    const auto& overridden = config().features;
+    return overridden ? *overridden : backend().features();
+}
 
 void Connection::savepoint(std::string_view name) { execute_script(dialect().savepoint_sql(name)); }
 void Connection::release_savepoint(std::string_view name) { execute_script(dialect().release_savepoint_sql(name)); }

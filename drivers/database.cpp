@@ -3,6 +3,7 @@
 
 #include "drivers/backend.hpp"
 #include "drivers/connection.hpp"
+#include "drivers/features.hpp"
 
 namespace orm::db {
 
@@ -15,7 +16,7 @@ Database::Database(ConnectionConfig cfg)
       pool_([this] { return cfg_.backend->connect(cfg_); }, cfg_.pool, cfg_.url) {}
 
 const Dialect& Database::dialect() const { return cfg_.backend->dialect(); }
-const Features& Database::features() const { return cfg_.backend->features(); }
+const Features& Database::features() const { return cfg_.features ? *cfg_.features : cfg_.backend->features(); }
 
 std::unique_ptr<Connection> Database::connect() const { return cfg_.backend->connect(cfg_); }
 

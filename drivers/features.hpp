@@ -2,10 +2,19 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
 namespace orm::db {
+
+// The pattern language of the regex / iregex lookups (Features::regex_syntax).
+enum class RegexSyntax : std::uint8_t {
+    none,        // no regular expression lookups
+    ecmascript,  // std::regex ECMAScript (SQLite here): \b word boundary, no lookbehind
+    posix_are,   // PostgreSQL's advanced regular expressions: \y word boundary, \b is a backspace,
+                 // lookbehind (?<=...), [[:<:]] / \m \M word starts and ends
+};
 
 struct Features {
     // INSERT/UPDATE/DELETE ... RETURNING cols.
@@ -33,6 +42,10 @@ struct Features {
     bool case_insensitive_matches_non_ascii = false;
     // Regular expression lookups run in the database.
     bool supports_regex = false;
+    // Which syntax those patterns use. The common ground (classes [a-z], anchors ^ $, . * + ?,
+    // alternation, groups, {m,n}, \d \s \w) means the same on every backend; beyond it a pattern
+    // may mean something else or be an error elsewhere (the conformance suite shows where).
+    RegexSyntax regex_syntax = RegexSyntax::none;
     // Several connections can write at the same time (else writers serialize on a file lock).
     bool supports_concurrent_writers = false;
     // Enforces varchar(n) lengths itself (else only the ORM checks max_length).

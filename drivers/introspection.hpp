@@ -1,8 +1,9 @@
-// Introspection: reads back what tables, columns and indexes a database holds.
+// Introspection: reads back what tables, columns, indexes and foreign keys a database holds.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace orm::db {
@@ -24,6 +25,14 @@ struct IndexInfo {
     bool primary = false;
 };
 
+// One foreign key constraint (single-column, as the schema editor makes them).
+struct ForeignKeyInfo {
+    std::string column;             // in this table
+    std::string referenced_table;
+    std::string referenced_column;  // empty: the constraint names none (SQLite: the primary key)
+    std::string on_delete;          // "CASCADE", "SET NULL", "RESTRICT", "NO ACTION" or "SET DEFAULT"
+};
+
 class Introspection {
 public:
     virtual ~Introspection() = default;
@@ -32,6 +41,9 @@ public:
     // Columns in declaration order; empty when the table does not exist.
     virtual std::vector<ColumnInfo> columns(Connection& conn, std::string_view table) const = 0;
     virtual std::vector<IndexInfo> indexes(Connection& conn, std::string_view table) const = 0;
+    // Foreign key constraints of the table, sorted by column (one entry per constraint, so a
+    // column constrained twice shows twice); empty when the table does not exist.
+    virtual std::vector<ForeignKeyInfo> foreign_keys(Connection& conn, std::string_view table) const = 0;
     bool table_exists(Connection& conn, std::string_view table) const;
 };
 

@@ -161,6 +161,9 @@ void refresh_object(const ModelInfo& m, void* obj, std::string_view alias) {
     if (!fetch_by_pk(m, m.pk().access->get(obj), on, obj))
         m.throw_does_not_exist(fmt::format("{} matching query does not exist (refresh_from_db with {} = {}).",
                                            m.type_name(), m.pk().name, m.pk().access->get(obj).debug_string()));
+    // As in Django: cached related objects and prefetched rows are read again on next access
+    // (the foreign keys' cached objects went with the reload already).
+    m.forget_related(obj);
 }
 
 void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t stride, std::string_view alias_arg,

@@ -164,11 +164,14 @@ public:
     void bind(void* obj, const Value& owner_pk, const std::string* alias, const SetMember* m) const override {
         auto& set = static_cast<T*>(obj)->*member_;
         SetBinding& b = RelationAccess::binding(set);
-        if (!(b.owner_pk == owner_pk) || b.relation != m->relation) RelationAccess::prefetched(set).reset();
+        // Another owner, relation or database: what was prefetched is not this owner's.
+        if (!(b.owner_pk == owner_pk) || b.relation != m->relation || b.alias != alias)
+            RelationAccess::prefetched(set).reset();
         b.relation = m->relation;
         b.owner_pk = owner_pk;
         b.alias = alias;
     }
+    void forget_related(void* obj) const override { RelationAccess::prefetched(static_cast<T*>(obj)->*member_).reset(); }
     void set_prefetched(void* obj, std::shared_ptr<void> rows) const override {
         RelationAccess::prefetched(static_cast<T*>(obj)->*member_) =
             std::static_pointer_cast<std::vector<R>>(std::move(rows));
@@ -192,7 +195,7 @@ public:
     void bind(void* obj, const Value& owner_pk, const std::string* alias, const SetMember* m) const override {
         auto& one = static_cast<T*>(obj)->*member_;
         SetBinding& b = RelationAccess::binding(one);
-        if (!(b.owner_pk == owner_pk) || b.relation != m->relation) one.reset();
+        if (!(b.owner_pk == owner_pk) || b.relation != m->relation || b.alias != alias) one.reset();
         b.relation = m->relation;
         b.owner_pk = owner_pk;
         b.alias = alias;
@@ -210,6 +213,7 @@ public:
         RelationAccess::cache(one).reset();
         RelationAccess::loaded(one) = true;
     }
+    void forget_related(void* obj) const override { (static_cast<T*>(obj)->*member_).reset(); }
 
 private:
     RelatedOne<R> T::*member_;

@@ -238,6 +238,10 @@ void ModelInfo::bind(void* obj, const std::string* alias) const {
     }
 }
 
+void ModelInfo::forget_related(void* obj) const {
+    for (const auto& m : set_members_) m.access->forget_related(obj);
+}
+
 std::string ModelInfo::describe_object(const Value& pk) const {
     std::string_view name = type_name_;
     if (auto pos = name.rfind("::"); pos != std::string_view::npos) name.remove_prefix(pos + 2);

@@ -55,6 +55,8 @@ public:
     virtual void set_related_object(void* /*obj*/, std::shared_ptr<void> /*target*/) const {}
     // RelatedOne: caches "no row points here" (get_or_null() is then nullptr without a query).
     virtual void set_no_related_object(void* /*obj*/) const {}
+    // Sets and RelatedOne: forgets what prefetch_related / select_related / a lazy load cached.
+    virtual void forget_related(void* /*obj*/) const {}
     // Sets: the prefetched rows (a std::vector of the target type), replaced wholesale.
     virtual void set_prefetched(void* /*obj*/, std::shared_ptr<void> /*rows*/) const {}
 };
@@ -202,6 +204,9 @@ public:
     // Records the database an object came from and binds its relation members to its key
     // (after loading or inserting it).
     void bind(void* obj, const std::string* alias) const;
+    // Forgets the related objects and rows the object's sets and RelatedOne members cached
+    // (refresh_from_db: the next access reads the database again).
+    void forget_related(void* obj) const;
     // "Book(id=3)": for messages naming objects.
     std::string describe_object(const Value& pk) const;
     // Like find(), but throws orm::FieldError listing the choices.

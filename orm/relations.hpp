@@ -156,7 +156,7 @@ public:
 // calling fiber waits for it), or comes with the owner through select_related("restaurant")
 // (a LEFT JOIN) or prefetch_related("restaurant"). "No row" is cached too. The owner must be
 // saved (or loaded): orm::InterfaceError otherwise. The cache is not refreshed by later writes:
-// reset() forgets it.
+// reset() forgets it, and so does the owner's refresh_from_db() (or a save to another database).
 template <class T>
 class RelatedOne {
 public:

@@ -8,6 +8,7 @@
 
 #include "drivers/backend.hpp"
 #include "drivers/features.hpp"
+#include "drivers/introspection.hpp"
 #include "orm/atomic.hpp"
 #include "orm/routers.hpp"
 #include "orm/session.hpp"
@@ -84,14 +85,19 @@ void create_tables(std::span<const ModelInfo* const> all, std::string_view alias
         // SQLite accepts references to tables that do not exist yet; elsewhere a reference
         // inside a cycle is added once both tables exist.
         const bool forward_refs_ok = d.name() == "sqlite";
+        // CREATE TABLE IF NOT EXISTS leaves an existing table as it is: so must the foreign keys
+        // added after it (a second ALTER TABLE ... ADD FOREIGN KEY would add a second constraint).
+        std::vector<std::string> existed;
+        if (!forward_refs_ok && if_not_exists) existed = lease.conn().backend().introspection().table_names(lease.conn());
         std::vector<const ModelInfo*> created;
         std::vector<std::string> later;
         for (const ModelInfo* m : models) {
             db::TableSpec spec = m->table_spec();
-            if (!forward_refs_ok) {
+            const bool new_table = std::find(existed.begin(), existed.end(), spec.name) == existed.end();
+            if (!forward_refs_ok && new_table) {
                 for (auto& c : spec.columns) {
                     if (!c.references || c.references->table == spec.name) continue;
-                    bool exists_yet = false;
+                    bool exists_yet = std::find(existed.begin(), existed.end(), c.references->table) != existed.end();
                     for (const ModelInfo* done : created) exists_yet = exists_yet || done->table() == c.references->table;
                     bool listed = false;
                     for (const ModelInfo* any : models) listed = listed || any->table() == c.references->table;

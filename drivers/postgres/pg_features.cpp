@@ -22,6 +22,7 @@ const Features& pg_features() {
         // a database created with LC_CTYPE=C folds ASCII only.
         x.case_insensitive_matches_non_ascii = true;
         x.supports_regex = true;
+        x.regex_syntax = RegexSyntax::posix_are;
         x.supports_concurrent_writers = true;
         x.enforces_max_length = true;
         x.strict_column_types = true;

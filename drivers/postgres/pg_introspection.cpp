@@ -90,4 +90,24 @@ std::vector<IndexInfo> PgIntrospection::indexes(Connection& conn, std::string_vi
     return out;
 }
 
+std::vector<ForeignKeyInfo> PgIntrospection::foreign_keys(Connection& conn, std::string_view table) const {
+    auto r = conn.execute(
+        "SELECT a.attname, rc.relname, ra.attname, "
+        "CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'r' THEN 'RESTRICT' "
+        "WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END "
+        "FROM pg_catalog.pg_constraint c "
+        "JOIN pg_catalog.pg_class rc ON rc.oid = c.confrelid "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+        "JOIN pg_catalog.pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = c.confkey[1] "
+        "WHERE c.contype = 'f' AND c.conrelid = pg_catalog.to_regclass(pg_catalog.quote_ident($1)) "
+        "ORDER BY a.attname, c.conname",
+        {Value(table)});
+    std::vector<ForeignKeyInfo> out;
+    while (r.next()) {
+        auto row = r.row();
+        out.push_back({row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2), row.get<std::string>(3)});
+    }
+    return out;
+}
+
 }  // namespace orm::db::postgres

@@ -13,6 +13,7 @@ public:
     // Types are reported as the schema editor writes them: "varchar(20)", "timestamptz", "bigint".
     std::vector<ColumnInfo> columns(Connection& conn, std::string_view table) const override;
     std::vector<IndexInfo> indexes(Connection& conn, std::string_view table) const override;
+    std::vector<ForeignKeyInfo> foreign_keys(Connection& conn, std::string_view table) const override;
 };
 
 // format_type() spelling -> the short spelling ("character varying(20)" -> "varchar(20)").

@@ -26,6 +26,7 @@ Features make_features() {
     // The built-in NOCASE / LIKE / lower() fold ASCII only (without the ICU extension).
     f.case_insensitive_matches_non_ascii = false;
     f.supports_regex = true;  // std::regex functions registered on every connection (sqlite_regexp.cpp)
+    f.regex_syntax = RegexSyntax::ecmascript;
     f.supports_concurrent_writers = false;
     f.enforces_max_length = false;
     f.strict_column_types = false;

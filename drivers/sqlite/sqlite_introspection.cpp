@@ -79,4 +79,23 @@ std::vector<IndexInfo> SqliteIntrospection::indexes(Connection& conn, std::strin
     return out;
 }
 
+std::vector<ForeignKeyInfo> SqliteIntrospection::foreign_keys(Connection& conn, std::string_view table) const {
+    Result r = conn.execute("SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq",
+                            {Value(table)});
+    std::vector<ForeignKeyInfo> out;
+    while (r.next()) {
+        auto row = r.row();
+        ForeignKeyInfo fk;
+        fk.column = row.get<std::string>(0);
+        fk.referenced_table = row.get<std::string>(1);
+        // NULL "to": the referenced table's primary key.
+        fk.referenced_column = row.get<std::optional<std::string>>(2).value_or(std::string());
+        fk.on_delete = row.get<std::string>(3);
+        out.push_back(std::move(fk));
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const ForeignKeyInfo& a, const ForeignKeyInfo& b) { return a.column < b.column; });
+    return out;
+}
+
 }  // namespace orm::db::sqlite

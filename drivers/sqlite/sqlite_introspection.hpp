@@ -13,6 +13,7 @@ public:
     // Includes the primary key: as SQLite's own "sqlite_autoindex_..." index, or, for an INTEGER
     // PRIMARY KEY (the rowid, which has no separate index), as an entry with an empty name.
     std::vector<IndexInfo> indexes(Connection& conn, std::string_view table) const override;
+    std::vector<ForeignKeyInfo> foreign_keys(Connection& conn, std::string_view table) const override;
 };
 
 }  // namespace orm::db::sqlite

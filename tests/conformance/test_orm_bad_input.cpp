@@ -1,7 +1,10 @@
 // ORM conformance, bad input: unknown fields and lookups (FieldError listing the choices), values
 // over max_length and NULL into non-null fields (rejected before any SQL is sent), values of the
 // wrong type, and SQL-injection-shaped strings (stored and matched verbatim, or rejected).
+#include <cctype>
+
 #include "tests/conformance/test_orm_models.hpp"
+#include "tests/conformance/test_rel_models.hpp"
 
 using namespace orm;
 using namespace weft::conformance;
@@ -81,6 +84,22 @@ CONFORMANCE_TEST("orm bad input: values of the wrong type give a clear error") {
     CT_CHECK_THROWS_WITH(Book::objects.all().slice(0, 2).filter("pages", 1), InterfaceError, "slice");
 }
 
+namespace {
+
+// `s` with every character that is not a letter, digit or space escaped with a backslash: a
+// literal in both ECMAScript and PostgreSQL's advanced regular expressions.
+std::string regex_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (!std::isalnum(u) && c != ' ' && u < 0x80) out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
 CONFORMANCE_TEST("orm bad input: injection-shaped strings are stored and matched verbatim") {
     Tables<Author, Book> tables(ctx);
     const std::vector<std::string> evil{
@@ -108,6 +127,23 @@ CONFORMANCE_TEST("orm bad input: injection-shaped strings are stored and matched
         CT_CHECK_EQ(Author::objects.filter("name__gte", s).filter("name__lte", s).count(), std::int64_t{1});
         CT_CHECK_EQ(Author::objects.exclude("name", s).count(), std::int64_t(evil.size() - 1));
         CT_CHECK_EQ(Author::objects.get("email", s).name, s);
+        // Ordered comparisons: whatever the collation, each value splits the rows in two.
+        CT_CHECK_EQ(Author::objects.filter("name__gt", s).count() + Author::objects.filter("name__lte", s).count(),
+                    std::int64_t(evil.size()));
+        CT_CHECK_EQ(Author::objects.filter("name__lt", s).count() + Author::objects.filter("name__gte", s).count(),
+                    std::int64_t(evil.size()));
+        CT_CHECK_EQ(Author::objects.filter("name__lt", s).filter("name__gt", s).count(), std::int64_t{0});
+        if (ctx.features().supports_regex) {
+            // A value is a pattern, never SQL: escaped, it matches itself; as it stands it either
+            // matches as a pattern or is the database's pattern error.
+            CT_CHECK_EQ(Author::objects.filter("name__regex", "^" + regex_escape(s) + "$").count(), std::int64_t{1});
+            CT_CHECK_EQ(Author::objects.filter("name__iregex", "^" + regex_escape(s) + "$").count(), std::int64_t{1});
+            try {
+                const auto n = Author::objects.filter("name__regex", s).count();
+                CT_CHECK(n >= 0 && n <= std::int64_t(evil.size()));
+            } catch (const DatabaseError&) {
+            }
+        }
     }
     Author::objects.filter("name", evil[0]).update({{"email", evil[1]}});
     CT_CHECK_EQ(std::string(*Author::objects.get("name", evil[0]).email), evil[1]);
@@ -117,4 +153,26 @@ CONFORMANCE_TEST("orm bad input: injection-shaped strings are stored and matched
     CT_CHECK_THROWS_AS(Author::objects.values("name FROM weft_ct_orm_author --"), FieldError);
     CT_CHECK_THROWS_AS(Author::objects.filter("name = name OR 1=1 --", "x"), FieldError);
     CT_CHECK_EQ(Author::objects.count(), std::int64_t(evil.size()));
+}
+
+CONFORMANCE_TEST("orm bad input: injection-shaped strings across relations are matched verbatim") {
+    namespace rm = weft::conformance::rel_models;
+    rm::Library tables(ctx);
+    const std::vector<std::string> evil{"Robert'); DROP TABLE weft_ct_rel_book;--", "' OR '1'='1", "%_\\%", "$1 ?"};
+    for (const auto& s : evil) {
+        auto a = rm::Author::objects.create({.name = s});
+        auto b = rm::Book::objects.create({.title = s, .price = 1, .pages = 1, .author = a});
+        auto t = rm::Tag::objects.create({.name = s});
+        b.tags.add(t);
+    }
+    for (const auto& s : evil) {
+        CT_CHECK_EQ(rm::Book::objects.filter("author__name", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(rm::Book::objects.filter("author__name__icontains", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(rm::Book::objects.filter("tags__name__startswith", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(rm::Author::objects.filter("books__title__endswith", s).count(), std::int64_t{1});
+        CT_CHECK_EQ(rm::Author::objects.exclude("books__title", s).count(), std::int64_t(evil.size() - 1));
+        CT_CHECK_EQ(rm::Tag::objects.filter("books__author__name__iexact", s).get().name, s);
+    }
+    CT_CHECK_EQ(rm::Book::objects.count(), std::int64_t(evil.size()));
+    CT_CHECK_EQ(rm::Tag::objects.count(), std::int64_t(evil.size()));
 }

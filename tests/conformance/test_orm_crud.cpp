@@ -224,6 +224,49 @@ CONFORMANCE_TEST("orm: bulk_create inserts in batches within the parameter limit
     CT_CHECK(!Author::objects.filter("name", "fresh").exists());
 }
 
+CONFORMANCE_TEST("orm: without RETURNING, inserts take the last insert id or say why they cannot") {
+    Tables<Author, Book> tables(ctx);
+    // The same backend with RETURNING switched off (URL option disable_features); on an
+    // in-memory SQLite database this is a database of its own, so it gets the tables too.
+    orm::connect(ctx.url_with("disable_features=supports_returning,can_return_rows_from_bulk_insert"), "plain");
+    struct Disconnect {
+        ~Disconnect() { orm::disconnect("plain"); }
+    } disconnect;
+    const auto& f = orm::database("plain").features();
+    CT_CHECK(!f.supports_returning);
+    CT_CHECK(!f.can_return_rows_from_bulk_insert);
+    CT_CHECK_EQ(f.supports_regex, ctx.features().supports_regex);  // the rest as the backend has them
+    orm::create_tables<Author, Book>("plain");
+    Capture log;
+    if (f.has_last_insert_id) {
+        Author ann{.name = "Ann"};
+        ann.save("plain");
+        Author bob = Author::objects.using_db("plain").create({.name = "Bob"});
+        CT_CHECK(ann.id > 0);
+        CT_CHECK(bob.id > ann.id);
+        CT_CHECK_EQ(Author::objects.using_db("plain").get("pk", bob.id).name, std::string("Bob"));
+        for (const auto& s : log.sql()) CT_CHECK(s.find("RETURNING") == std::string::npos);
+    } else {
+        // Neither way to learn the new key: refused before anything is written, saying why.
+        Author ann{.name = "Ann"};
+        CT_CHECK_THROWS_WITH(ann.save("plain"), NotSupportedError, "neither RETURNING nor a last insert id");
+        CT_CHECK_EQ(ann.id, std::int64_t{0});
+        CT_CHECK_EQ(Author::objects.using_db("plain").count(), std::int64_t{0});
+        // A key the application chooses needs neither.
+        Author chosen{.id = 41, .name = "Chosen"};
+        chosen.save("plain");
+        CT_CHECK_EQ(Author::objects.using_db("plain").get("pk", 41).name, std::string("Chosen"));
+    }
+    // bulk_create inserts every row; the keys stay unset where the backend cannot return them.
+    std::vector<Author> batch{{.name = "b1"}, {.name = "b2"}, {.name = "b3"}};
+    Author::objects.using_db("plain").bulk_create(batch);
+    CT_CHECK_EQ(Author::objects.using_db("plain").filter("name__startswith", "b").count(), std::int64_t{3});
+    for (const auto& a : batch) CT_CHECK_EQ(a.id, std::int64_t{0});
+    // A misspelt feature name is refused with the valid names.
+    CT_CHECK_THROWS_WITH(orm::db::Database::open(ctx.url_with("disable_features=supports_returnin")), InterfaceError,
+                         "unknown feature 'supports_returnin'; feature names are supports_returning");
+}
+
 CONFORMANCE_TEST("orm: get_or_create and update_or_create") {
     Tables<Author> tables(ctx);
     auto [a, created] = Author::objects.get_or_create({{"name", "Ann"}}, {{"email", "ann@x"}});

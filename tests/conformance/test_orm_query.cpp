@@ -72,9 +72,19 @@ CONFORMANCE_TEST("orm: case-insensitive lookups on non-ASCII text follow case_in
     CT_CHECK_EQ(Author::objects.filter("name__icontains", "LODIE").count(), std::int64_t{1});
     CT_CHECK_EQ(Author::objects.filter("name__iexact", "élodie").count(), std::int64_t{folds ? 1 : 0});
     CT_CHECK_EQ(Author::objects.filter("name__istartswith", "å").count(), std::int64_t{folds ? 1 : 0});
+    Author::objects.create({.name = "André"});
+    CT_CHECK_EQ(Author::objects.filter("name__icontains", "É").count(), std::int64_t{folds ? 2 : 1});
+    CT_CHECK_EQ(Author::objects.filter("name__iendswith", "É").count(), std::int64_t{folds ? 1 : 0});
+    CT_CHECK_EQ(Author::objects.filter("name__iendswith", "RÉ").count(), std::int64_t{folds ? 1 : 0});
+    if (ctx.features().supports_regex) {
+        CT_CHECK_EQ(Author::objects.filter("name__iregex", "^é").count(), std::int64_t{folds ? 1 : 0});
+        CT_CHECK_EQ(Author::objects.filter("name__iregex", "^åsa$").count(), std::int64_t{folds ? 1 : 0});
+        CT_CHECK_EQ(Author::objects.filter("name__iregex", "^[a-z]+é$").count(), std::int64_t{1});  // ASCII folds
+    }
     // Exact and case-sensitive lookups on non-ASCII text agree everywhere.
     CT_CHECK_EQ(Author::objects.filter("name__startswith", "Él").count(), std::int64_t{1});
-    CT_CHECK_EQ(Author::objects.filter("name__contains", "é").count(), std::int64_t{0});
+    CT_CHECK_EQ(Author::objects.filter("name__contains", "é").count(), std::int64_t{1});
+    CT_CHECK_EQ(Author::objects.filter("name__endswith", "É").count(), std::int64_t{0});
 }
 
 CONFORMANCE_TEST("orm: regex and iregex lookups") {
@@ -90,6 +100,35 @@ CONFORMANCE_TEST("orm: regex and iregex lookups") {
     CT_CHECK_EQ(Book::objects.filter("isbn__regex", "^[0-9]+$").count(), std::int64_t{3});  // NULLs never match
     // A malformed pattern is the database's error, not a crash or a silent non-match.
     CT_CHECK_THROWS_AS(Book::objects.filter("title__regex", "(unclosed").count(), DatabaseError);
+}
+
+CONFORMANCE_TEST("orm: regex patterns beyond the common ground follow regex_syntax") {
+    CT_REQUIRE_FEATURE(supports_regex);
+    Tables<Author, Book> tables(ctx);
+    seed_books();
+    using orm::db::RegexSyntax;
+    const RegexSyntax syntax = ctx.features().regex_syntax;
+    CT_CHECK(syntax == RegexSyntax::ecmascript || syntax == RegexSyntax::posix_are);
+    auto count = [](const char* lookup, const char* pattern) { return Book::objects.filter(lookup, pattern).count(); };
+    // The common ground: the same answer everywhere.
+    CT_CHECK_EQ(count("title__regex", "^\\w+ (in|for) \\w+$"), std::int64_t{2});
+    CT_CHECK_EQ(count("title__regex", "\\d{3}"), std::int64_t{1});
+    CT_CHECK_EQ(count("title__iregex", "^(fibers|zero)"), std::int64_t{3});
+    CT_CHECK_EQ(count("title__regex", "[[:upper:]][[:lower:]]+ & "), std::int64_t{1});  // POSIX classes
+    if (syntax == RegexSyntax::ecmascript) {
+        // \b is a word boundary; \y is just "y"; lookbehind is an error.
+        CT_CHECK_EQ(count("title__iregex", "\\bfibers\\b"), std::int64_t{2});
+        CT_CHECK_EQ(count("title__regex", "As\\ync"), std::int64_t{1});
+        CT_CHECK_THROWS_AS(count("title__regex", "(?<=in )Practice"), DatabaseError);
+    } else {
+        // \y is the word boundary; \b is a backspace (no title has one); lookbehind works.
+        CT_CHECK_EQ(count("title__iregex", "\\yfibers\\y"), std::int64_t{2});
+        CT_CHECK_EQ(count("title__iregex", "\\bfibers\\b"), std::int64_t{0});
+        CT_CHECK_EQ(count("title__regex", "As\\ync"), std::int64_t{0});
+        CT_CHECK_EQ(count("title__regex", "(?<=in )Practice"), std::int64_t{1});
+    }
+    // Either way the connection stays usable after a pattern error.
+    CT_CHECK_EQ(Book::objects.count(), std::int64_t{5});
 }
 
 CONFORMANCE_TEST("orm: Q objects with &, |, ~ and exclude keep Django's NULL semantics") {
@@ -251,6 +290,45 @@ CONFORMANCE_TEST("orm: aggregate and annotate with Count, Sum, Avg, Min, Max") {
     CT_CHECK_EQ(busy.size(), std::size_t{1});
     CT_CHECK_EQ(Book::objects.values("author_id").annotate("n", Count("id")).aggregate(Max("n")), Value(std::int64_t{3}));
     CT_CHECK_EQ(Book::objects.order_by("price").slice(0, 3).aggregate(Sum("price")), Value(21.25));
+
+    // Avg, Min and Max per group, on real, integer, date and text columns; NULLs are skipped
+    // and a group with only NULLs gives NULL.
+    using std::chrono::year;
+    auto stats = Book::objects.values("author_id")
+                     .annotate("avg_price", Avg("price"))
+                     .annotate("avg_pages", Avg("pages"))
+                     .annotate("min_price", Min("price"))
+                     .annotate("max_rating", Max("rating"))
+                     .annotate("first_out", Min("published"))
+                     .annotate("last_title", Max("title"))
+                     .order_by("author_id");
+    CT_REQUIRE(stats.size() == 2);
+    const auto& ann_row = stats.list()[0];
+    const auto& bob_row = stats.list()[1];
+    CT_CHECK_EQ(ann_row["avg_price"], Value(21.25));
+    CT_CHECK_EQ(ann_row["avg_pages"], Value(235.0));
+    CT_CHECK_EQ(ann_row["min_price"], Value(12.5));
+    CT_CHECK_EQ(ann_row["max_rating"], Value(4.5));
+    CT_CHECK_EQ(ann_row["first_out"], Value(Date(year(2021) / 3 / 1)));
+    CT_CHECK_EQ(ann_row["last_title"], Value("Pools & Deadlines"));  // "P" after "F" in any collation
+    CT_CHECK(std::abs(bob_row["avg_price"].as_double() - 28.75 / 3) < 1e-9);
+    CT_CHECK_EQ(bob_row["min_price"], Value(0.0));
+    CT_CHECK_EQ(bob_row["max_rating"], Value(4.0));
+    CT_CHECK_EQ(bob_row["first_out"], Value(Date(year(2019) / 7 / 14)));
+    // Filtering and ordering on those annotations (HAVING, ORDER BY).
+    auto cheap = Book::objects.values("author_id").annotate("avg_price", Avg("price")).filter("avg_price__lt", 10);
+    CT_CHECK_EQ(cheap.count(), std::int64_t{1});
+    CT_CHECK_EQ(Book::objects.values("author_id")
+                    .annotate("top", Max("price"))
+                    .order_by("-top")
+                    .list()
+                    .front()
+                    ["top"],
+                Value(30.0));
+    auto no_rating = Book::objects.filter("rating__isnull", true).values("author_id").annotate("r", Max("rating"));
+    CT_REQUIRE(no_rating.size() == 2);
+    CT_CHECK(no_rating.list()[0]["r"].is_null());
+    CT_CHECK(no_rating.list()[1]["r"].is_null());
 }
 
 CONFORMANCE_TEST("orm: update and remove report the rows they changed") {

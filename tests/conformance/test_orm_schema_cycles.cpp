@@ -40,6 +40,27 @@ void CyclePort::describe(orm::Meta<CyclePort>& m) {
     m.field(&CyclePort::flagship, "flagship").null().on_delete(orm::OnDelete::do_nothing).related_name("flagship_of");
 }
 
+// Two unrelated models: created in the order given.
+struct SchemaLabel : orm::Model<SchemaLabel> {
+    std::int64_t id = 0;
+    std::string text;
+    static void describe(orm::Meta<SchemaLabel>& m) {
+        m.table("weft_ct_schema_label");
+        m.field(&SchemaLabel::id, "id").primary_key();
+        m.field(&SchemaLabel::text, "text");
+    }
+};
+
+struct SchemaNote : orm::Model<SchemaNote> {
+    std::int64_t id = 0;
+    std::string text;
+    static void describe(orm::Meta<SchemaNote>& m) {
+        m.table("weft_ct_schema_note");
+        m.field(&SchemaNote::id, "id").primary_key();
+        m.field(&SchemaNote::text, "text");
+    }
+};
+
 bool has_table(const std::string& table) {
     auto conn = orm::database().acquire();
     auto names = conn->backend().introspection().table_names(*conn);
@@ -72,6 +93,49 @@ CONFORMANCE_TEST("orm schema: tables whose foreign keys form a cycle are created
 
     // Foreign key checks are immediate again afterwards (SQLite defers them while dropping).
     orm::create_tables<CyclePort, CycleShip>();
+    // Creating again is a no-op, the foreign keys that close the cycle included (one each).
+    orm::create_tables<CyclePort, CycleShip>();
+    orm::create_tables<CycleShip, CyclePort>();
+    {
+        auto conn = orm::database().acquire();
+        const auto& intro = conn->backend().introspection();
+        auto port_fks = intro.foreign_keys(*conn, "weft_ct_cycle_port");
+        auto ship_fks = intro.foreign_keys(*conn, "weft_ct_cycle_ship");
+        CT_REQUIRE(port_fks.size() == 1);
+        CT_REQUIRE(ship_fks.size() == 1);
+        CT_CHECK_EQ(port_fks[0].column, std::string("flagship_id"));
+        CT_CHECK_EQ(port_fks[0].referenced_table, std::string("weft_ct_cycle_ship"));
+        CT_CHECK_EQ(ship_fks[0].column, std::string("home_id"));
+        CT_CHECK_EQ(ship_fks[0].referenced_table, std::string("weft_ct_cycle_port"));
+        CT_CHECK_EQ(ship_fks[0].on_delete, std::string("NO ACTION"));
+    }
     CT_CHECK_THROWS_AS(CycleShip::objects.create({.name = "Ghost", .home = std::int64_t{999}}), IntegrityError);
     CT_CHECK_EQ(CycleShip::objects.count(), std::int64_t{0});
+}
+
+CONFORMANCE_TEST("orm schema: IfExists::fail and IfMissing::fail refuse and leave the schema as it was") {
+    Tables<CyclePort, CycleShip> tables(ctx);
+    auto port = CyclePort::objects.create({.name = "Lerwick"});
+    // Every table of the call exists: the database's error; the rows stay.
+    CT_CHECK_THROWS_WITH(orm::create_tables<CyclePort>(orm::IfExists::fail), DatabaseError, "already exists");
+    CT_CHECK_EQ(CyclePort::objects.count(), std::int64_t{1});
+    orm::drop_tables<CyclePort, CycleShip>(orm::IfMissing::fail);
+    CT_CHECK(!has_table("weft_ct_cycle_port"));
+    CT_CHECK_THROWS_AS(orm::drop_tables<CyclePort>(orm::IfMissing::fail), DatabaseError);
+    orm::create_tables<CyclePort, CycleShip>(orm::IfExists::fail);
+    CT_CHECK(has_table("weft_ct_cycle_port"));
+    CT_CHECK(has_table("weft_ct_cycle_ship"));
+    if (ctx.features().supports_transactional_ddl) {
+        // One table of the call exists: the one made before the error is not left behind.
+        orm::drop_tables<SchemaLabel>();
+        orm::create_tables<SchemaNote>();
+        CT_CHECK_THROWS_AS((orm::create_tables<SchemaLabel, SchemaNote>(orm::IfExists::fail)), DatabaseError);
+        CT_CHECK(!has_table("weft_ct_schema_label"));
+        CT_CHECK(has_table("weft_ct_schema_note"));
+        orm::create_tables<SchemaLabel, SchemaNote>();  // "if missing": makes the one that is
+        CT_CHECK(has_table("weft_ct_schema_label"));
+        orm::drop_tables<SchemaLabel, SchemaNote>();
+    }
+    // The connection is still usable.
+    CT_CHECK_EQ(CyclePort::objects.count(), std::int64_t{0});
 }
