@@ -13,11 +13,34 @@ std::shared_ptr<Database> Database::open(std::string_view url) {
 
 Database::Database(ConnectionConfig cfg)
     : cfg_(std::move(cfg)),
-      pool_([this] { return cfg_.backend->connect(cfg_); }, cfg_.pool, cfg_.url) {}
+      pool_(
+          [this] {
+              auto c = cfg_.backend->connect(cfg_);
+              learn_features(*c);
+              return c;
+          },
+          cfg_.pool, cfg_.url) {}
 
 const Dialect& Database::dialect() const { return cfg_.backend->dialect(); }
-const Features& Database::features() const { return cfg_.features ? *cfg_.features : cfg_.backend->features(); }
 
-std::unique_ptr<Connection> Database::connect() const { return cfg_.backend->connect(cfg_); }
+const Features& Database::features() const {
+    if (const Features* learnt = learnt_.load(std::memory_order_acquire)) return *learnt;
+    return cfg_.features ? *cfg_.features : cfg_.backend->features();
+}
+
+void Database::learn_features(const Connection& c) const {
+    const Features& configured = cfg_.features ? *cfg_.features : cfg_.backend->features();
+    if (&c.features() == &configured) return;  // the connection learnt nothing new
+    std::call_once(learnt_once_, [&] {
+        learnt_owner_ = std::make_unique<const Features>(c.features());
+        learnt_.store(learnt_owner_.get(), std::memory_order_release);
+    });
+}
+
+std::unique_ptr<Connection> Database::connect() const {
+    auto c = cfg_.backend->connect(cfg_);
+    learn_features(*c);
+    return c;
+}
 
 }  // namespace orm::db

@@ -1,7 +1,9 @@
 // Database: one configured database (backend + URL options + connection pool).
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string_view>
 
 #include "drivers/backend.hpp"
@@ -21,6 +23,9 @@ public:
     const Backend& backend() const { return *cfg_.backend; }
     const ConnectionConfig& config() const { return cfg_; }
     const Dialect& dialect() const;
+    // The backend's features, less what the URL switched off (disable_features), refined by what
+    // the first connection learnt of the server (e.g. whether its LC_CTYPE folds non-ASCII
+    // letters): before any connection is made, the backend's general answer.
     const Features& features() const;
 
     PooledConnection acquire() { return pool_.acquire(); }
@@ -29,7 +34,13 @@ public:
     Pool& pool() { return pool_; }
 
 private:
+    // Keeps the features of the first connection that differ from the configured ones.
+    void learn_features(const Connection& c) const;
+
     ConnectionConfig cfg_;
+    mutable std::once_flag learnt_once_;
+    mutable std::unique_ptr<const Features> learnt_owner_;
+    mutable std::atomic<const Features*> learnt_{nullptr};
     Pool pool_;
 };
 

@@ -1,6 +1,8 @@
 // PgConnection: statement cache, errors, transactions, cancel and health checks over PgHandle.
 #include "drivers/postgres/pg_connection.hpp"
 
+#include "drivers/features.hpp"
+
 #include <poll.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include "drivers/bridge/offload.hpp"
 #include "drivers/dialect.hpp"
 #include "drivers/errors.hpp"
+#include "drivers/features.hpp"
 #include "drivers/postgres/pg_conninfo.hpp"
 #include "drivers/postgres/pg_cursor.hpp"
 #include "drivers/postgres/pg_errors.hpp"
@@ -128,8 +131,19 @@ void PgConnection::configure_session() {
     // Left alone when not asked for, so a server or role default still applies.
     if (cfg_.statement_timeout.count() > 0)
         setup += fmt::format("; SET statement_timeout = {}", cfg_.statement_timeout.count());
+    // Last, so its row is the answer: whether lower() (and ILIKE, which folds the same way)
+    // folds a non-ASCII letter here. A database whose LC_CTYPE is C folds ASCII only; other
+    // server encodings than UTF8 are taken not to (chr() would mean other characters).
+    setup += "; SELECT CASE WHEN pg_catalog.current_setting('server_encoding') = 'UTF8' "
+             "THEN pg_catalog.lower(pg_catalog.chr(201)) = pg_catalog.chr(233) ELSE false END";
     try {
-        run_simple(setup);
+        PgHandle::Result r = run_simple(setup);
+        const bool folds = r.status() == PgHandle::Result::Status::tuples_ok && r.rows() == 1 && r.value(0, 0) == "t";
+        if (folds != features().case_insensitive_matches_non_ascii) {
+            auto learnt = std::make_shared<Features>(features());
+            learnt->case_insensitive_matches_non_ascii = folds;
+            cfg_.features = std::move(learnt);
+        }
     } catch (const Error& e) {
         close();
         throw ConnectionError(fmt::format("could not configure the PostgreSQL session ({}): {}", cfg_.url, e.what()),

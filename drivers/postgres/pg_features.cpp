@@ -19,7 +19,8 @@ const Features& pg_features() {
         x.has_native_boolean = true;
         x.has_native_timestamp = true;
         // lower()/ILIKE fold non-ASCII letters under any non-C LC_CTYPE (C.UTF-8, en_US.UTF-8...);
-        // a database created with LC_CTYPE=C folds ASCII only.
+        // a database created with LC_CTYPE=C folds ASCII only: each connection asks its database
+        // (PgConnection::configure_session) and its features say so.
         x.case_insensitive_matches_non_ascii = true;
         x.supports_regex = true;
         x.regex_syntax = RegexSyntax::posix_are;

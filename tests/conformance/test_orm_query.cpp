@@ -67,7 +67,8 @@ CONFORMANCE_TEST("orm: case-insensitive lookups on non-ASCII text follow case_in
     Tables<Author> tables(ctx);
     Author::objects.create({.name = "Élodie"});
     Author::objects.create({.name = "ÅSA"});
-    const bool folds = ctx.features().case_insensitive_matches_non_ascii;
+    // The database in use says (a PostgreSQL database created with LC_CTYPE=C folds ASCII only).
+    const bool folds = orm::database().features().case_insensitive_matches_non_ascii;
     // ASCII folds everywhere; é/É only where the feature says so (SQLite without ICU does not).
     CT_CHECK_EQ(Author::objects.filter("name__icontains", "LODIE").count(), std::int64_t{1});
     CT_CHECK_EQ(Author::objects.filter("name__iexact", "élodie").count(), std::int64_t{folds ? 1 : 0});

@@ -1,6 +1,8 @@
 // Every Value kind through bound parameters and back, and how columns are read.
 #include "tests/postgres/pg_test.hpp"
 
+#include "drivers/database.hpp"
+
 #include <cmath>
 #include <limits>
 
@@ -258,5 +260,45 @@ TEST_CASE("dialect spellings") {
             if (v.kind() == ValueKind::int64) CHECK(got->as_int64() == v.as_int64());
             else CHECK(*got == v);
         }
+    });
+}
+
+TEST_CASE("case_insensitive_matches_non_ascii follows the database's LC_CTYPE") {
+    // The test cluster's databases fold non-ASCII letters (C.UTF-8); one made with LC_CTYPE=C
+    // does not, and its connections (and a Database once it has connected) say so.
+    auto admin = pgtest::connect();
+    CHECK(admin->features().case_insensitive_matches_non_ascii);
+    CHECK(pgtest::scalar_int(*admin, "SELECT CASE WHEN 'É' ILIKE 'é' THEN 1 ELSE 0 END") == 1);
+    const std::string db = "weft_t_c_locale_" + std::to_string(::getpid());
+    admin->execute_script("DROP DATABASE IF EXISTS " + db);
+    admin->execute_script("CREATE DATABASE " + db +
+                          " TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
+    struct Drop {
+        orm::db::Connection& c;
+        std::string name;
+        ~Drop() {
+            try {
+                c.execute_script("DROP DATABASE IF EXISTS " + name);
+            } catch (...) {
+            }
+        }
+    } drop{*admin, db};
+    pgtest::both_modes([&] {
+        auto c = pgtest::connect("dbname=" + db);
+        CHECK_FALSE(c->features().case_insensitive_matches_non_ascii);
+        CHECK(pgtest::scalar_int(*c, "SELECT CASE WHEN 'É' ILIKE 'é' THEN 1 ELSE 0 END") == 0);
+        CHECK(pgtest::scalar_int(*c, "SELECT CASE WHEN 'E' ILIKE 'e' THEN 1 ELSE 0 END") == 1);
+        // The rest is the backend's own.
+        CHECK(c->features().supports_returning);
+        auto database = orm::db::Database::open(pgtest::url_with("dbname=" + db));
+        CHECK(database->features().case_insensitive_matches_non_ascii);  // nothing learnt yet
+        { auto pooled = database->acquire(); }
+        CHECK_FALSE(database->features().case_insensitive_matches_non_ascii);
+        // Switched-off flags stay off alongside what was learnt.
+        auto plain = orm::db::Database::open(pgtest::url_with("dbname=" + db + "&disable_features=supports_returning"));
+        { auto pooled = plain->acquire(); }
+        CHECK_FALSE(plain->features().case_insensitive_matches_non_ascii);
+        CHECK_FALSE(plain->features().supports_returning);
+        CHECK(plain->features().supports_regex);
     });
 }
