@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "tests/conformance/test_orm_models.hpp"
+#include "tests/conformance/two_databases.hpp"
 
 using namespace orm;
 using namespace weft::conformance;
@@ -18,42 +19,6 @@ namespace {
 struct Boom : std::runtime_error {
     Boom() : std::runtime_error("boom") {}
 };
-
-// "default" on the runner's database and "other" on the second one, with the tables of Ts on
-// both (unless told not to create them); routers and the query logger are reset at the end.
-template <class... Ts>
-class TwoDatabases {
-public:
-    explicit TwoDatabases(Context& ctx, bool create = true) {
-        orm::clear_routers();
-        orm::connect(ctx.url(), "default");
-        orm::connect(ctx.second_url(), "other");
-        for (const char* alias : {"default", "other"}) {
-            orm::drop_tables<Ts...>(alias);
-            if (create) orm::create_tables<Ts...>(alias);
-        }
-    }
-    ~TwoDatabases() {
-        orm::clear_routers();
-        orm::set_query_logger({});
-        for (const char* alias : {"default", "other"}) {
-            try {
-                orm::drop_tables<Ts...>(alias);
-            } catch (...) {
-            }
-        }
-        orm::disconnect("other");
-        orm::disconnect("default");
-    }
-    TwoDatabases(const TwoDatabases&) = delete;
-    TwoDatabases& operator=(const TwoDatabases&) = delete;
-};
-
-// How many logged statements went to each alias.
-std::size_t on_alias(const Capture& cap, std::string_view alias) {
-    auto aliases = cap.aliases();
-    return static_cast<std::size_t>(std::count(aliases.begin(), aliases.end(), alias));
-}
 
 bool has_table(std::string_view alias, const std::string& table) {
     auto conn = orm::database(alias).acquire();
