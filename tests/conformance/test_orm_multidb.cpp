@@ -26,14 +26,6 @@ bool has_table(std::string_view alias, const std::string& table) {
     return std::find(names.begin(), names.end(), table) != names.end();
 }
 
-// Every model's reads and writes to one alias.
-struct AllTo : Router {
-    explicit AllTo(std::string a) : alias(std::move(a)) {}
-    std::optional<std::string> db_for_read(const ModelInfo&) const override { return alias; }
-    std::optional<std::string> db_for_write(const ModelInfo&) const override { return alias; }
-    std::string alias;
-};
-
 // Books to "other"; no opinion on other models.
 struct BooksToOther : Router {
     std::optional<std::string> db_for_read(const ModelInfo& m) const override {
@@ -41,9 +33,6 @@ struct BooksToOther : Router {
     }
     std::optional<std::string> db_for_write(const ModelInfo& m) const override { return db_for_read(m); }
 };
-
-// A router with no opinion on anything.
-struct Silent : Router {};
 
 // Reads from "other" (a replica), writes to "default" (the primary).
 struct PrimaryReplica : Router {

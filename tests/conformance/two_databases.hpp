@@ -5,6 +5,8 @@
 #pragma once
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "tests/conformance/test_orm_models.hpp"
@@ -41,6 +43,17 @@ public:
     TwoDatabases(const TwoDatabases&) = delete;
     TwoDatabases& operator=(const TwoDatabases&) = delete;
 };
+
+// Every model's reads and writes to one alias.
+struct AllTo : orm::Router {
+    explicit AllTo(std::string a) : alias(std::move(a)) {}
+    std::optional<std::string> db_for_read(const orm::ModelInfo&) const override { return alias; }
+    std::optional<std::string> db_for_write(const orm::ModelInfo&) const override { return alias; }
+    std::string alias;
+};
+
+// A router with no opinion on anything.
+struct Silent : orm::Router {};
 
 // How many statements a Capture saw go to `alias`.
 inline std::size_t on_alias(const orm_models::Capture& cap, std::string_view alias) {
