@@ -25,52 +25,32 @@ void set_pk(const ModelInfo& m, void* obj, const Value& v) {
     pk.access->set(obj, m.normalize(pk, v));
 }
 
-// Before an object is written to `alias`: its reverse members must fit their relations (a bad
-// declaration is refused before any SQL), and every related object it caches (book.author = ann)
-// must be allowed next to it by the routers (without routers: on the same database).
-void check_related_databases(const ModelInfo& m, const void* obj, std::string_view alias) {
-    if (!m.has_relations()) return;
-    m.check_members();
+// Every related object `obj` caches (book.author = ann) must be allowed next to it on `alias` by
+// the routers (without routers: be on the same database), else orm::RouterError naming the
+// relation and `what()`, the operation ("save()"; built only for the error).
+template <class What>
+void check_related_objects(const ModelInfo& m, const void* obj, std::string_view alias, What&& what) {
     for (const auto& f : m.fields()) {
         if (!f.relation) continue;
         const void* target = f.access->related_object(obj);
         if (!target) continue;
         const ModelInfo& tm = f.relation->target();
         const std::string* db = tm.ops().get_db ? tm.ops().get_db(target) : nullptr;
-        if (db && *db != alias) check_relation(m, alias, tm, *db);
+        if (db && link_needs_check(alias, *db) && !relation_allowed(m, alias, tm, *db))
+            refuse_relation(m, alias, tm, *db, fmt::format("through {}.{} in {}", m.type_name(), f.name, what()));
     }
 }
 
-}  // namespace
-
-bool pk_unset(const ModelInfo& m, const void* obj) {
-    const FieldInfo& pk = m.pk();
-    if (!pk.auto_increment) return false;
-    Value v = pk.access->get(obj);
-    return v.is_null() || v.as_int64() == 0;
+// Before an object is written to `alias`: its reverse members must fit their relations (a bad
+// declaration is refused before any SQL), and its related objects must be allowed next to it.
+void check_related_databases(const ModelInfo& m, const void* obj, std::string_view alias, std::string_view what) {
+    if (!m.has_relations()) return;
+    m.check_members();
+    check_related_objects(m, obj, alias, [what] { return what; });
 }
 
-void assign_fields(const ModelInfo& m, void* obj, const Assignments& lookup, const Assignments& values) {
-    for (const auto& f : m.fields())
-        if (f.default_value) f.access->set(obj, *f.default_value);
-    auto apply = [&](const Assignments& list, bool skip_lookups) {
-        for (const auto& [name, op] : list) {
-            if (skip_lookups && name.find("__") != std::string::npos) continue;
-            const FieldInfo& f = m.field(name);
-            if (op.kind() != Operand::Kind::value)
-                throw ValidationError(fmt::format("{}.{} needs a value here, not a list or an expression",
-                                                  m.type_name(), f.name),
-                                      f.name);
-            f.access->set(obj, m.clean(f, op.value()));
-        }
-    };
-    apply(lookup, true);
-    apply(values, false);
-}
-
-void insert_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
-    RoutedAlias alias(Access::write, m, alias_arg);
-    check_related_databases(m, obj, alias);
+// INSERT of one object on `alias` (its checks done), filling in its key.
+void insert_row(const ModelInfo& m, void* obj, std::string_view alias) {
     const bool auto_pk = pk_unset(m, obj);
     std::vector<const FieldInfo*> cols;
     std::vector<Value> params;
@@ -103,11 +83,44 @@ void insert_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
     if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
 }
 
+}  // namespace
+
+bool pk_unset(const ModelInfo& m, const void* obj) {
+    const FieldInfo& pk = m.pk();
+    if (!pk.auto_increment) return false;
+    Value v = pk.access->get(obj);
+    return v.is_null() || v.as_int64() == 0;
+}
+
+void assign_fields(const ModelInfo& m, void* obj, const Assignments& lookup, const Assignments& values) {
+    for (const auto& f : m.fields())
+        if (f.default_value) f.access->set(obj, *f.default_value);
+    auto apply = [&](const Assignments& list, bool skip_lookups) {
+        for (const auto& [name, op] : list) {
+            if (skip_lookups && name.find("__") != std::string::npos) continue;
+            const FieldInfo& f = m.field(name);
+            if (op.kind() != Operand::Kind::value)
+                throw ValidationError(fmt::format("{}.{} needs a value here, not a list or an expression",
+                                                  m.type_name(), f.name),
+                                      f.name);
+            f.access->set(obj, m.clean(f, op.value()));
+        }
+    };
+    apply(lookup, true);
+    apply(values, false);
+}
+
+void insert_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
+    RoutedAlias alias(Access::write, m, alias_arg);
+    check_related_databases(m, obj, alias, "create()");
+    insert_row(m, obj, alias);
+}
+
 void save_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
     RoutedAlias alias(Access::write, m, alias_arg);
-    check_related_databases(m, obj, alias);
+    check_related_databases(m, obj, alias, "save()");
     if (pk_unset(m, obj)) {
-        insert_object(m, obj, alias);
+        insert_row(m, obj, alias);
         return;
     }
     const FieldInfo& pk = m.pk();
@@ -133,7 +146,7 @@ void save_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
         Lease lease(alias);
         matched = lease.execute(SqlCompiler(lease.dialect()).update(*q, set)).rows_affected();
     }
-    if (matched == 0) insert_object(m, obj, alias);
+    if (matched == 0) insert_row(m, obj, alias);
     else if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
 }
 
@@ -178,6 +191,10 @@ void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t
 
     for (std::size_t i = 0; i < count; ++i) m.validate(object(i));  // before any SQL (even BEGIN)
     m.check_members();
+    if (m.has_relations())
+        for (std::size_t i = 0; i < count; ++i)
+            check_related_objects(m, object(i), alias,
+                                  [&] { return fmt::format("bulk_create() (objs[{}] of {})", i, count); });
 
     Atomic tx(alias);
     Lease lease(alias);
@@ -189,7 +206,7 @@ void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t
         for (const auto& f : m.fields())
             if (!(auto_key && f.primary_key)) cols.push_back(&f);
         if (cols.empty()) {
-            for (auto i : idx) insert_object(m, object(i), alias);
+            for (auto i : idx) insert_row(m, object(i), alias);
             return;
         }
         std::size_t per_batch = std::max<std::size_t>(1, features.max_query_params / cols.size());

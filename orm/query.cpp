@@ -179,6 +179,7 @@ std::uint16_t cross(Query& q, std::uint16_t table, const Relation& r, std::uint3
 struct PathEnd {
     ExprPtr expr;
     const Relation* relation = nullptr;  // the path ends at this relation (its key stands for it)
+    const ModelInfo* model = nullptr;    // the model the last consumed name belongs to
     std::size_t consumed = 0;
     bool nullable = false;  // the expression can be NULL (nullable column or outer join)
     bool split = false;
@@ -203,6 +204,7 @@ PathEnd walk_path(Query& q, std::span<const std::string_view> parts, JoinPolicy 
                 end.expr = make(std::move(n));
                 end.consumed = 1;
                 end.nullable = true;
+                end.model = q.model;
                 return end;
             }
         }
@@ -222,8 +224,10 @@ PathEnd walk_path(Query& q, std::span<const std::string_view> parts, JoinPolicy 
                     continue;
                 }
                 end.consumed = i + 2;
+                end.model = &target;
             } else {
                 end.consumed = i + 1;
+                end.model = model;
             }
             end.expr = field_expr(*f, table);
             end.nullable = outer || f->nullable;
@@ -257,6 +261,7 @@ PathEnd walk_path(Query& q, std::span<const std::string_view> parts, JoinPolicy 
             end.consumed = i + 1;
             end.nullable = true;
             end.relation = r;
+            end.model = model;
             return end;
         }
         table = cross(q, table, *r, pol.group);
@@ -272,15 +277,38 @@ std::string describe_lhs(const ExprNode& e) {
     return fmt::format("annotation '{}'", e.name);
 }
 
+// A path whose part parts[end.consumed] cannot follow the one before it. After a relation it is
+// not a name of the relation's model, whose names are the choices. After a field or an
+// annotation nothing can follow in a name (order_by, values, F: `lookups` empty), and the
+// choices are the names of the field's model; in a lookup (filter, exclude) only one of
+// `lookups` can.
+[[noreturn]] void throw_cannot_follow(const Query& q, std::string_view path, std::string_view what,
+                                      std::span<const std::string_view> parts, const PathEnd& end,
+                                      const std::string& lookups) {
+    const std::string_view last = parts[end.consumed - 1], next = parts[end.consumed];
+    if (end.relation && last == end.relation->name) {
+        const ModelInfo& target = end.relation->target();
+        throw FieldError(fmt::format("Cannot resolve keyword '{}' into field{}: '{}' is not a field or relation of {} "
+                                     "(following '{}'). Choices are: {}",
+                                     path, what, next, target.type_name(), last, target.choices()));
+    }
+    const ModelInfo& m = end.model ? *end.model : *q.model;
+    const std::string_view kind = end.expr && end.expr->kind == ExprKind::annotation ? "an annotation" : "a field";
+    if (!lookups.empty())
+        throw FieldError(fmt::format("Cannot resolve keyword '{}' into field{}: '{}' ({} of {}) is not a relation, so "
+                                     "'{}' cannot follow it, only a lookup of {}. Choices are: {}",
+                                     path, what, last, kind, m.type_name(), next, describe_lhs(*end.expr), lookups));
+    throw FieldError(fmt::format("Cannot resolve keyword '{}' into field{}: '{}' ({} of {}) is not a relation, so '{}' "
+                                 "cannot follow it. Choices are: {}",
+                                 path, what, last, kind, m.type_name(), next, &m == q.model ? choices(q) : m.choices()));
+}
+
 // A name or path ("price", "author__name", an annotation) as an expression; every part must be
 // a field or relation (no lookups).
 ExprPtr resolve_name(Query& q, std::string_view name, std::string_view what) {
     auto parts = split_path(name);
     PathEnd end = walk_path(q, parts, JoinPolicy{}, true);
-    if (end.consumed != parts.size())
-        throw FieldError(fmt::format("Cannot resolve keyword '{}' into field{}: '{}' is not a field or relation. "
-                                     "Choices are: {}",
-                                     name, what, parts[end.consumed], choices(q)));
+    if (end.consumed != parts.size()) throw_cannot_follow(q, name, what, parts, end, {});
     return end.expr;
 }
 
@@ -383,9 +411,7 @@ WherePtr resolve_leaf(Query& q, const QNode& node, JoinPolicy pol) {
         }
         lookup = *l;
     } else if (rest > 1) {
-        throw FieldError(fmt::format("Cannot resolve '{}': {} is not a relation, so '{}' cannot follow it (lookups "
-                                     "for it: {})",
-                                     node.path, describe_lhs(*lhs), parts[end.consumed], allowed_lookups(type)));
+        throw_cannot_follow(q, node.path, "", parts, end, allowed_lookups(type));
     }
 
     WhereNode w;

@@ -240,15 +240,21 @@ void related_set(const SetBinding& b, std::span<const Value> keys_in) {
     });
 }
 
-void related_check_db(const SetBinding& b, std::string_view db) {
+void related_check_db(const SetBinding& b, std::string_view db, std::string_view what) {
     const std::string& alias = alias_or_default(b.alias);
-    if (!db.empty() && db != alias) check_relation(*b.relation->owner, alias, b.relation->target(), db);
+    const Relation& r = *b.relation;
+    if (link_needs_check(alias, db) && !relation_allowed(*r.owner, alias, r.target(), db))
+        refuse_relation(*r.owner, alias, r.target(), db,
+                        fmt::format("through {}.{} in {}", r.owner->type_name(), r.name, what));
 }
 
 void related_prepare_create(const SetBinding& b, void* obj) {
     const Relation& r = *b.relation;
     if (is_m2m(r)) return;
     r.fk->access->set(obj, r.target().normalize(*r.fk, b.owner_pk));
+    // The key is the owner's now; an object cached for the same key (another database's row)
+    // must not stay: it would be checked, and loaded, in the owner's place.
+    r.fk->access->set_related_object(obj, nullptr);
 }
 
 void related_after_create(const SetBinding& b, const Value& key) {

@@ -83,8 +83,10 @@ std::shared_ptr<void> related_one_fetch(const SetBinding& b);
 void related_prepare_create(const SetBinding& b, void* obj);
 // After create(): links the saved object (many-to-many).
 void related_after_create(const SetBinding& b, const Value& key);
-// add() of an object from database `db`: the routers must allow the relation (orm::RouterError).
-void related_check_db(const SetBinding& b, std::string_view db);
+// add() / set() (`what`) of an object from database `db` (empty: not been to one): the routers
+// must allow the relation, else orm::RouterError naming both models, both databases, the relation
+// and `what`.
+void related_check_db(const SetBinding& b, std::string_view db, std::string_view what);
 
 }  // namespace detail
 
@@ -204,12 +206,13 @@ public:
     bool is_prefetched() const noexcept { return prefetched_ != nullptr; }
 
     // Links saved objects (many-to-many: join rows; reverse foreign key: sets their key).
+    // Objects from another database need the routers' allow_relation (orm::RouterError before any SQL).
     void add(const T& obj) {
-        related_check_db(binding("add()"), obj.db());
+        check_dbs(std::span<const T>(&obj, 1), "add()");
         add_keys(std::span<const Value>(std::vector<Value>{obj.pk()}));
     }
     void add(const std::vector<T>& objs) {
-        for (const auto& o : objs) related_check_db(binding("add()"), o.db());
+        check_dbs(objs, "add()");
         add_keys(keys_of(objs));
     }
     void add(std::initializer_list<Value> keys) { add_keys(std::span<const Value>(keys.begin(), keys.size())); }
@@ -223,8 +226,11 @@ public:
         related_clear(binding("clear()"));
         prefetched_.reset();
     }
-    // Makes the related rows exactly these (adds the missing, removes the others).
-    void set(const std::vector<T>& objs) { set_keys(keys_of(objs)); }
+    // Makes the related rows exactly these (adds the missing, removes the others); checked as add().
+    void set(const std::vector<T>& objs) {
+        check_dbs(objs, "set()");
+        set_keys(keys_of(objs));
+    }
     void set(std::initializer_list<Value> keys) { set_keys(std::span<const Value>(keys.begin(), keys.size())); }
     // Inserts obj already related to the owner and returns it saved.
     T create(T obj);
@@ -235,6 +241,10 @@ public:
 private:
     friend struct detail::RelationAccess;
     const SetBinding& binding(std::string_view what) const;
+    void check_dbs(std::span<const T> objs, std::string_view what) const {
+        const SetBinding& b = binding(what);
+        for (const auto& o : objs) related_check_db(b, o.db(), what);
+    }
     static std::vector<Value> keys_of(const std::vector<T>& objs) {
         std::vector<Value> keys;
         keys.reserve(objs.size());

@@ -68,10 +68,14 @@ bool relation_allowed(const ModelInfo& a, std::string_view alias_a, const ModelI
 }
 
 void check_relation(const ModelInfo& a, std::string_view alias_a, const ModelInfo& b, std::string_view alias_b) {
-    if (relation_allowed(a, alias_a, b, alias_b)) return;
+    if (!relation_allowed(a, alias_a, b, alias_b)) refuse_relation(a, alias_a, b, alias_b, {});
+}
+
+void refuse_relation(const ModelInfo& a, std::string_view alias_a, const ModelInfo& b, std::string_view alias_b,
+                     std::string_view via) {
     RoutedAlias on_a(Access::write, a, alias_a), on_b(Access::write, b, alias_b);
-    throw RouterError(fmt::format("Cannot relate {} (on database '{}') to {} (on database '{}'): {}", a.type_name(),
-                                  on_a.get(), b.type_name(), on_b.get(),
+    throw RouterError(fmt::format("Cannot relate {} (on database '{}') to {} (on database '{}'){}{}: {}", a.type_name(),
+                                  on_a.get(), b.type_name(), on_b.get(), via.empty() ? "" : " ", via,
                                   on_a.get() == on_b.get()
                                       ? "a database router does not allow this relation"
                                       : "objects on different databases cannot be related unless a database "

@@ -96,6 +96,17 @@ private:
 bool relation_allowed(const ModelInfo& a, std::string_view alias_a, const ModelInfo& b, std::string_view alias_b);
 // Throws orm::RouterError naming both models and both aliases when relation_allowed() is false.
 void check_relation(const ModelInfo& a, std::string_view alias_a, const ModelInfo& b, std::string_view alias_b);
+// The orm::RouterError of a refused relation; `via` (may be empty) says through which relation and
+// in which operation ("through Book.author in save()").
+[[noreturn]] void refuse_relation(const ModelInfo& a, std::string_view alias_a, const ModelInfo& b,
+                                  std::string_view alias_b, std::string_view via);
+// Whether linking an object on `alias` to one on `other_db` must ask relation_allowed(): when the
+// other object has been to a database (`other_db` not empty) and either the databases differ or a
+// router is installed (its allow_relation() may refuse a relation on one database too). Without
+// routers, linking objects of one database costs nothing.
+inline bool link_needs_check(std::string_view alias, std::string_view other_db) noexcept {
+    return !other_db.empty() && (other_db != alias || routers_on());
+}
 
 }  // namespace detail
 

@@ -79,6 +79,12 @@ private:
 // loop keeps running other fibers instead of stalling in std::thread::join().
 void join(std::thread& t);
 
+// Skips the test unless the ORM runs in async mode (tests of many fibers at once: in sync mode
+// each query blocks its thread, so they would only run one after another).
+inline void require_async() {
+    if (!orm::is_async()) throw Skip{"needs async mode (orm::set_async(true))"};
+}
+
 using TestFn = void (*)(Context&);
 struct TestCase {
     std::string name;

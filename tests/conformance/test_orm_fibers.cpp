@@ -9,12 +9,6 @@ using namespace orm;
 using namespace weft::conformance;
 using namespace weft::conformance::orm_models;
 
-namespace {
-void require_async() {
-    if (!orm::is_async()) throw Skip{"needs async mode (orm::set_async(true))"};
-}
-}  // namespace
-
 CONFORMANCE_TEST("orm fibers: many fibers run ORM calls concurrently") {
     require_async();
     Tables<Author, Book> tables(ctx);

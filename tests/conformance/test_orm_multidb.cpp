@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "tests/conformance/test_orm_models.hpp"
+#include "tests/conformance/two_databases.hpp"
 
 using namespace orm;
 using namespace weft::conformance;
@@ -19,55 +20,11 @@ struct Boom : std::runtime_error {
     Boom() : std::runtime_error("boom") {}
 };
 
-// "default" on the runner's database and "other" on the second one, with the tables of Ts on
-// both (unless told not to create them); routers and the query logger are reset at the end.
-template <class... Ts>
-class TwoDatabases {
-public:
-    explicit TwoDatabases(Context& ctx, bool create = true) {
-        orm::clear_routers();
-        orm::connect(ctx.url(), "default");
-        orm::connect(ctx.second_url(), "other");
-        for (const char* alias : {"default", "other"}) {
-            orm::drop_tables<Ts...>(alias);
-            if (create) orm::create_tables<Ts...>(alias);
-        }
-    }
-    ~TwoDatabases() {
-        orm::clear_routers();
-        orm::set_query_logger({});
-        for (const char* alias : {"default", "other"}) {
-            try {
-                orm::drop_tables<Ts...>(alias);
-            } catch (...) {
-            }
-        }
-        orm::disconnect("other");
-        orm::disconnect("default");
-    }
-    TwoDatabases(const TwoDatabases&) = delete;
-    TwoDatabases& operator=(const TwoDatabases&) = delete;
-};
-
-// How many logged statements went to each alias.
-std::size_t on_alias(const Capture& cap, std::string_view alias) {
-    auto aliases = cap.aliases();
-    return static_cast<std::size_t>(std::count(aliases.begin(), aliases.end(), alias));
-}
-
 bool has_table(std::string_view alias, const std::string& table) {
     auto conn = orm::database(alias).acquire();
     auto names = conn->backend().introspection().table_names(*conn);
     return std::find(names.begin(), names.end(), table) != names.end();
 }
-
-// Every model's reads and writes to one alias.
-struct AllTo : Router {
-    explicit AllTo(std::string a) : alias(std::move(a)) {}
-    std::optional<std::string> db_for_read(const ModelInfo&) const override { return alias; }
-    std::optional<std::string> db_for_write(const ModelInfo&) const override { return alias; }
-    std::string alias;
-};
 
 // Books to "other"; no opinion on other models.
 struct BooksToOther : Router {
@@ -76,9 +33,6 @@ struct BooksToOther : Router {
     }
     std::optional<std::string> db_for_write(const ModelInfo& m) const override { return db_for_read(m); }
 };
-
-// A router with no opinion on anything.
-struct Silent : Router {};
 
 // Reads from "other" (a replica), writes to "default" (the primary).
 struct PrimaryReplica : Router {

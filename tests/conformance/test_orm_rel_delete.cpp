@@ -19,7 +19,37 @@ using Strings = std::vector<std::string>;
 bool contains(const std::vector<std::string>& v, const std::string& x) {
     return std::any_of(v.begin(), v.end(), [&](const std::string& s) { return s == x || s.ends_with("::" + x); });
 }
+// The names a FieldError lists after "Choices are: " (up to a ';' or ')' or the end).
+Strings choices_listed(const std::string& m) {
+    Strings out;
+    std::size_t start = m.find("Choices are: ");
+    if (start == std::string::npos) return out;
+    start += 13;
+    const std::size_t end = std::min(m.find_first_of(";)", start), m.size());
+    while (start < end) {
+        const std::size_t comma = std::min(m.find(", ", start), end);
+        out.push_back(m.substr(start, comma - start));
+        start = comma + 2;
+    }
+    return out;
+}
 }  // namespace
+
+// The FieldError message `m` must say `what`, list every name of `in` among its choices and
+// none of `out`.
+#define CT_CHECK_CHOICES(m, what, in, out)                                                                       \
+    do {                                                                                                         \
+        const std::string ct_m_ = (m);                                                                           \
+        const Strings ct_listed_ = choices_listed(ct_m_);                                                        \
+        if (ct_m_.find(what) == std::string::npos)                                                               \
+            CT_FAIL_AT(fmt::format("FieldError '{}' should say '{}'", ct_m_, what));                             \
+        for (const auto& ct_n_ : (in))                                                                           \
+            if (std::find(ct_listed_.begin(), ct_listed_.end(), ct_n_) == ct_listed_.end())                      \
+                CT_FAIL_AT(fmt::format("FieldError '{}' should list '{}' among its choices", ct_m_, ct_n_));     \
+        for (const auto& ct_n_ : (out))                                                                          \
+            if (std::find(ct_listed_.begin(), ct_listed_.end(), ct_n_) != ct_listed_.end())                      \
+                CT_FAIL_AT(fmt::format("FieldError '{}' should not list '{}' (not valid there)", ct_m_, ct_n_)); \
+    } while (0)
 
 // The error's objects() must name `x`; the failure shows what it named instead.
 #define CT_CHECK_CONTAINS(objects, x)                                                                   \
@@ -323,6 +353,48 @@ CONFORMANCE_TEST("orm relations, bad input: lookups through non-relations or unk
     CT_CHECK_THROWS_AS(Book::objects.filter("pages__gt", F("author__nope")).count(), FieldError);
     // A set member is not a column.
     CT_CHECK_THROWS_AS(Book::objects.filter("pk", 1).update({{"tags", 1}}), FieldError);
+
+    // Through a field that is not a relation, every message lists what is valid where the path
+    // went wrong: in filter() and exclude() the lookups of that field; in order_by(), values()
+    // and F() the names of the model the field belongs to (Author's after "author__").
+    const Strings lookups{"exact", "icontains", "in", "isnull", "startswith"};
+    const Strings book_names{"author", "editor", "id", "pages", "price", "tags", "title"};
+    const Strings author_names{"books", "born", "id", "name", "publisher"};
+    auto strings = [](std::initializer_list<const char*> v) { return Strings(v.begin(), v.end()); };
+    CT_CHECK_CHOICES(message([] { Book::objects.filter("title__name", "x").count(); }),
+                     "Unsupported lookup 'name' for field title", lookups, strings({"author", "title"}));
+    CT_CHECK_CHOICES(message([] { Book::objects.exclude("title__name", "x").count(); }),
+                     "Unsupported lookup 'name' for field title", lookups, strings({"author", "title"}));
+    CT_CHECK_CHOICES(message([] { Book::objects.filter("author__name__first", "x").count(); }),
+                     "Unsupported lookup 'first' for field name", lookups, strings({"books", "name"}));
+    CT_CHECK_CHOICES(message([] { Book::objects.exclude("price__author__name", "x").count(); }),
+                     "'price' (a field of weft::conformance::rel_models::Book) is not a relation, so 'author' "
+                     "cannot follow it, only a lookup",
+                     strings({"exact", "gt", "lt"}), strings({"icontains", "author"}));
+    CT_CHECK_CHOICES(message([] { Book::objects.order_by("title__name").list(); }),
+                     "'title' (a field of weft::conformance::rel_models::Book) is not a relation, so 'name' "
+                     "cannot follow it",
+                     book_names, strings({"exact", "born"}));
+    CT_CHECK_CHOICES(message([] { Book::objects.order_by("-author__name__first").list(); }),
+                     "'name' (a field of weft::conformance::rel_models::Author) is not a relation, so 'first' "
+                     "cannot follow it",
+                     author_names, strings({"title", "exact"}));
+    CT_CHECK_CHOICES(message([] { Book::objects.values("title__name").list(); }), "'title' (a field of", book_names,
+                     strings({"born"}));
+    CT_CHECK_CHOICES(message([] { Book::objects.values("author__name__first").list(); }), "'name' (a field of",
+                     author_names, strings({"title"}));
+    CT_CHECK_CHOICES(message([] { Book::objects.filter("pages__gt", F("title__name")).count(); }),
+                     "'title' (a field of", book_names, strings({"born"}));
+    // An unknown name after a relation: the names of the relation's model.
+    CT_CHECK_CHOICES(message([] { Book::objects.filter("author__nope__name", "x").count(); }),
+                     "'nope' is not a field or relation of weft::conformance::rel_models::Author (following 'author')",
+                     author_names, strings({"title", "exact"}));
+    CT_CHECK_CHOICES(message([] { Book::objects.order_by("author__nope").list(); }), "'nope' is not a field",
+                     author_names, strings({"title", "tags"}));
+    CT_CHECK_CHOICES(message([] { Book::objects.values("author__nope").list(); }), "'nope' is not a field",
+                     author_names, strings({"title"}));
+    CT_CHECK_CHOICES(message([] { Tag::objects.values("books__nope").list(); }), "'nope' is not a field", book_names,
+                     strings({"born"}));
     // The connection is fine afterwards.
     CT_CHECK_EQ(Book::objects.filter("author__name", "Ann").count(), std::int64_t{2});
 }

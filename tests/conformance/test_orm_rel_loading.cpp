@@ -6,6 +6,7 @@
 
 #include "tests/conformance/test_orm_models.hpp"
 #include "tests/conformance/test_rel_models.hpp"
+#include "tests/conformance/two_databases.hpp"
 
 using namespace orm;
 using namespace weft::conformance;
@@ -61,19 +62,7 @@ CONFORMANCE_TEST("orm relations: reloading replaces foreign keys and drops the o
 }
 
 CONFORMANCE_TEST("orm relations: foreign keys of loaded objects lazily load from the database the object came from") {
-    Tables<Publisher, Author, Tag, Book, Review> tables(ctx);
-    orm::connect(ctx.second_url(), "other");
-    struct Disconnect {
-        ~Disconnect() {
-            try {
-                orm::drop_tables<Publisher, Author, Tag, Book, Review>("other");
-            } catch (...) {
-            }
-            orm::disconnect("other");
-        }
-    } cleanup;
-    orm::drop_tables<Publisher, Author, Tag, Book, Review>("other");
-    orm::create_tables<Publisher, Author, Tag, Book, Review>("other");
+    TwoDatabases<Publisher, Author, Tag, Book, Review> dbs(ctx);
     // The same keys name different rows on the two databases.
     auto here = Book::objects.create({.title = "here", .author = Author::objects.create({.name = "Ann"})});
     Author there_author{.name = "Zed"};

@@ -9,6 +9,7 @@
 
 #include "drivers/bridge/bridge.hpp"
 #include "tests/conformance/test_rel_models.hpp"
+#include "tests/conformance/two_databases.hpp"
 
 using namespace orm;
 using namespace weft::conformance;
@@ -273,7 +274,7 @@ CONFORMANCE_TEST("orm RelatedOne: prefetch_related is one IN statement that cach
 }
 
 CONFORMANCE_TEST("orm RelatedOne: lazy access from concurrent fibers in async mode") {
-    if (!orm::is_async()) throw Skip{"needs async mode (orm::set_async(true))"};
+    require_async();
     Library tables(ctx);
     std::vector<Author> authors;
     for (int i = 0; i < 16; ++i) {
@@ -333,21 +334,7 @@ CONFORMANCE_TEST("orm RelatedOne: lazy access from concurrent fibers in async mo
 }
 
 CONFORMANCE_TEST("orm RelatedOne: loads from the database its owner came from") {
-    orm::clear_routers();
-    Tables<Publisher, Author, Profile> tables(ctx);
-    orm::connect(ctx.second_url(), "other");
-    orm::drop_tables<Publisher, Author, Profile>("other");
-    orm::create_tables<Publisher, Author, Profile>("other");
-    struct DropOther {
-        ~DropOther() {
-            try {
-                orm::set_query_logger({});
-                orm::drop_tables<Publisher, Author, Profile>("other");
-            } catch (...) {
-            }
-            orm::disconnect("other");
-        }
-    } drop_other;
+    TwoDatabases<Publisher, Author, Profile> dbs(ctx);
     // The same author on both databases; only "other" has her profile.
     Author::objects.create({.name = "Ann", .born = 1970});
     auto there = Author::objects.using_db("other").create({.name = "Ann", .born = 1970});

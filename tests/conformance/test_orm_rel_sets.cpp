@@ -1,8 +1,13 @@
 // ORM conformance, related sets: all / filter / count / exists / add / remove / clear / set /
 // create on reverse foreign keys (nullable and not), on many-to-many from both sides, and on a
-// many-to-many through an explicit model; and the errors of sets whose owner is not saved.
+// many-to-many through an explicit model; the errors of sets whose owner is not saved; and sets
+// loaded lazily from many fibers at once (async mode).
+#include <algorithm>
+#include <map>
+
 #include <fmt/ranges.h>
 
+#include "drivers/bridge/bridge.hpp"
 #include "tests/conformance/test_rel_models.hpp"
 
 using namespace orm;
@@ -236,4 +241,95 @@ CONFORMANCE_TEST("orm sets: an unsaved owner raises InterfaceError; unsaved obje
     CT_CHECK_EQ(ghost.books.count(), std::int64_t{0});
     ghost.books.add(s.b5);
     CT_CHECK_EQ(titles_of(ghost.books.all()), (Strings{"Zero"}));
+}
+
+CONFORMANCE_TEST("orm sets: lazy loading of reverse and many-to-many sets from 32 concurrent fibers in async mode") {
+    require_async();
+    Library tables(ctx);
+    // Author i has i % 4 + 1 books; book k of author i is tagged t<k % 4>, and for even i also
+    // t<(k + 1) % 4>. The expected rows are worked out here, beside the data.
+    std::vector<Tag> tags;
+    for (int t = 0; t < 4; ++t) tags.push_back(Tag::objects.create({.name = fmt::format("t{}", t)}));
+    std::vector<Author> authors;
+    std::map<std::string, Strings> tags_of_book;   // title -> sorted tag names
+    std::map<std::string, Strings> books_of_tag;   // tag name -> sorted titles
+    std::map<std::int64_t, Strings> books_of_author;
+    for (int i = 0; i < 8; ++i) {
+        authors.push_back(Author::objects.create({.name = fmt::format("author {}", i), .born = 1900 + i}));
+        for (int k = 0; k <= i % 4; ++k) {
+            const std::string title = fmt::format("a{}-b{}", i, k);
+            auto b = Book::objects.create({.title = title, .pages = k, .author = authors.back()});
+            std::vector<Tag> mine{tags[static_cast<std::size_t>(k % 4)]};
+            if (i % 2 == 0) mine.push_back(tags[static_cast<std::size_t>((k + 1) % 4)]);
+            b.tags.add(mine);
+            for (const Tag& t : mine) {
+                tags_of_book[title].push_back(t.name);
+                books_of_tag[t.name].push_back(title);
+            }
+            books_of_author[authors.back().id].push_back(title);
+        }
+    }
+    for (auto& [k, v] : tags_of_book) std::sort(v.begin(), v.end());
+    for (auto& [k, v] : books_of_tag) std::sort(v.begin(), v.end());
+    auto expected_for = [&](int f) {
+        const Author& a = authors[static_cast<std::size_t>(f % 8)];
+        std::string out = fmt::format("{}: {} books", a.name, books_of_author[a.id].size());
+        for (const auto& title : books_of_author[a.id])
+            out += fmt::format("; {} [{}] {}", title, fmt::join(tags_of_book[title], " "), tags_of_book[title].size());
+        const std::string tag = fmt::format("t{}", f % 4);
+        return out + fmt::format("; {}: {} {}", tag, books_of_tag[tag].size(), fmt::join(books_of_tag[tag], " "));
+    };
+
+    Capture cap;
+    int inside = 0, peak = 0;  // fibers between starting a set's query and reading its rows
+    std::vector<Task<std::string>> tasks;
+    for (int f = 0; f < 32; ++f) {
+        tasks.push_back(orm::spawn(fmt::format("sets-{}", f), [&, f] {
+            Author a = Author::objects.get("pk", authors[static_cast<std::size_t>(f % 8)].id);
+            peak = std::max(peak, ++inside);
+            std::vector<Book> books = a.books.all().list();  // a reverse foreign key, loaded in this fiber
+            --inside;
+            orm::yield_now();
+            std::string out = fmt::format("{}: {} books", a.name, a.books.count());
+            for (const Book& b : books) {
+                Strings names = names_of(b.tags.all());  // many-to-many
+                std::sort(names.begin(), names.end());
+                orm::yield_now();
+                out += fmt::format("; {} [{}] {}", b.title, fmt::join(names, " "), b.tags.count());
+            }
+            Tag t = Tag::objects.get("name", fmt::format("t{}", f % 4));
+            Strings titles = titles_of(t.books.all());  // the reverse of a many-to-many
+            std::sort(titles.begin(), titles.end());
+            return out + fmt::format("; {}: {} {}", t.name, t.books.count(), fmt::join(titles, " "));
+        }));
+    }
+    for (int f = 0; f < 32; ++f) CT_CHECK_EQ(tasks[static_cast<std::size_t>(f)].get(), expected_for(f));
+    // Every fiber ran its own queries: author, books, count, tags and count per book, tag, its books and count.
+    std::size_t selects = 0;
+    for (int f = 0; f < 32; ++f) selects += 3 + 2 * books_of_author[authors[static_cast<std::size_t>(f % 8)].id].size() + 3;
+    CT_CHECK_SELECTS(cap, selects);
+    CT_CHECK(peak > 1);  // the set queries did overlap
+
+    // Prefetched sets read from many fibers at once: the rows come from the cache, no query runs.
+    auto loaded = Author::objects.prefetch_related("books__tags").order_by("id").list();
+    cap.clear();
+    std::vector<Task<std::string>> cached;
+    for (int f = 0; f < 16; ++f) {
+        cached.push_back(orm::spawn([&loaded, f] {
+            const Author& a = loaded[static_cast<std::size_t>(f % 8)];
+            std::string out = fmt::format("{}: {} books", a.name, a.books.count());
+            for (const Book& b : a.books.all()) {
+                orm::yield_now();
+                Strings names = names_of(b.tags.all());
+                std::sort(names.begin(), names.end());
+                out += fmt::format("; {} [{}] {}", b.title, fmt::join(names, " "), b.tags.count());
+            }
+            return out;
+        }));
+    }
+    for (int f = 0; f < 16; ++f) {
+        const std::string full = expected_for(f);
+        CT_CHECK_EQ(cached[static_cast<std::size_t>(f)].get(), full.substr(0, full.rfind("; t")));
+    }
+    CT_CHECK_SELECTS(cap, 0);
 }

@@ -244,7 +244,7 @@ CONFORMANCE_TEST("orm relations: lazy loading runs one SELECT on first access an
 }
 
 CONFORMANCE_TEST("orm relations: lazy loading from 32 concurrent fibers in async mode") {
-    if (!orm::is_async()) throw Skip{"needs async mode (orm::set_async(true))"};
+    require_async();
     Library tables(ctx);
     std::vector<Author> authors;
     for (int i = 0; i < 8; ++i)
