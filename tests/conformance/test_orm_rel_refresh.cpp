@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "tests/conformance/test_rel_models.hpp"
+#include "tests/conformance/two_databases.hpp"
 
 using namespace orm;
 using namespace weft::conformance;
@@ -52,20 +53,7 @@ CONFORMANCE_TEST("orm relations: refresh_from_db forgets cached reverse one-to-o
 }
 
 CONFORMANCE_TEST("orm relations: an object saved to another database drops what it cached from the first") {
-    Library tables(ctx);
-    orm::connect(ctx.second_url(), "other");
-    struct Cleanup {
-        ~Cleanup() {
-            try {
-                orm::drop_tables<Publisher, Author, Tag, Book, Review, Profile>("other");
-            } catch (...) {
-            }
-            orm::disconnect("other");
-        }
-    } cleanup;
-    orm::drop_tables<Publisher, Author, Tag, Book, Review, Profile>("other");
-    orm::create_tables<Publisher, Author, Tag, Book, Review, Profile>("other");
-
+    TwoDatabases<Publisher, Author, Tag, Book, Review, Profile> dbs(ctx);
     auto ann = Author::objects.create({.name = "Ann", .born = 1970});
     Book::objects.create({.title = "On default", .pages = 10, .author = ann});
     Profile::objects.create({.author = ann, .bio = "default bio"});
