@@ -154,6 +154,7 @@ Comparison bench_fibers_vs_pgbench(const Args& a, Sink& sink) {
     std::remove(script.c_str());
     Comparison c{"point select, 64 fibers over pool of 8 (postgresql async)", "pgbench -c8 -j1", 1.0,
                  {median(ours), median(ours_cpu)}, {median(theirs), median(theirs_cpu)}};
+    set_paired_ratio(c, ours, theirs);
     return c;
 }
 
@@ -187,6 +188,7 @@ Comparison bench_async_vs_sync(const Args& a, Sink& sink) {
     }
     Comparison c{"point select, 1 fiber 1 connection: async vs sync", "ours sync", 0.90,
                  {median(o_ops), median(o_cpu)}, {median(t_ops), median(t_cpu)}};
+    set_paired_ratio(c, o_ops, t_ops);
     fmt::print("  async {:>9.0f}/s ({:.2f} us cpu)  sync {:>9.0f}/s ({:.2f} us cpu)  ratio {:.3f}\n",
                c.ours.ops_per_sec, c.ours.cpu_us_per_op, c.theirs.ops_per_sec, c.theirs.cpu_us_per_op, c.ratio());
     return c;

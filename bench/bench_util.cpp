@@ -60,6 +60,18 @@ Sample measure(std::int64_t ops, const std::function<void(std::int64_t)>& body) 
     return {static_cast<double>(ops) / wall, cpu * 1e6 / static_cast<double>(ops)};
 }
 
+void set_paired_ratio(Comparison& c, const std::vector<double>& ours, const std::vector<double>& theirs) {
+    std::vector<double> ratios;
+    for (std::size_t r = 0; r < ours.size() && r < theirs.size(); ++r) {
+        if (ours[r] <= 0 || theirs[r] <= 0) continue;
+        ratios.push_back(c.lower_is_better ? theirs[r] / ours[r] : ours[r] / theirs[r]);
+    }
+    if (ratios.empty()) return;
+    c.paired_ratio = median(ratios);
+    c.ratio_min = *std::min_element(ratios.begin(), ratios.end());
+    c.ratio_max = *std::max_element(ratios.begin(), ratios.end());
+}
+
 Comparison compare(std::string name, std::string baseline, double target, int rounds, std::int64_t ops,
                    const std::function<void(std::int64_t)>& ours, const std::function<void(std::int64_t)>& theirs) {
     measure(std::max<std::int64_t>(ops / 10, 1), ours);  // warm caches, statement caches, pages
@@ -81,23 +93,29 @@ Comparison compare(std::string name, std::string baseline, double target, int ro
         t_cpu.push_back(b.cpu_us_per_op);
     }
     Comparison c{std::move(name), std::move(baseline), target, {median(o_ops), median(o_cpu)}, {median(t_ops), median(t_cpu)}};
-    fmt::print("  {:<44} ours {:>10.0f}/s ({:.2f} us cpu)  {} {:>10.0f}/s ({:.2f} us cpu)  ratio {:.3f}\n", c.name,
-               c.ours.ops_per_sec, c.ours.cpu_us_per_op, c.baseline, c.theirs.ops_per_sec, c.theirs.cpu_us_per_op,
-               c.ratio());
+    set_paired_ratio(c, o_ops, t_ops);
+    fmt::print("  {:<44} ours {:>10.0f}/s ({:.2f} us cpu)  {} {:>10.0f}/s ({:.2f} us cpu)  ratio {:.3f} "
+               "(rounds {:.3f}-{:.3f})\n",
+               c.name, c.ours.ops_per_sec, c.ours.cpu_us_per_op, c.baseline, c.theirs.ops_per_sec,
+               c.theirs.cpu_us_per_op, c.ratio(), c.ratio_min, c.ratio_max);
     std::fflush(stdout);
     return c;
 }
 
 void print_table(const std::vector<Comparison>& rows) {
-    fmt::print("\n{:<58} {:>12} {:>8} {:<16} {:>12} {:>8} {:>6} {:>6} {:>6}\n", "benchmark", "ours", "cpu us",
-               "baseline", "theirs", "cpu us", "unit", "ratio", "target");
-    fmt::print("{}\n", std::string(140, '-'));
+    fmt::print("\n{:<58} {:>12} {:>8} {:<16} {:>12} {:>8} {:>6} {:>6} {:>11} {:>6}\n", "benchmark", "ours", "cpu us",
+               "baseline", "theirs", "cpu us", "unit", "ratio", "rounds", "target");
+    fmt::print("{}\n", std::string(152, '-'));
     auto num = [](double v) { return v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.2f}", v); };
     auto cpu = [](double v) { return v > 0 ? fmt::format("{:.2f}", v) : std::string("-"); };
-    for (const auto& r : rows)
-        fmt::print("{:<58} {:>12} {:>8} {:<16} {:>12} {:>8} {:>6} {:>6.3f} {:>6.2f}{}\n", r.name, num(r.ours.ops_per_sec),
-                   cpu(r.ours.cpu_us_per_op), r.baseline, num(r.theirs.ops_per_sec), cpu(r.theirs.cpu_us_per_op), r.unit,
-                   r.ratio(), r.target, r.ratio() >= r.target ? "" : "  (below target)");
+    for (const auto& r : rows) {
+        // The range of the per-round ratios (the ratio column is their median).
+        std::string range = r.paired_ratio > 0 ? fmt::format("{:.2f}-{:.2f}", r.ratio_min, r.ratio_max) : "-";
+        fmt::print("{:<58} {:>12} {:>8} {:<16} {:>12} {:>8} {:>6} {:>6.3f} {:>11} {:>6.2f}{}\n", r.name,
+                   num(r.ours.ops_per_sec), cpu(r.ours.cpu_us_per_op), r.baseline, num(r.theirs.ops_per_sec),
+                   cpu(r.theirs.cpu_us_per_op), r.unit, r.ratio(), range, r.target,
+                   r.ratio() >= r.target ? "" : "  (below target)");
+    }
 }
 
 void write_json(const std::string& path, const std::vector<Comparison>& rows) {
@@ -108,9 +126,11 @@ void write_json(const std::string& path, const std::vector<Comparison>& rows) {
         const auto& r = rows[i];
         fmt::print(f,
                    "  {{\"name\": \"{}\", \"ours\": {:.1f}, \"baseline\": \"{}\", \"theirs\": {:.1f}, \"ratio\": {:.4f}, "
-                   "\"target\": {:.2f}, \"unit\": \"{}\", \"ours_cpu_us\": {:.3f}, \"theirs_cpu_us\": {:.3f}}}{}\n",
+                   "\"target\": {:.2f}, \"unit\": \"{}\", \"ours_cpu_us\": {:.3f}, \"theirs_cpu_us\": {:.3f}, "
+                   "\"ratio_min\": {:.4f}, \"ratio_max\": {:.4f}}}{}\n",
                    json_escape(r.name), r.ours.ops_per_sec, json_escape(r.baseline), r.theirs.ops_per_sec, r.ratio(),
-                   r.target, r.unit, r.ours.cpu_us_per_op, r.theirs.cpu_us_per_op, i + 1 < rows.size() ? "," : "");
+                   r.target, r.unit, r.ours.cpu_us_per_op, r.theirs.cpu_us_per_op, r.paired_ratio > 0 ? r.ratio_min : r.ratio(),
+                   r.paired_ratio > 0 ? r.ratio_max : r.ratio(), i + 1 < rows.size() ? "," : "");
     }
     fmt::print(f, "]\n");
     std::fclose(f);

@@ -1,5 +1,5 @@
-// Benchmark helpers: alternate ours and the baseline several times, take medians of throughput
-// and of client CPU per operation, print a table, and write JSON records.
+// Benchmark helpers: alternate ours and the baseline several times, take medians of throughput,
+// of client CPU per operation and of the per-round ratio, print a table, and write JSON records.
 #pragma once
 
 #include <algorithm>
@@ -29,18 +29,28 @@ struct Comparison {
     // the ratio is inverted so that >= target still means "good".
     std::string unit = "ops/s";
     bool lower_is_better = false;
+    // From compare(): the median and the range of the per-round ratios (each round measures ours
+    // and the baseline back to back, so drift of the machine's speed cancels within a round).
+    // Zero when not measured in rounds: the ratio of the medians stands in.
+    double paired_ratio = 0, ratio_min = 0, ratio_max = 0;
     double ratio() const {
+        if (paired_ratio > 0) return paired_ratio;
         if (lower_is_better) return ours.ops_per_sec > 0 ? theirs.ops_per_sec / ours.ops_per_sec : 0;
         return theirs.ops_per_sec > 0 ? ours.ops_per_sec / theirs.ops_per_sec : 0;
     }
 };
 
-// Alternates ours/theirs `rounds` times (after one warm-up each) and keeps the medians.
+// Alternates ours/theirs `rounds` times (after one warm-up each) and keeps the medians of each
+// side and of the per-round ratios.
 Comparison compare(std::string name, std::string baseline, double target, int rounds, std::int64_t ops,
                    const std::function<void(std::int64_t)>& ours, const std::function<void(std::int64_t)>& theirs);
 
+// Sets c's paired ratio and its range from per-round throughputs (ours[r] against theirs[r]).
+void set_paired_ratio(Comparison& c, const std::vector<double>& ours, const std::vector<double>& theirs);
+
 void print_table(const std::vector<Comparison>& rows);
-// Writes [{"name", "ours", "baseline", "theirs", "ratio", "target", "unit", "ours_cpu_us", "theirs_cpu_us"}, ...].
+// Writes [{"name", "ours", "baseline", "theirs", "ratio", "target", "unit", "ours_cpu_us", "theirs_cpu_us",
+// "ratio_min", "ratio_max"}, ...].
 void write_json(const std::string& path, const std::vector<Comparison>& rows);
 
 double median(std::vector<double> v);

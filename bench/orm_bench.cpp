@@ -281,6 +281,7 @@ std::vector<Comparison> run_backend(const Args& a, const std::string& label, con
                     label == "sqlite" ? "raw sqlite3 tx" : "raw libpq 1000/stmt", 0.80, {median(ours), 0},
                     {median(theirs), 0}};
     bulk.unit = "rows/s";
+    set_paired_ratio(bulk, ours, theirs);
     fmt::print("  {:<44} ours {:>10.0f} rows/s  {} {:>10.0f} rows/s  ratio {:.3f}\n", bulk.name, bulk.ours.ops_per_sec,
                bulk.baseline, bulk.theirs.ops_per_sec, bulk.ratio());
     rows.push_back(bulk);
