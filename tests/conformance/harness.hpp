@@ -165,16 +165,19 @@ std::string show(const T& v) {
         }                                                                                                  \
     } while (0)
 
-// Like CT_CHECK_THROWS_AS, and the exception's what() must contain `needle`.
-#define CT_CHECK_THROWS_WITH(expr, type, needle)                                                           \
+// Like CT_CHECK_THROWS_AS, and the exception's what() must contain each of the strings that follow.
+#define CT_CHECK_THROWS_WITH(expr, type, ...)                                                              \
     do {                                                                                                   \
         try {                                                                                              \
             (void)(expr);                                                                                  \
             CT_FAIL_AT(fmt::format("{} did not throw {}", #expr, #type));                                  \
         } catch (const type& ct_e_) {                                                                      \
-            if (std::string_view(ct_e_.what()).find(needle) == std::string_view::npos)                     \
-                CT_FAIL_AT(fmt::format("{} threw {} whose message '{}' lacks '{}'", #expr, #type,          \
-                                       ct_e_.what(), needle));                                             \
+            const std::string_view ct_m_ = ct_e_.what();                                                   \
+            const std::string ct_needles_[] = {__VA_ARGS__};                                               \
+            for (const std::string& ct_needle_ : ct_needles_)                                              \
+                if (ct_m_.find(ct_needle_) == std::string_view::npos)                                      \
+                    CT_FAIL_AT(fmt::format("{} threw {} whose message '{}' lacks '{}'", #expr, #type, ct_m_, \
+                                           ct_needle_));                                                   \
         } catch (const ::weft::conformance::Abort&) {                                                      \
             throw;                                                                                         \
         } catch (const std::exception& ct_e_) {                                                            \
