@@ -4,10 +4,11 @@
 #include "drivers/backend.hpp"
 #include "drivers/dialect.hpp"
 #include "drivers/features.hpp"
+#include "drivers/hints.hpp"
 
 namespace orm::db {
 
-const Dialect& Connection::dialect() const { return backend().dialect(); }
+WEFT_HOT const Dialect& Connection::dialect() const { return backend().dialect(); }
 const Features& Connection::features() const {
     const auto& overridden = config().features;
     return overridden ? *overridden : backend().features();

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "drivers/hints.hpp"
 #include "drivers/result.hpp"
 
 namespace orm::db::plain {
@@ -67,16 +68,22 @@ inline bool store_double(void* object, const PlainSlot& s, double v) noexcept {
     return true;
 }
 
+// The copies into a string member, out of line: std::string's assign expands to a lot of code,
+// which would spread the reading loop over more cache lines (see drivers/hints.hpp).
+WEFT_NOINLINE inline void assign(std::string& m, std::string_view v) { m.assign(v); }
+WEFT_NOINLINE inline void assign(std::optional<std::string>& m, std::string_view v) {
+    if (m) m->assign(v);
+    else m.emplace(v);
+}
+
 // A text column: into std::string members only (reusing the member's buffer).
 inline bool store_text(void* object, const PlainSlot& s, std::string_view v) {
     if (s.kind == PlainKind::text) {
-        member<std::string>(object, s).assign(v);
+        assign(member<std::string>(object, s), v);
         return true;
     }
     if (s.kind == PlainKind::opt_text) {
-        auto& m = member<std::optional<std::string>>(object, s);
-        if (m) m->assign(v);
-        else m.emplace(v);
+        assign(member<std::optional<std::string>>(object, s), v);
         return true;
     }
     return false;

@@ -8,10 +8,11 @@
 
 #include "drivers/bridge/deadline.hpp"
 #include "drivers/errors.hpp"
+#include "drivers/hints.hpp"
 
 namespace orm::db {
 
-void PooledConnection::give_back() noexcept {
+WEFT_HOT void PooledConnection::give_back() noexcept {
     if (pool_) pool_->give_back(std::move(c_));
     c_.reset();
 }
@@ -21,7 +22,7 @@ Pool::Pool(Factory factory, PoolOptions options, std::string description)
 
 Pool::~Pool() { close(); }
 
-PooledConnection Pool::acquire() { return acquire(options_.acquire_timeout); }
+WEFT_HOT PooledConnection Pool::acquire() { return acquire(options_.acquire_timeout); }
 
 namespace {
 
@@ -36,13 +37,13 @@ orm::Deadline deadline_from(orm::Deadline now, std::chrono::milliseconds timeout
 
 }  // namespace
 
-Pool::IdleClock Pool::idle_clock_now() noexcept {
+WEFT_HOT Pool::IdleClock Pool::idle_clock_now() noexcept {
     timespec ts;
     ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
-bool Pool::healthy(Connection& c) noexcept {
+WEFT_HOT bool Pool::healthy(Connection& c) noexcept {
     bool ok = false;
     try {
         const IdleClock now = idle_clock_now();
@@ -63,16 +64,20 @@ void Pool::discard_idle(std::unique_ptr<Connection> c) noexcept {
     ++discarded_;
 }
 
-PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
-    using clock = std::chrono::steady_clock;
+WEFT_HOT PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
     // The uncontended path: the connection give_back() left in the slot, no lock.
-    if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire)) {
+    if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire)) [[likely]] {
         std::unique_ptr<Connection> c(hot);
-        if (!closed_.load(std::memory_order_seq_cst) && healthy(*c))
+        if (!closed_.load(std::memory_order_seq_cst) && healthy(*c)) [[likely]]
             return PooledConnection(this, std::move(c));
         discard_idle(std::move(c));
         waiters_.notify_one();  // the slot is free again
     }
+    return acquire_from_pool(timeout);
+}
+
+PooledConnection Pool::acquire_from_pool(std::chrono::milliseconds timeout) {
+    using clock = std::chrono::steady_clock;
     // The deadline is only needed once the caller has to wait: the common path (an idle
     // connection is there) reads no precise clock at all.
     clock::time_point start{};
@@ -158,43 +163,57 @@ PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
     }
 }
 
-void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
+WEFT_HOT void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
     bool keep = !c->is_broken();
-    if (keep && c->transaction_state() != TransactionState::idle) {
-        // A connection returned mid-transaction must not leak that transaction to its next user.
-        try {
-            c->rollback();
-        } catch (...) {
-            keep = false;
-        }
-        keep = keep && !c->is_broken() && c->transaction_state() == TransactionState::idle;
-    }
+    if (keep && c->transaction_state() != TransactionState::idle) [[unlikely]]
+        keep = roll_back_for_reuse(*c);
     if (keep && waiting_.load(std::memory_order_seq_cst) == 0 && !closed_.load(std::memory_order_seq_cst)) {
         // Nobody waits: leave it in the slot for the next acquire(), no lock.
         Connection* expected = nullptr;
-        if (hot_.compare_exchange_strong(expected, c.get(), std::memory_order_seq_cst)) {
+        if (hot_.compare_exchange_strong(expected, c.get(), std::memory_order_seq_cst)) [[likely]] {
             c.release();
-            // A waiter that counted itself meanwhile either saw the slot filled, or is waiting
-            // (it held mu_ from its look at the slot until it slept): taking mu_ orders this
-            // wake-up after its wait began.
-            if (waiting_.load(std::memory_order_seq_cst) > 0) {
-                { std::lock_guard lock(mu_); }
-                waiters_.notify_one();
-            }
-            // close() sets closed_ before it empties the slot: if it ran meanwhile and missed
-            // this connection, whatever is in the slot now is closed here.
-            if (closed_.load(std::memory_order_seq_cst)) {
-                if (Connection* left = hot_.exchange(nullptr, std::memory_order_acquire)) {
-                    std::unique_ptr<Connection> stale(left);
-                    try { stale->close(); } catch (...) {}
-                    stale.reset();
-                    std::lock_guard lock(mu_);
-                    --open_;
-                }
-            }
+            // A waiter that counted itself meanwhile, or a close() that ran meanwhile, needs
+            // more (see after_slot_filled).
+            if (waiting_.load(std::memory_order_seq_cst) > 0 || closed_.load(std::memory_order_seq_cst))
+                [[unlikely]] after_slot_filled();
             return;
         }
     }
+    return_to_pool(std::move(c), keep);
+}
+
+bool Pool::roll_back_for_reuse(Connection& c) noexcept {
+    // A connection returned mid-transaction must not leak that transaction to its next user.
+    try {
+        c.rollback();
+    } catch (...) {
+        return false;
+    }
+    return !c.is_broken() && c.transaction_state() == TransactionState::idle;
+}
+
+void Pool::after_slot_filled() noexcept {
+    // A waiter that counted itself meanwhile either saw the slot filled, or is waiting (it held
+    // mu_ from its look at the slot until it slept): taking mu_ orders this wake-up after its
+    // wait began.
+    if (waiting_.load(std::memory_order_seq_cst) > 0) {
+        { std::lock_guard lock(mu_); }
+        waiters_.notify_one();
+    }
+    // close() sets closed_ before it empties the slot: if it ran meanwhile and missed the
+    // connection just left there, whatever is in the slot now is closed here.
+    if (closed_.load(std::memory_order_seq_cst)) {
+        if (Connection* left = hot_.exchange(nullptr, std::memory_order_acquire)) {
+            std::unique_ptr<Connection> stale(left);
+            try { stale->close(); } catch (...) {}
+            stale.reset();
+            std::lock_guard lock(mu_);
+            --open_;
+        }
+    }
+}
+
+void Pool::return_to_pool(std::unique_ptr<Connection> c, bool keep) noexcept {
     std::unique_lock lock(mu_);
     if (!keep || closed_) {
         --open_;

@@ -19,6 +19,7 @@
 #include "drivers/bridge/wait_queue.hpp"
 #include "drivers/config.hpp"
 #include "drivers/connection.hpp"
+#include "drivers/hints.hpp"
 
 namespace orm::db {
 
@@ -89,6 +90,14 @@ public:
 private:
     friend class PooledConnection;
     void give_back(std::unique_ptr<Connection> c) noexcept;
+    // The parts of acquire() and give_back() past the slot (see hints.hpp): taking a connection
+    // from the idle list, opening one or waiting; rolling back what a connection was returned
+    // with (false: it cannot be reused); returning one to the list or closing it; the wake-up or
+    // close-out a give_back() that filled the slot may owe.
+    WEFT_NOINLINE PooledConnection acquire_from_pool(std::chrono::milliseconds timeout);
+    WEFT_NOINLINE bool roll_back_for_reuse(Connection& c) noexcept;
+    WEFT_NOINLINE void return_to_pool(std::unique_ptr<Connection> c, bool keep) noexcept;
+    WEFT_NOINLINE void after_slot_filled() noexcept;
 
     // Idle times are judged against health_check_interval (seconds by default) with the
     // kernel's coarse monotonic clock: a few ns per read instead of a full clock read, at a

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "drivers/connection.hpp"
+#include "drivers/hints.hpp"
 
 namespace orm::db {
 
@@ -32,14 +33,7 @@ public:
             ++hits_;
             return &entries_.front().second;
         }
-        auto it = index_.find(sql);
-        if (it == index_.end()) {
-            ++misses_;
-            return nullptr;
-        }
-        ++hits_;
-        entries_.splice(entries_.begin(), entries_, it->second);
-        return &it->second->second;
+        return find_behind_front(sql);
     }
 
     // Stores a handle for `sql` (capacity 0 evicts it at once) and returns where it now lives.
@@ -81,6 +75,18 @@ public:
     StatementCacheStats stats() const { return {hits_, misses_, entries_.size(), capacity_}; }
 
 private:
+    // find() past the front entry: the index (out of line, so find() stays small where it is inlined).
+    WEFT_NOINLINE Handle* find_behind_front(std::string_view sql) {
+        auto it = index_.find(sql);
+        if (it == index_.end()) {
+            ++misses_;
+            return nullptr;
+        }
+        ++hits_;
+        entries_.splice(entries_.begin(), entries_, it->second);
+        return &it->second->second;
+    }
+
     using Entry = std::pair<std::string, Handle>;
     std::size_t capacity_;
     std::function<void(Handle&)> evict_;

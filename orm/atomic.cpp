@@ -12,6 +12,7 @@
 #include "drivers/dialect.hpp"
 #include "drivers/errors.hpp"
 #include "drivers/features.hpp"
+#include "drivers/hints.hpp"
 #include "orm/connections.hpp"
 #include "orm/session.hpp"
 
@@ -50,7 +51,7 @@ thread_local std::map<Key, std::unique_ptr<TxState>, KeyLess> open_transactions;
 // (every statement outside a transaction asks).
 thread_local std::size_t open_count = 0;
 
-TxState* find_state(std::string_view alias) noexcept {
+WEFT_HOT TxState* find_state(std::string_view alias) noexcept {
     if (open_count == 0) return nullptr;
     auto it = open_transactions.find(std::pair<std::uint64_t, std::string_view>(this_fiber_id(), alias));
     return it == open_transactions.end() ? nullptr : it->second.get();
@@ -60,7 +61,7 @@ std::string savepoint_name(std::size_t depth) { return fmt::format("weft_sp_{}",
 
 }  // namespace
 
-db::Connection* pinned_connection(std::string_view alias) noexcept {
+WEFT_HOT db::Connection* pinned_connection(std::string_view alias) noexcept {
     TxState* s = find_state(alias);
     return s ? s->conn.get() : nullptr;
 }

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "drivers/errors.hpp"
+#include "drivers/hints.hpp"
 #include "orm/model_info.hpp"
 
 namespace orm {
@@ -39,31 +40,10 @@ struct Memo {
 };
 thread_local Memo memo;
 
-}  // namespace
-
-db::Database& connect(std::shared_ptr<db::Database> database, std::string_view alias) {
-    if (!database) throw InterfaceError("orm::connect: null database");
-    if (alias.empty()) throw InterfaceError("orm::connect: empty database alias");
-    auto& r = registry();
-    std::unique_lock lock(r.mu);
-    auto& slot = r.by_alias[std::string(alias)];
-    slot = std::move(database);
-    r.generation.fetch_add(1, std::memory_order_release);
-    return *slot;
-}
-
-db::Database& connect(std::string_view url, std::string_view alias) { return connect(db::Database::open(url), alias); }
-
-std::shared_ptr<db::Database> database_ptr(std::string_view alias) {
+// database_ptr() when the memo does not answer: the registry, under its lock; remembers the answer.
+WEFT_COLD std::shared_ptr<db::Database> look_up_and_remember(std::string_view alias) {
     auto& r = registry();
     Memo& m = memo;
-    // Unchanged generation: the registry maps `alias` as it did when the memo was taken (a
-    // concurrent change is ordered after this lookup, as if it had happened a moment later).
-    // The ORM passes views of interned names (they never move or change), so the address
-    // usually decides; other views are compared by content.
-    if (m.generation == r.generation.load(std::memory_order_acquire) &&
-        ((alias.data() == m.interned->data() && alias.size() == m.interned->size()) || m.alias == alias))
-        if (auto db = m.database.lock()) return db;
     std::shared_lock lock(r.mu);
     if (auto it = r.by_alias.find(alias); it != r.by_alias.end()) {
         // The generation goes in last: a memo that could not be filled (no memory) stays stale.
@@ -81,6 +61,34 @@ std::shared_ptr<db::Database> database_ptr(std::string_view alias) {
         throw InterfaceError(fmt::format("no database '{}' is configured; call orm::connect(url) first", alias));
     throw InterfaceError(fmt::format("no database '{}' is configured; configured aliases: {}", alias,
                                      fmt::join(names, ", ")));
+}
+
+}  // namespace
+
+db::Database& connect(std::shared_ptr<db::Database> database, std::string_view alias) {
+    if (!database) throw InterfaceError("orm::connect: null database");
+    if (alias.empty()) throw InterfaceError("orm::connect: empty database alias");
+    auto& r = registry();
+    std::unique_lock lock(r.mu);
+    auto& slot = r.by_alias[std::string(alias)];
+    slot = std::move(database);
+    r.generation.fetch_add(1, std::memory_order_release);
+    return *slot;
+}
+
+db::Database& connect(std::string_view url, std::string_view alias) { return connect(db::Database::open(url), alias); }
+
+WEFT_HOT std::shared_ptr<db::Database> database_ptr(std::string_view alias) {
+    auto& r = registry();
+    Memo& m = memo;
+    // Unchanged generation: the registry maps `alias` as it did when the memo was taken (a
+    // concurrent change is ordered after this lookup, as if it had happened a moment later).
+    // The ORM passes views of interned names (they never move or change), so the address
+    // usually decides; other views are compared by content.
+    if (m.generation == r.generation.load(std::memory_order_acquire) &&
+        ((alias.data() == m.interned->data() && alias.size() == m.interned->size()) || m.alias == alias))
+        if (auto db = m.database.lock()) return db;
+    return look_up_and_remember(alias);
 }
 
 db::Database& database(std::string_view alias) { return *database_ptr(alias); }

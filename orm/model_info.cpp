@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "drivers/hints.hpp"
 #include "orm/errors.hpp"
 
 namespace orm {
@@ -217,7 +218,7 @@ void ModelInfo::check_members() const {
         if (!m.relation) detail::throw_unresolved_member(*this, m);
 }
 
-void ModelInfo::bind(void* obj, const std::string* alias) const {
+WEFT_HOT void ModelInfo::bind(void* obj, const std::string* alias) const {
     if (ops_.set_db) ops_.set_db(obj, alias);
     if (!has_relation_members_) return;
     if (const LoadPlan& plan = load_plan(obj); plan.bind_by_offset) {
@@ -396,7 +397,7 @@ ModelInfo& ModelInfo::operator=(ModelInfo&&) noexcept = default;
 
 // Offsets are a property of the type: every object of the model has its members at the same
 // places, so the first object loaded tells them for all.
-const ModelInfo::LoadPlan& ModelInfo::load_plan(const void* obj) const {
+WEFT_HOT const ModelInfo::LoadPlan& ModelInfo::load_plan(const void* obj) const {
     LoadPlan& plan = *load_plan_;
     if (plan.ready.load(std::memory_order_acquire)) [[likely]]
         return plan;
@@ -422,7 +423,7 @@ const ModelInfo::LoadPlan& ModelInfo::load_plan(const void* obj) const {
     return plan;
 }
 
-void ModelInfo::load(void* obj, const db::Row& row, std::size_t first) const {
+WEFT_HOT void ModelInfo::load(void* obj, const db::Row& row, std::size_t first) const {
     const LoadPlan& plan = load_plan(obj);
     // The plain members in one call to the driver; the rest (and whatever it left) one by one.
     std::uint64_t rest = row.read_plain(first, plan.slots, obj);
@@ -433,7 +434,7 @@ void ModelInfo::load(void* obj, const db::Row& row, std::size_t first) const {
     for (std::size_t i = plan.slots.size(); i < fields_.size(); ++i) fields_[i].access->load(obj, row, first + i);
 }
 
-bool kind_matches(db::ColumnType t, ValueKind k) noexcept {
+WEFT_HOT bool kind_matches(db::ColumnType t, ValueKind k) noexcept {
     switch (t) {
         case db::ColumnType::boolean: return k == ValueKind::boolean;
         case db::ColumnType::int32: return k == ValueKind::int32;

@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include "drivers/features.hpp"
+#include "drivers/hints.hpp"
 #include "orm/errors.hpp"
 #include "orm/model_info.hpp"
 #include "orm/routers.hpp"
@@ -196,7 +197,7 @@ Value shared_select_by_pk_sample(const ModelInfo& m) {
 }
 
 // "SELECT <all columns> FROM t WHERE t.pk = $1", per model and dialect, compiled once.
-const std::string& select_by_pk_sql(const ModelInfo& m, const db::Dialect& d) {
+WEFT_HOT const std::string& select_by_pk_sql(const ModelInfo& m, const db::Dialect& d) {
     // A per-thread memo of the last few (model, dialect) pairs in front of the shared map, so a
     // repeated get by pk takes no lock. Entries point into the map, whose nodes are never erased.
     struct Memo {
@@ -216,7 +217,7 @@ const std::string& select_by_pk_sql(const ModelInfo& m, const db::Dialect& d) {
 }
 
 // select_by_pk_sql() for threads that have not memoized the pair yet.
-const std::string& shared_select_by_pk_sql(const ModelInfo& m, const db::Dialect& d) {
+WEFT_NOINLINE const std::string& shared_select_by_pk_sql(const ModelInfo& m, const db::Dialect& d) {
     static std::mutex mu;
     static std::map<std::pair<const ModelInfo*, const db::Dialect*>, std::string> cache;
     std::lock_guard lock(mu);
@@ -232,20 +233,34 @@ const std::string& shared_select_by_pk_sql(const ModelInfo& m, const db::Dialect
 
 }  // namespace
 
-bool fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, void* obj) {
-    const FieldInfo& f = m.pk();
-    // A key of the column's kind (the usual case) is used as it is, without a copy.
-    std::optional<Value> converted;
-    const Value* key = &pk;
-    if (!pk.is_null() && !kind_matches(f.type, pk.kind())) key = &converted.emplace(m.normalize(f, pk));
-    if (key->is_null()) return false;
+namespace {
+
+// fetch_by_pk() with a key of the primary key's own kind.
+WEFT_HOT bool fetch_by_own_kind_pk(const ModelInfo& m, const Value& key, std::string_view alias, void* obj) {
     RoutedAlias on(Access::read, m, alias);  // no routers: one relaxed load
     Lease lease(on);
-    if (!lease.query_first(select_by_pk_sql(m, lease.dialect()), std::span<const Value>(key, 1),
+    if (!lease.query_first(select_by_pk_sql(m, lease.dialect()), std::span<const Value>(&key, 1),
                            [&](const db::Row& row) { m.load(obj, row); }))
         return false;
     if (m.needs_bind()) m.bind(obj, alias_ptr(on.get()));
     return true;
+}
+
+// fetch_by_pk() with a key of another kind (an int for a 64-bit key, text for a date): converted
+// first, which throws for a value the key's type cannot take.
+WEFT_NOINLINE bool fetch_by_converted_pk(const ModelInfo& m, const Value& pk, std::string_view alias, void* obj) {
+    const Value key = m.normalize(m.pk(), pk);
+    return !key.is_null() && fetch_by_own_kind_pk(m, key, alias, obj);
+}
+
+}  // namespace
+
+WEFT_HOT bool fetch_by_pk(const ModelInfo& m, const Value& pk, std::string_view alias, void* obj) {
+    if (pk.is_null()) return false;
+    // A key of the column's kind (the usual case) is used as it is, without a copy.
+    if (!kind_matches(m.pk().type, pk.kind())) [[unlikely]]
+        return fetch_by_converted_pk(m, pk, alias, obj);
+    return fetch_by_own_kind_pk(m, pk, alias, obj);
 }
 
 namespace {

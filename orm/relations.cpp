@@ -10,6 +10,7 @@
 
 #include "orm/atomic.hpp"
 #include "orm/errors.hpp"
+#include "drivers/hints.hpp"
 #include "orm/model_info.hpp"
 #include "orm/queryset_base.hpp"
 #include "orm/relations.hpp"
@@ -264,7 +265,7 @@ void related_after_create(const SetBinding& b, const Value& key) {
 
 // ---- select_related / prefetch_related -----------------------------------------------------
 
-const std::string* alias_ptr(std::string_view alias) {
+WEFT_HOT const std::string* alias_ptr(std::string_view alias) {
     thread_local const std::string* last = nullptr;
     if (last && (last->data() == alias.data() ? last->size() == alias.size() : *last == alias)) return last;
     return last = intern_alias(alias);

@@ -2,13 +2,14 @@
 #include "orm/session.hpp"
 
 #include "drivers/backend.hpp"
+#include "drivers/hints.hpp"
 #include "orm/connections.hpp"
 
 namespace orm::detail {
 
 db::Connection* pinned_connection(std::string_view alias) noexcept;  // atomic.cpp
 
-Lease::Lease(std::string_view alias) : alias_(alias) {
+WEFT_HOT Lease::Lease(std::string_view alias) : alias_(alias) {
     if (db::Connection* c = pinned_connection(alias)) {
         conn_ = c;
         pinned_ = true;
@@ -18,6 +19,8 @@ Lease::Lease(std::string_view alias) : alias_(alias) {
     owned_ = db_->acquire();
     conn_ = owned_.get();
 }
+
+WEFT_HOT Lease::~Lease() = default;
 
 void log_statement(std::string_view alias, std::string_view sql, std::span<const Value> params,
                    std::chrono::steady_clock::time_point start, bool failed) noexcept {
@@ -44,8 +47,8 @@ db::Result Lease::execute(std::string_view sql, std::span<const Value> params) {
     return r;
 }
 
-bool Lease::query_first(std::string_view sql, std::span<const Value> params, db::Connection::RowCallback on_row,
-                        void* context) {
+WEFT_HOT bool Lease::query_first(std::string_view sql, std::span<const Value> params,
+                                 db::Connection::RowCallback on_row, void* context) {
     if (!query_logging_on()) return conn_->query_first(sql, params, on_row, context);
     // The statement's time, not the caller's work on the row, is what the log reports.
     auto start = std::chrono::steady_clock::now();

@@ -22,6 +22,7 @@ class Lease {
 public:
     // `alias` must outlive the lease (it is kept as a view, for the query log).
     explicit Lease(std::string_view alias);
+    ~Lease();  // out of line: callers stay small (see drivers/hints.hpp)
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
 

@@ -6,6 +6,7 @@
 #include "drivers/bridge/mode.hpp"
 #include "drivers/bridge/offload.hpp"
 #include "drivers/errors.hpp"
+#include "drivers/hints.hpp"
 #include "drivers/sqlite/sqlite_options.hpp"
 
 namespace orm::db::sqlite {
@@ -31,6 +32,13 @@ auto run_where(bool async, F&& fn) {
     return fn();
 }
 
+[[noreturn]] WEFT_COLD void refuse_concurrent_use(const std::string& target, std::string_view what) {
+    throw InterfaceError(fmt::format(
+        "SQLite connection to '{}': {} called while another operation is running on it; a "
+        "connection serves one fiber or thread at a time (give each fiber its own from the pool)",
+        target, what));
+}
+
 }  // namespace
 
 // One operation on the connection: reads the mode once, and claims the connection for its
@@ -38,11 +46,8 @@ auto run_where(bool async, F&& fn) {
 class SqliteConnection::Operation {
 public:
     Operation(SqliteConnection& c, std::string_view what) : c_(c), async_(orm::is_async()) {
-        if (c_.busy_.exchange(true, std::memory_order_acquire))
-            throw InterfaceError(fmt::format(
-                "SQLite connection to '{}': {} called while another operation is running on it; a "
-                "connection serves one fiber or thread at a time (give each fiber its own from the pool)",
-                c_.cfg_.target, what));
+        if (c_.busy_.exchange(true, std::memory_order_acquire)) [[unlikely]]
+            refuse_concurrent_use(c_.cfg_.target, what);
     }
     ~Operation() { c_.busy_.store(false, std::memory_order_release); }
     Operation(const Operation&) = delete;
@@ -120,8 +125,8 @@ Result SqliteConnection::execute(std::string_view sql, std::span<const Value> pa
     return Result(op([&] { return run(sql, params, /*buffer_rows=*/op.async()); }));
 }
 
-bool SqliteConnection::query_first(std::string_view sql, std::span<const Value> params, RowCallback on_row,
-                                   void* context) {
+WEFT_HOT bool SqliteConnection::query_first(std::string_view sql, std::span<const Value> params,
+                                            RowCallback on_row, void* context) {
     {
         Operation op(*this, "query_first()");
         if (!op.async()) {
@@ -163,7 +168,7 @@ void SqliteConnection::rollback() {
     run_to_end("ROLLBACK");
 }
 
-TransactionState SqliteConnection::transaction_state() const {
+WEFT_HOT TransactionState SqliteConnection::transaction_state() const {
     // No "failed" state: a failed statement only undoes itself and the transaction stays usable.
     // sqlite3_get_autocommit also notices when SQLite rolled the transaction back on its own.
     return session_->in_transaction() ? TransactionState::active : TransactionState::idle;
@@ -177,7 +182,7 @@ void SqliteConnection::cancel() { session_->interrupt(); }
 
 bool SqliteConnection::is_broken() const { return session_->is_broken(); }
 
-bool SqliteConnection::is_usable(bool ping) {
+WEFT_HOT bool SqliteConnection::is_usable(bool ping) {
     if (session_->is_broken()) return false;
     if (!ping) return true;
     try {

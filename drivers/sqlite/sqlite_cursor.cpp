@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "drivers/errors.hpp"
+#include "drivers/hints.hpp"
 #include "drivers/plain_store.hpp"
 #include "drivers/sqlite/sqlite_errors.hpp"
 
@@ -140,7 +141,7 @@ BufferedRows drain(Session& session, Statement& st, bool have_row) {
     return rows;
 }
 
-SqliteCursor::SqliteCursor(Ref<Session> session, Ref<Statement> st, bool have_row)
+WEFT_HOT SqliteCursor::SqliteCursor(Ref<Session> session, Ref<Statement> st, bool have_row)
     : session_(std::move(session)), st_(std::move(st)), pending_(have_row), released_(false) {
     columns_ = static_cast<std::size_t>(sqlite3_column_count(st_->handle.get()));
     if (!have_row) {
@@ -153,15 +154,15 @@ SqliteCursor::SqliteCursor(BufferedRows rows, std::int64_t rows_affected)
     : rows_(std::make_unique<BufferedRows>(std::move(rows))), columns_(rows_->names.size()),
       rows_affected_(rows_affected) {}
 
-SqliteCursor::~SqliteCursor() { release(); }
+WEFT_HOT SqliteCursor::~SqliteCursor() { release(); }
 
-void SqliteCursor::release() noexcept {
+WEFT_HOT void SqliteCursor::release() noexcept {
     if (released_) return;
     released_ = true;
     session_->release(*st_);
 }
 
-bool SqliteCursor::next() {
+WEFT_HOT bool SqliteCursor::next() {
     if (done_) {
         on_row_ = false;
         return false;
@@ -257,7 +258,8 @@ void SqliteCursor::type_error(std::size_t i, sqlite3_value* v, std::string_view 
 // One sqlite3_value per column and a switch on its storage class: what a hand-written loop of
 // sqlite3_column_* calls does. Anything but a value of the member's own kind is left to the
 // strict getters (which convert or raise the precise error).
-std::uint64_t SqliteCursor::read_plain(std::size_t first, std::span<const PlainSlot> slots, void* object) const {
+WEFT_HOT std::uint64_t SqliteCursor::read_plain(std::size_t first, std::span<const PlainSlot> slots,
+                                               void* object) const {
     const std::size_t n = std::min<std::size_t>(slots.size(), 64);
     if (!on_row_ || first + n > columns_) [[unlikely]]
         return n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;  // the getters report it

@@ -8,6 +8,8 @@
 
 #include <sqlite3.h>
 
+#include "drivers/hints.hpp"
+
 namespace orm::db::sqlite {
 
 struct DbCloser {
@@ -61,7 +63,7 @@ public:
         return *this;
     }
     ~Ref() {
-        if (p_ && --p_->refs_ == 0) delete p_;
+        if (p_ && --p_->refs_ == 0) destroy(p_);
     }
 
     T* get() const noexcept { return p_; }
@@ -72,6 +74,10 @@ public:
     void swap(Ref& o) noexcept { std::swap(p_, o.p_); }
 
 private:
+    // The last owner's delete, out of line: a Ref on the per-statement path stays a decrement
+    // and a branch there (see drivers/hints.hpp).
+    WEFT_NOINLINE static void destroy(T* p) noexcept { delete p; }
+
     T* p_ = nullptr;
 };
 

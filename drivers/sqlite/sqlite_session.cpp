@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "drivers/errors.hpp"
+#include "drivers/hints.hpp"
 #include "drivers/sqlite/sqlite_errors.hpp"
 #include "drivers/sqlite/sqlite_regexp.hpp"
 #include "drivers/sqlite/sqlite_vfs.hpp"
@@ -139,12 +140,20 @@ void Session::check_single_statement(std::string_view rest, std::string_view sql
                                            shorten_sql(sql)));
 }
 
-Ref<Statement> Session::acquire(std::string_view sql) {
+WEFT_HOT Ref<Statement> Session::acquire(std::string_view sql) {
     ensure_open();
+    if (auto* hit = cache_.find(sql); hit && !(*hit)->busy) [[likely]] {
+        (*hit)->busy = true;
+        (*hit)->spent = {};
+        return *hit;
+    } else {
+        return acquire_uncached(sql, hit != nullptr);
+    }
+}
+
+Ref<Statement> Session::acquire_uncached(std::string_view sql, bool cached_is_busy) {
     Ref<Statement> st;
-    if (auto* hit = cache_.find(sql); hit && !(*hit)->busy) {
-        st = *hit;
-    } else if (hit) {
+    if (cached_is_busy) {
         st = prepare(sql, false);  // the cached one is held by a live cursor
     } else {
         st = prepare(sql, cache_capacity_ > 0);
@@ -155,7 +164,7 @@ Ref<Statement> Session::acquire(std::string_view sql) {
     return st;
 }
 
-void Session::bind(Statement& st, std::span<const Value> params, bool copy) {
+WEFT_HOT void Session::bind(Statement& st, std::span<const Value> params, bool copy) {
     sqlite3_stmt* s = st.handle.get();
     const int expected = st.parameters;
     if (static_cast<std::size_t>(expected) != params.size())
@@ -243,7 +252,7 @@ struct Session::Armed {
     ~Armed() { s.deadline_ = Clock::time_point::max(); }
 };
 
-bool Session::step(Statement& st) {
+WEFT_HOT bool Session::step(Statement& st) {
     ensure_open();
     int rc;
     if (timeout_.count() > 0) {
@@ -262,7 +271,7 @@ bool Session::step(Statement& st) {
     fail(rc, std::move(message), "executing", st.sql);
 }
 
-void Session::release(Statement& st) noexcept {
+WEFT_HOT void Session::release(Statement& st) noexcept {
     sqlite3_reset(st.handle.get());
     if (st.holds_bound_data) {
         sqlite3_clear_bindings(st.handle.get());
@@ -288,7 +297,7 @@ void Session::exec(std::string_view script) {
     fail(rc, std::move(message), "running script", script);
 }
 
-bool Session::in_transaction() const { return db_ && sqlite3_get_autocommit(db_.get()) == 0; }
+WEFT_HOT bool Session::in_transaction() const { return db_ && sqlite3_get_autocommit(db_.get()) == 0; }
 
 std::int64_t Session::last_insert_rowid() const {
     ensure_open();

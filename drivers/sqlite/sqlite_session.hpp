@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "drivers/connection.hpp"
+#include "drivers/hints.hpp"
 #include "drivers/sqlite/sqlite_handles.hpp"
 #include "drivers/sqlite/sqlite_options.hpp"
 #include "drivers/statement_cache.hpp"
@@ -81,6 +82,9 @@ public:
     sqlite3* native_handle() const noexcept { return db_.get(); }
 
 private:
+    // acquire() when the cache has no idle statement for `sql`: prepares one (and caches it
+    // unless a cached one is busy, i.e. held by a live cursor).
+    WEFT_NOINLINE Ref<Statement> acquire_uncached(std::string_view sql, bool cached_is_busy);
     Ref<Statement> prepare(std::string_view sql, bool persistent);
     void check_single_statement(std::string_view rest, std::string_view sql);
     void ensure_open() const {
