@@ -1,6 +1,7 @@
 // Benchmark helpers (see bench_util.hpp).
 #include "bench/bench_util.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -51,13 +52,16 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-Sample measure(std::int64_t ops, const std::function<void(std::int64_t)>& body) {
+Sample measure(std::int64_t ops, const std::function<void(std::int64_t)>& body) { return measure(0, ops, body); }
+
+Sample measure(std::int64_t first, std::int64_t last, const std::function<void(std::int64_t)>& body) {
     auto start = std::chrono::steady_clock::now();
     double cpu0 = thread_cpu_seconds();
-    for (std::int64_t i = 0; i < ops; ++i) body(i);
+    for (std::int64_t i = first; i < last; ++i) body(i);
     double cpu = thread_cpu_seconds() - cpu0;
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return {static_cast<double>(ops) / wall, cpu * 1e6 / static_cast<double>(ops)};
+    const auto ops = static_cast<double>(last - first);
+    return {ops / wall, cpu * 1e6 / ops};
 }
 
 void set_paired_ratio(Comparison& c, const std::vector<double>& ours, const std::vector<double>& theirs) {
@@ -76,26 +80,38 @@ Comparison compare(std::string name, std::string baseline, double target, int ro
                    const std::function<void(std::int64_t)>& ours, const std::function<void(std::int64_t)>& theirs) {
     measure(std::max<std::int64_t>(ops / 10, 1), ours);  // warm caches, statement caches, pages
     measure(std::max<std::int64_t>(ops / 10, 1), theirs);
-    std::vector<double> o_ops, o_cpu, t_ops, t_cpu;
+    const std::int64_t slices = std::clamp<std::int64_t>(ops, 1, 10);
+    std::vector<double> o_ops, o_cpu, t_ops, t_cpu, o_slice, t_slice;
     for (int r = 0; r < rounds; ++r) {
-        // Alternate which goes first so drift on a shared machine hits both alike.
-        Sample a, b;
-        if (r % 2 == 0) {
-            a = measure(ops, ours);
-            b = measure(ops, theirs);
-        } else {
-            b = measure(ops, theirs);
-            a = measure(ops, ours);
+        double o_wall = 0, o_cpu_s = 0, t_wall = 0, t_cpu_s = 0;
+        for (std::int64_t k = 0; k < slices; ++k) {
+            const std::int64_t first = ops * k / slices, last = ops * (k + 1) / slices;
+            const auto n = static_cast<double>(last - first);
+            // Alternate which goes first so drift on a shared machine hits both alike.
+            Sample a, b;
+            if ((r * slices + k) % 2 == 0) {
+                a = measure(first, last, ours);
+                b = measure(first, last, theirs);
+            } else {
+                b = measure(first, last, theirs);
+                a = measure(first, last, ours);
+            }
+            o_slice.push_back(a.ops_per_sec);
+            t_slice.push_back(b.ops_per_sec);
+            o_wall += n / a.ops_per_sec;
+            o_cpu_s += a.cpu_us_per_op * n;
+            t_wall += n / b.ops_per_sec;
+            t_cpu_s += b.cpu_us_per_op * n;
         }
-        o_ops.push_back(a.ops_per_sec);
-        o_cpu.push_back(a.cpu_us_per_op);
-        t_ops.push_back(b.ops_per_sec);
-        t_cpu.push_back(b.cpu_us_per_op);
+        o_ops.push_back(static_cast<double>(ops) / o_wall);
+        o_cpu.push_back(o_cpu_s / static_cast<double>(ops));
+        t_ops.push_back(static_cast<double>(ops) / t_wall);
+        t_cpu.push_back(t_cpu_s / static_cast<double>(ops));
     }
     Comparison c{std::move(name), std::move(baseline), target, {median(o_ops), median(o_cpu)}, {median(t_ops), median(t_cpu)}};
-    set_paired_ratio(c, o_ops, t_ops);
+    set_paired_ratio(c, o_slice, t_slice);
     fmt::print("  {:<44} ours {:>10.0f}/s ({:.2f} us cpu)  {} {:>10.0f}/s ({:.2f} us cpu)  ratio {:.3f} "
-               "(rounds {:.3f}-{:.3f})\n",
+               "(slices {:.3f}-{:.3f})\n",
                c.name, c.ours.ops_per_sec, c.ours.cpu_us_per_op, c.baseline, c.theirs.ops_per_sec,
                c.theirs.cpu_us_per_op, c.ratio(), c.ratio_min, c.ratio_max);
     std::fflush(stdout);
@@ -104,12 +120,12 @@ Comparison compare(std::string name, std::string baseline, double target, int ro
 
 void print_table(const std::vector<Comparison>& rows) {
     fmt::print("\n{:<58} {:>12} {:>8} {:<16} {:>12} {:>8} {:>6} {:>6} {:>11} {:>6}\n", "benchmark", "ours", "cpu us",
-               "baseline", "theirs", "cpu us", "unit", "ratio", "rounds", "target");
+               "baseline", "theirs", "cpu us", "unit", "ratio", "range", "target");
     fmt::print("{}\n", std::string(152, '-'));
     auto num = [](double v) { return v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.2f}", v); };
     auto cpu = [](double v) { return v > 0 ? fmt::format("{:.2f}", v) : std::string("-"); };
     for (const auto& r : rows) {
-        // The range of the per-round ratios (the ratio column is their median).
+        // The range of the paired ratios (per slice or per round; the ratio column is their median).
         std::string range = r.paired_ratio > 0 ? fmt::format("{:.2f}-{:.2f}", r.ratio_min, r.ratio_max) : "-";
         fmt::print("{:<58} {:>12} {:>8} {:<16} {:>12} {:>8} {:>6} {:>6.3f} {:>11} {:>6.2f}{}\n", r.name,
                    num(r.ours.ops_per_sec), cpu(r.ours.cpu_us_per_op), r.baseline, num(r.theirs.ops_per_sec),

@@ -19,6 +19,8 @@ struct Sample {
 
 // Runs `ops` operations through `body(i)` once and measures wall and thread CPU time.
 Sample measure(std::int64_t ops, const std::function<void(std::int64_t)>& body);
+// The same for body(first) .. body(last - 1).
+Sample measure(std::int64_t first, std::int64_t last, const std::function<void(std::int64_t)>& body);
 
 struct Comparison {
     std::string name;
@@ -29,9 +31,11 @@ struct Comparison {
     // the ratio is inverted so that >= target still means "good".
     std::string unit = "ops/s";
     bool lower_is_better = false;
-    // From compare(): the median and the range of the per-round ratios (each round measures ours
-    // and the baseline back to back, so drift of the machine's speed cancels within a round).
-    // Zero when not measured in rounds: the ratio of the medians stands in.
+    // From compare(): the median and the range of the per-slice ratios (each round is cut into
+    // slices, and each slice measures ours and the baseline back to back on the same operations,
+    // so drift of the machine's speed cancels within a slice, and a stall of a few tens of
+    // milliseconds spoils one slice of many rather than a whole round). Zero when not measured
+    // in rounds: the ratio of the medians stands in.
     double paired_ratio = 0, ratio_min = 0, ratio_max = 0;
     double ratio() const {
         if (paired_ratio > 0) return paired_ratio;
@@ -40,12 +44,13 @@ struct Comparison {
     }
 };
 
-// Alternates ours/theirs `rounds` times (after one warm-up each) and keeps the medians of each
-// side and of the per-round ratios.
+// Runs ours and theirs over the same `ops` operations `rounds` times (after one warm-up each),
+// alternating in slices of the round (up to 10, each side in turn going first), and keeps the
+// medians of each side's per-round throughput and CPU and of the per-slice ratios.
 Comparison compare(std::string name, std::string baseline, double target, int rounds, std::int64_t ops,
                    const std::function<void(std::int64_t)>& ours, const std::function<void(std::int64_t)>& theirs);
 
-// Sets c's paired ratio and its range from per-round throughputs (ours[r] against theirs[r]).
+// Sets c's paired ratio and its range from paired throughputs (ours[r] against theirs[r]).
 void set_paired_ratio(Comparison& c, const std::vector<double>& ours, const std::vector<double>& theirs);
 
 void print_table(const std::vector<Comparison>& rows);
