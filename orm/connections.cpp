@@ -40,8 +40,9 @@ struct Memo {
 };
 thread_local Memo memo;
 
-// database_ptr() when the memo does not answer: the registry, under its lock; remembers the answer.
-WEFT_COLD std::shared_ptr<db::Database> look_up_and_remember(std::string_view alias) {
+// database_ptr() when the memo does not answer (the first call, another alias than the last, a
+// changed registry): the registry, under its lock; remembers the answer.
+WEFT_NOINLINE std::shared_ptr<db::Database> look_up_and_remember(std::string_view alias) {
     auto& r = registry();
     Memo& m = memo;
     std::shared_lock lock(r.mu);
