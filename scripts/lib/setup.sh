@@ -3,7 +3,7 @@
 
 WEFT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WEFT_PACKAGES=(g++ meson ninja-build pkg-config cmake libpq-dev libboost-context-dev libsqlite3-dev
-               doctest-dev libfmt-dev postgresql-15)
+               doctest-dev libfmt-dev libpcre2-dev postgresql-15)
 
 weft_ensure_packages() {
     local missing=() p
