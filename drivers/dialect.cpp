@@ -94,13 +94,13 @@ std::string Dialect::escape_like(std::string_view text) const {
 std::string Dialect::text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const {
     const std::string_view esc = like_escape_clause();
     switch (m) {
-        case TextMatch::iexact: return fmt::format("LOWER({}) = LOWER({})", lhs, rhs);
+        case TextMatch::iexact: return fmt::format("UPPER({}) = UPPER({})", lhs, rhs);
         case TextMatch::contains:
         case TextMatch::startswith:
         case TextMatch::endswith: return fmt::format("{} LIKE {}{}", lhs, rhs, esc);
         case TextMatch::icontains:
         case TextMatch::istartswith:
-        case TextMatch::iendswith: return fmt::format("LOWER({}) LIKE LOWER({}){}", lhs, rhs, esc);
+        case TextMatch::iendswith: return fmt::format("UPPER({}) LIKE UPPER({}){}", lhs, rhs, esc);
         case TextMatch::regex:
         case TextMatch::iregex: break;
     }
@@ -123,5 +123,11 @@ std::string Dialect::text_match_param(TextMatch m, std::string_view value) const
 }
 
 std::string Dialect::typed_placeholder(std::size_t index, ValueKind) const { return placeholder(index); }
+
+std::string Dialect::in_list_sql(std::string_view, std::size_t, ValueKind, std::span<const Value>) const { return {}; }
+
+Value Dialect::in_list_param(ValueKind, std::span<const Value>) const {
+    throw InterfaceError(fmt::format("the {} backend binds IN lists one value per parameter", name()));
+}
 
 }  // namespace orm::db

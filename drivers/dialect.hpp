@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -45,7 +46,7 @@ public:
     // rendered column expression and `rhs` a placeholder that the ORM binds to
     // text_match_param(m, value); so user text is always a bound parameter, and '%', '_' and
     // the escape character in it match literally. The defaults are standard SQL: LIKE for the
-    // case-sensitive forms, LOWER(..) LIKE LOWER(..) for the case-insensitive ones, and no
+    // case-sensitive forms, UPPER(..) LIKE UPPER(..) for the case-insensitive ones (as Django), and no
     // regular expressions (orm::NotSupportedError; see Features::supports_regex).
     enum class TextMatch { iexact, contains, icontains, startswith, istartswith, endswith, iendswith, regex, iregex };
     virtual std::string text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const;
@@ -53,6 +54,15 @@ public:
     // A placeholder for a parameter whose type the database cannot infer from its context (an
     // operand of arithmetic, a select-list item). Defaults to placeholder(index).
     virtual std::string typed_placeholder(std::size_t index, ValueKind kind) const;
+
+    // `lhs IN (values...)` with the whole list as one bound parameter, so any length works and
+    // the statement text is the same whatever the length (the prepared-statement cache keeps
+    // hitting). `kind` is the kind every element has; `index` the parameter's number. Returns ""
+    // where the backend cannot carry this list in one parameter (the ORM then binds one
+    // parameter per value); in_list_param() makes the parameter. The default: "".
+    virtual std::string in_list_sql(std::string_view lhs, std::size_t index, ValueKind kind,
+                                    std::span<const Value> values) const;
+    virtual Value in_list_param(ValueKind kind, std::span<const Value> values) const;
 };
 
 }  // namespace orm::db

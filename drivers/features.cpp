@@ -18,6 +18,7 @@ const std::vector<FeatureFlag>& feature_flags() {
         {"has_native_boolean", &Features::has_native_boolean},
         {"has_native_timestamp", &Features::has_native_timestamp},
         {"case_insensitive_matches_non_ascii", &Features::case_insensitive_matches_non_ascii},
+        {"iregex_matches_non_ascii", &Features::iregex_matches_non_ascii},
         {"supports_regex", &Features::supports_regex},
         {"supports_concurrent_writers", &Features::supports_concurrent_writers},
         {"enforces_max_length", &Features::enforces_max_length},

@@ -11,9 +11,11 @@ namespace orm::db {
 // The pattern language of the regex / iregex lookups (Features::regex_syntax).
 enum class RegexSyntax : std::uint8_t {
     none,        // no regular expression lookups
-    ecmascript,  // std::regex ECMAScript (SQLite here): \b word boundary, no lookbehind
+    ecmascript,  // std::regex ECMAScript: \b word boundary, no lookbehind (no backend uses it now)
     posix_are,   // PostgreSQL's advanced regular expressions: \y word boundary, \b is a backspace,
                  // lookbehind (?<=...), [[:<:]] / \m \M word starts and ends
+    pcre2,       // PCRE2 (SQLite here), Perl's syntax as Python's re has it: \b word boundary,
+                 // lookbehind, \p{L} Unicode properties; \y and other unknown escapes are errors
 };
 
 struct Features {
@@ -38,8 +40,11 @@ struct Features {
     bool has_native_boolean = false;
     // Timestamps stored with a time zone (else stored as UTC text).
     bool has_native_timestamp = false;
-    // Case-insensitive comparisons fold non-ASCII letters (e.g. 'É' iexact 'é').
+    // Case-insensitive comparisons fold non-ASCII letters (e.g. 'É' iexact 'é'): iexact,
+    // icontains, istartswith, iendswith.
     bool case_insensitive_matches_non_ascii = false;
+    // iregex folds non-ASCII letters ('^é' matches "Élodie").
+    bool iregex_matches_non_ascii = false;
     // Regular expression lookups run in the database.
     bool supports_regex = false;
     // Which syntax those patterns use. The common ground (classes [a-z], anchors ^ $, . * + ?,

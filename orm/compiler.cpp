@@ -3,6 +3,8 @@
 // comes from the dialect.
 #include "orm/compiler.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "orm/errors.hpp"
@@ -203,6 +205,7 @@ public:
                 out += w.rhs.front()->value.as_bool() ? " IS NULL" : " IS NOT NULL";
                 return;
             case Lookup::in:
+                if (in_list(out, lhs, w)) return;
                 out += lhs;
                 out += " IN (";
                 for (std::size_t i = 0; i < w.rhs.size(); ++i) {
@@ -230,6 +233,56 @@ public:
             expr(rhs, r);
         }
         out += d_.text_match_sql(m, lhs, rhs);
+    }
+
+    // `lhs IN (...)` with the list as one parameter where the dialect can (any length, one
+    // statement text for every length); false to bind one parameter per value instead.
+    bool in_list(std::string& out, const std::string& lhs, const WhereNode& w) {
+        std::vector<Value> values;
+        values.reserve(w.rhs.size());
+        for (const auto& r : w.rhs) {
+            if (r->kind != ExprKind::value || r->value.is_null()) return false;
+            values.push_back(r->value);
+        }
+        auto kind = in_list_kind(output_type(*w.lhs), values);
+        if (!kind) return false;
+        std::string sql = d_.in_list_sql(lhs, params_.size() + 1, *kind, values);
+        if (sql.empty()) return false;
+        params_.push_back(d_.in_list_param(*kind, values));
+        out += sql;
+        return true;
+    }
+
+    // The one kind every element of an IN list is sent as: the column's (an integer column
+    // compared with fractional values: double, so 2.5 matches nothing rather than 2), or the
+    // values' own when the left side has no column type. None when they do not agree.
+    static std::optional<ValueKind> in_list_kind(std::optional<db::ColumnType> t, const std::vector<Value>& values) {
+        using CT = db::ColumnType;
+        auto all = [&](auto pred) { return std::all_of(values.begin(), values.end(), pred); };
+        auto integer = [](const Value& v) { return v.kind() == ValueKind::int32 || v.kind() == ValueKind::int64; };
+        auto numeric = [&](const Value& v) { return integer(v) || v.kind() == ValueKind::float64; };
+        auto of = [&](ValueKind k) { return [k](const Value& v) { return v.kind() == k; }; };
+        if (!t) {
+            if (all(integer)) return ValueKind::int64;
+            ValueKind k = values.front().kind();
+            if (all(of(k))) return k;
+            return std::nullopt;
+        }
+        switch (*t) {
+            case CT::int32:
+            case CT::int64:
+                if (all(integer)) return *t == CT::int32 && all(of(ValueKind::int32)) ? ValueKind::int32 : ValueKind::int64;
+                if (all(numeric)) return ValueKind::float64;
+                return std::nullopt;
+            case CT::float64: return all(numeric) ? std::optional(ValueKind::float64) : std::nullopt;
+            case CT::boolean: return all(of(ValueKind::boolean)) ? std::optional(ValueKind::boolean) : std::nullopt;
+            case CT::varchar:
+            case CT::text: return all(of(ValueKind::text)) ? std::optional(ValueKind::text) : std::nullopt;
+            case CT::bytes: return all(of(ValueKind::bytes)) ? std::optional(ValueKind::bytes) : std::nullopt;
+            case CT::timestamp: return all(of(ValueKind::timestamp)) ? std::optional(ValueKind::timestamp) : std::nullopt;
+            case CT::date: return all(of(ValueKind::date)) ? std::optional(ValueKind::date) : std::nullopt;
+        }
+        return std::nullopt;
     }
 
     const std::string& table() const { return table_; }
@@ -321,6 +374,39 @@ void render_select(const db::Dialect& d, const Query& q, std::string& out, std::
         out += d.quote_name(it.name);
         if (!it.aggregate) group.push_back(std::to_string(pos));
     }
+    // Which ordering terms are rendered, and whether each is in the select list already.
+    struct OrderPlan {
+        bool render = false, selected = false, selected_annotation = false;
+    };
+    std::vector<OrderPlan> plan(with_order ? q.order_by.size() : 0);
+    for (std::size_t k = 0; k < plan.size(); ++k) {
+        const ExprNode& e = *q.order_by[k].expr;
+        OrderPlan& p = plan[k];
+        if (!q.values_mode && e.kind == ExprKind::field) {
+            // The model's own columns and those select_related adds.
+            p.selected = e.table == 0;
+            for (const auto& rs : q.select_related) p.selected = p.selected || rs.table == e.table;
+        }
+        for (const auto& it : items) {
+            p.selected_annotation = p.selected_annotation || (e.kind == ExprKind::annotation && it.name == e.name);
+            p.selected = p.selected || (it.expr->kind == ExprKind::field && e.kind == ExprKind::field &&
+                                        it.expr->field == e.field && it.expr->table == e.table);
+        }
+        p.selected = p.selected || p.selected_annotation;
+        // The model's default ordering yields to grouping and to DISTINCT over other columns
+        // (as in Django 3.1+): it would change the groups or be invalid SQL.
+        p.render = q.ordered_explicitly || !(grouped(q) || (q.distinct && !p.selected));
+        // DISTINCT ordered by a column outside the selection: Django adds the column to the
+        // SELECT DISTINCT (PostgreSQL requires it; SQLite would otherwise pick rows arbitrarily).
+        // It comes after every column the caller reads, so rows read as before.
+        if (p.render && q.distinct && !p.selected) {
+            out += ", ";
+            std::string col;
+            r.expr(col, e);
+            out += col;
+            if (e.kind == ExprKind::field) group.push_back(std::move(col));
+        }
+    }
     r.from(out, q);
     where_clause(r, out, q);
     if (grouped(q) && !group.empty()) {
@@ -336,21 +422,13 @@ void render_select(const db::Dialect& d, const Query& q, std::string& out, std::
     }
     if (with_order) {
         bool first_term = true;
-        for (const auto& term : q.order_by) {
+        for (std::size_t k = 0; k < q.order_by.size(); ++k) {
+            const OrderTerm& term = q.order_by[k];
             const ExprNode& e = *term.expr;
-            bool selected_annotation = false, selected = !q.values_mode;
-            for (const auto& it : items) {
-                selected_annotation = selected_annotation || (e.kind == ExprKind::annotation && it.name == e.name);
-                selected = selected || (it.expr->kind == ExprKind::field && e.kind == ExprKind::field &&
-                                        it.expr->field == e.field && it.expr->table == e.table);
-            }
-            selected = selected || selected_annotation;
-            // The model's default ordering yields to grouping and to DISTINCT over other columns
-            // (as in Django 3.1+): it would change the groups or be invalid SQL.
-            if (!q.ordered_explicitly && (grouped(q) || (q.distinct && !selected))) continue;
+            if (!plan[k].render) continue;
             out += first_term ? " ORDER BY " : ", ";
             first_term = false;
-            if (selected_annotation) out += d.quote_name(e.name);
+            if (plan[k].selected_annotation) out += d.quote_name(e.name);
             else r.expr(out, e);
             out += term.descending ? " DESC" : " ASC";
             if (term.nulls != Nulls::database) out += term.nulls == Nulls::first ? " NULLS FIRST" : " NULLS LAST";

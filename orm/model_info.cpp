@@ -2,6 +2,7 @@
 // messages), validates values before SQL is sent, and describes the table for the schema editor.
 #include "orm/model_info.hpp"
 
+#include <charconv>
 #include <cxxabi.h>
 
 #include <algorithm>
@@ -55,6 +56,56 @@ std::string_view expected_for(db::ColumnType t) {
 
 }  // namespace
 
+namespace {
+
+std::string_view trim_ascii(std::string_view s) {
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+    while (!s.empty() && space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// Text as an integer: the whole of it (surrounding spaces aside), as Python's int() reads it.
+std::optional<std::int64_t> text_to_int(std::string_view s) {
+    s = trim_ascii(s);
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    std::int64_t x = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return x;
+}
+
+std::optional<double> text_to_double(std::string_view s) {
+    s = trim_ascii(s);
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    double x = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return x;
+}
+
+// A double that is exactly an int64 (1.0e3, not 2.5, NaN or 1e30).
+std::optional<std::int64_t> exact_int(double d) {
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return std::nullopt;
+    auto x = static_cast<std::int64_t>(d);
+    if (static_cast<double>(x) != d) return std::nullopt;
+    return x;
+}
+
+// An int64 that a double holds exactly (every integer up to 2^53, and some beyond).
+std::optional<double> exact_double(std::int64_t x) {
+    const double d = static_cast<double>(x);
+    if (auto back = exact_int(d); back && *back == x) return d;
+    return std::nullopt;
+}
+
+}  // namespace
+
+// One rule for every field type: a value of another kind is converted when the conversion is
+// exact ("100" and 100.0 for an integer field, 5 for a double, "2021-03-01" for a date, midnight
+// for a date), and refused with a ValidationError when it would lose or invent anything
+// ("100.5" or 2.5 for an integer, 2^53 + 1 for a double, 2 for a boolean, a timestamp with a time
+// for a date). Django converts the same inputs (and some lossy ones, which weft refuses).
 Value normalize_value(db::ColumnType type, const Value& v, std::string_view what) {
     if (v.is_null()) return v;
     const ValueKind k = v.kind();
@@ -62,32 +113,46 @@ Value normalize_value(db::ColumnType type, const Value& v, std::string_view what
         return ValidationError(fmt::format("{} expected {} but got {} {}", what, expected_for(type), to_string(k),
                                            v.debug_string()));
     };
+    const bool integer = k == ValueKind::int32 || k == ValueKind::int64;
     switch (type) {
         case db::ColumnType::boolean:
             if (k == ValueKind::boolean) return v;
-            if ((k == ValueKind::int32 || k == ValueKind::int64) && (v.as_int64() == 0 || v.as_int64() == 1))
-                return Value(v.as_int64() == 1);
-            throw wrong();
-        case db::ColumnType::int32:
-            if (k == ValueKind::int32) return v;
-            if (k == ValueKind::int64) {
-                auto x = v.as_int64();
-                if (x < std::numeric_limits<std::int32_t>::min() || x > std::numeric_limits<std::int32_t>::max())
-                    throw ValidationError(fmt::format("{}: {} does not fit in a 32-bit integer", what, x));
-                return Value(static_cast<std::int32_t>(x));
+            if (integer && (v.as_int64() == 0 || v.as_int64() == 1)) return Value(v.as_int64() == 1);
+            if (k == ValueKind::float64 && (v.as_double() == 0.0 || v.as_double() == 1.0)) return Value(v.as_double() == 1.0);
+            if (k == ValueKind::text) {
+                // Django's BooleanField.to_python spellings.
+                const std::string_view t = v.as_text();
+                if (t == "t" || t == "True" || t == "1") return Value(true);
+                if (t == "f" || t == "False" || t == "0") return Value(false);
             }
             throw wrong();
-        case db::ColumnType::int64:
-            if (k == ValueKind::int64) return v;
-            if (k == ValueKind::int32) return Value(v.as_int64());
-            throw wrong();
-        case db::ColumnType::float64:
+        case db::ColumnType::int32:
+        case db::ColumnType::int64: {
+            std::optional<std::int64_t> x;
+            if (integer) x = v.as_int64();
+            else if (k == ValueKind::boolean) x = v.as_bool() ? 1 : 0;
+            else if (k == ValueKind::float64) x = exact_int(v.as_double());
+            else if (k == ValueKind::text) x = text_to_int(v.as_text());
+            if (!x) throw wrong();
+            if (type == db::ColumnType::int64) return Value(*x);
+            if (*x < std::numeric_limits<std::int32_t>::min() || *x > std::numeric_limits<std::int32_t>::max())
+                throw ValidationError(fmt::format("{}: {} does not fit in a 32-bit integer", what, *x));
+            return Value(static_cast<std::int32_t>(*x));
+        }
+        case db::ColumnType::float64: {
             if (k == ValueKind::float64) return v;
-            if (k == ValueKind::int32 || k == ValueKind::int64) return Value(static_cast<double>(v.as_int64()));
-            throw wrong();
+            std::optional<double> d;
+            if (integer) d = exact_double(v.as_int64());
+            else if (k == ValueKind::boolean) d = v.as_bool() ? 1.0 : 0.0;
+            else if (k == ValueKind::text) d = text_to_double(v.as_text());
+            if (!d) throw wrong();
+            return Value(*d);
+        }
         case db::ColumnType::varchar:
         case db::ColumnType::text:
             if (k == ValueKind::text) return v;
+            // A number's own digits (what Django's str() of it gives).
+            if (integer) return Value(std::to_string(v.as_int64()));
             throw wrong();
         case db::ColumnType::bytes:
             if (k == ValueKind::bytes) return v;
@@ -105,6 +170,14 @@ Value normalize_value(db::ColumnType type, const Value& v, std::string_view what
             throw wrong();
         case db::ColumnType::date:
             if (k == ValueKind::date) return v;
+            if (k == ValueKind::timestamp) {
+                // Midnight only: any other time of day would be dropped.
+                const Date d = std::chrono::floor<std::chrono::days>(v.as_timestamp());
+                if (Timestamp(d) == v.as_timestamp()) return Value(d);
+                throw ValidationError(fmt::format("{} expected a date but got the timestamp {}, which has a time of "
+                                                  "day (a date cannot hold it; pass the date, or midnight)",
+                                                  what, v.debug_string()));
+            }
             if (k == ValueKind::text) {
                 try {
                     return Value(parse_date(v.as_text()));
@@ -128,6 +201,10 @@ const FieldInfo* ModelInfo::find(std::string_view name) const noexcept {
         if (f.name == name) return &f;
     for (const auto& f : fields_)
         if (f.relation && f.column == name) return &f;  // "author_id" names the foreign key's column
+    // Django's attname ("author_id") names a foreign key whatever its column is called.
+    for (const auto& f : fields_)
+        if (f.relation && name.size() == f.name.size() + 3 && name.starts_with(f.name) && name.ends_with("_id"))
+            return &f;
     return nullptr;
 }
 

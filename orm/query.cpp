@@ -330,6 +330,11 @@ Value prepare_value(const Query& q, const ExprNode& lhs, std::optional<db::Colum
     std::string what = lhs.field ? q.model->type_name() + "." + lhs.field->name : "annotation '" + lhs.name + "'";
     const bool numeric_field = *t == db::ColumnType::int32 || *t == db::ColumnType::int64;
     if (numeric_field && v.kind() == ValueKind::float64) return v;
+    // An integer beyond 2^53 against a double field: compared as a number, not refused.
+    if (*t == db::ColumnType::float64 && (v.kind() == ValueKind::int32 || v.kind() == ValueKind::int64)) {
+        const double d = static_cast<double>(v.as_int64());
+        if (!(d < 9223372036854775808.0) || static_cast<std::int64_t>(d) != v.as_int64()) return v;
+    }
     if (*t == db::ColumnType::int32 && v.kind() == ValueKind::int64) return v;  // out of range compares fine
     return normalize_value(*t, v, what);
 }
@@ -729,7 +734,9 @@ QueryPtr with_values(const Query& q, std::span<const std::string> names) {
     out->values_mode = true;
     out->values.clear();
     if (names.empty()) {
-        for (const auto& f : q.model->fields()) out->values.push_back({f.name, field_expr(f), false});
+        // Django names a foreign key by its attname here ("author_id"), as values("author_id") does.
+        for (const auto& f : q.model->fields())
+            out->values.push_back({f.relation ? f.name + "_id" : f.name, field_expr(f), false});
         for (const auto& a : q.annotations) out->values.push_back(a);
         return out;
     }

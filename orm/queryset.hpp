@@ -316,19 +316,14 @@ public:
             detail::fetch_objects(*q, [&]() -> void* { return &rows.emplace_back(); }, &lock);
             if (rows.size() > 1) detail::check_get_result(*match.q_, rows.size());
             if (rows.empty()) {
+                detail::check_insert_defaults(model_info<T>(), defaults);
                 T obj{};
                 detail::assign_fields(model_info<T>(), &obj, lookup, defaults);
                 detail::insert_object(model_info<T>(), &obj, alias);
                 return {std::move(obj), true};
             }
             T obj = std::move(rows.front());
-            for (const auto& [name, op] : defaults) {
-                const FieldInfo& f = model_info<T>().field(name);
-                if (op.kind() != Operand::Kind::value)
-                    throw ValidationError("update_or_create(): defaults take values", f.name);
-                f.access->set(&obj, model_info<T>().clean(f, op.value()));
-            }
-            detail::save_object(model_info<T>(), &obj, alias);
+            detail::update_from_defaults(model_info<T>(), &obj, defaults, alias);
             return {std::move(obj), false};
         });
     }

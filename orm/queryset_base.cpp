@@ -23,19 +23,46 @@ namespace detail {
 
 namespace {
 
+// The 64-bit range an integer result must fit, said in the words of an overflow message.
+[[noreturn]] WEFT_COLD void integer_overflow(std::string_view name, std::string_view value) {
+    throw DataError(fmt::format("'{}': the result {} is outside the 64-bit integer range ({} to {}); an "
+                                "integer expression's result must fit in int64 (sum fewer rows, or Cast the "
+                                "operand to a floating-point field first)",
+                                name, value, INT64_MIN, INT64_MAX),
+                    "22003");
+}
+
 // A result column read back as the type its expression has, so both backends give the same
-// kinds (PostgreSQL's SUM(bigint) is numeric, SQLite's MAX(timestamp) is text, ...).
-Value read_typed(const db::Row& row, std::size_t i, std::optional<db::ColumnType> t) {
+// kinds (PostgreSQL's SUM(bigint) is numeric, SQLite's MAX(timestamp) is text, ...). `name` is
+// the result's name (the aggregate or annotation), for the overflow error: an integer result
+// beyond int64 is a DataError on every backend, never a wrapped or rounded value.
+Value read_typed(const db::Row& row, std::size_t i, std::optional<db::ColumnType> t, std::string_view name) {
     Value v = row.value(i);
     if (v.is_null() || !t) return v;
     const ValueKind k = v.kind();
+    if ((*t == db::ColumnType::int32 || *t == db::ColumnType::int64) && k == ValueKind::float64) {
+        // An integer expression that came back as a fraction or beyond int64 (a numeric).
+        const double d = v.as_double();
+        // [-2^63, 2^63) exactly: both bounds are powers of two, so the comparison is exact.
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+            std::string exact;
+            try {
+                exact = std::string(row.get<std::string_view>(i));  // numeric's own digits
+            } catch (const Error&) {
+                exact = fmt::format("{}", d);
+            }
+            integer_overflow(name, exact);
+        }
+        auto x = static_cast<std::int64_t>(std::llround(d));
+        if (*t == db::ColumnType::int32 && x >= INT32_MIN && x <= INT32_MAX) return Value(static_cast<std::int32_t>(x));
+        return Value(x);
+    }
     try {
         switch (*t) {
             case db::ColumnType::int32:
             case db::ColumnType::int64: {
                 std::int64_t x = 0;
-                if (k == ValueKind::float64) x = static_cast<std::int64_t>(std::llround(v.as_double()));
-                else if (k == ValueKind::int32 || k == ValueKind::int64) x = v.as_int64();
+                if (k == ValueKind::int32 || k == ValueKind::int64) x = v.as_int64();
                 else if (k == ValueKind::boolean) x = v.as_bool() ? 1 : 0;
                 else return v;
                 if (*t == db::ColumnType::int32 && x >= INT32_MIN && x <= INT32_MAX)
@@ -60,6 +87,27 @@ Value read_typed(const db::Row& row, std::size_t i, std::optional<db::ColumnType
         }
     } catch (const DataError&) {
         return v;
+    }
+}
+
+// SQLite's integer arithmetic and SUM() stop with "integer overflow" (22003) rather than wrap:
+// the same DataError as PostgreSQL's numeric beyond int64, naming what overflowed.
+template <class Fn>
+auto naming_overflow(const std::vector<SelectItem>& items, Fn&& fn) {
+    try {
+        return fn();
+    } catch (const DataError& e) {
+        if (e.sqlstate() != "22003") throw;
+        std::vector<std::string_view> names;
+        for (const auto& it : items)
+            if (auto t = output_type(*it.expr); t && (*t == db::ColumnType::int32 || *t == db::ColumnType::int64))
+                names.push_back(it.name);
+        if (names.empty()) throw;
+        throw DataError(fmt::format("{} '{}': the result is outside the 64-bit integer range ({} to {}) ({}); an "
+                                    "integer expression's result must fit in int64",
+                                    names.size() == 1 ? "integer expression" : "one of the integer expressions",
+                                    fmt::join(names, "', '"), INT64_MIN, INT64_MAX, e.what()),
+                        "22003");
     }
 }
 
@@ -92,13 +140,16 @@ std::map<std::string, Value> run_aggregate(const Query& q, const std::vector<Sel
     }
     RoutedAlias alias(Access::read, *q.model, q.alias);
     Lease lease(alias);
-    auto r = lease.execute(SqlCompiler(lease.dialect()).aggregate(q, items));
-    if (!r.next()) throw InternalError("aggregate query returned no row");
-    auto row = r.row();
-    for (std::size_t i = 0; i < items.size(); ++i) out[items[i].name] = read_typed(row, i, output_type(*items[i].expr));
-    while (r.next()) {
-    }
-    return out;
+    return naming_overflow(items, [&] {
+        auto r = lease.execute(SqlCompiler(lease.dialect()).aggregate(q, items));
+        if (!r.next()) throw InternalError("aggregate query returned no row");
+        auto row = r.row();
+        for (std::size_t i = 0; i < items.size(); ++i)
+            out[items[i].name] = read_typed(row, i, output_type(*items[i].expr), items[i].name);
+        while (r.next()) {
+        }
+        return out;
+    });
 }
 
 // The SELECT of a query, with the row-locking clause when `lock` asks for one and the backend has it.
@@ -142,17 +193,19 @@ std::vector<std::vector<Value>> fetch_values(const Query& q, const ForUpdate* lo
     if (q.none) return rows;
     RoutedAlias alias(Access::read, *q.model, q.alias);
     Lease lease(alias);
-    auto r = lease.execute(select_sql(lease, q, lock));
     std::vector<std::optional<db::ColumnType>> types;
     for (const auto& it : q.values) types.push_back(output_type(*it.expr));
-    while (r.next()) {
-        auto row = r.row();
-        std::vector<Value> values;
-        values.reserve(types.size());
-        for (std::size_t i = 0; i < types.size(); ++i) values.push_back(read_typed(row, i, types[i]));
-        rows.push_back(std::move(values));
-    }
-    return rows;
+    return naming_overflow(q.values, [&] {
+        auto r = lease.execute(select_sql(lease, q, lock));
+        while (r.next()) {
+            auto row = r.row();
+            std::vector<Value> values;
+            values.reserve(types.size());
+            for (std::size_t i = 0; i < types.size(); ++i) values.push_back(read_typed(row, i, types[i], q.values[i].name));
+            rows.push_back(std::move(values));
+        }
+        return std::move(rows);
+    });
 }
 
 std::vector<Value> flat_values(const Query& q, const ForUpdate* lock) {
@@ -458,6 +511,65 @@ bool QuerySetBase::exists() const {
     return found;
 }
 
+namespace {
+
+// The names in an expression that cross a relation ("'author__born'"), for update()'s error.
+std::string joined_references(const detail::ExprNode& e) {
+    std::vector<std::string> names;
+    auto walk = [&](auto& self, const detail::ExprNode& n) -> void {
+        if ((n.kind == detail::ExprKind::field || n.kind == detail::ExprKind::annotation) &&
+            n.name.find("__") != std::string::npos)
+            names.push_back("'" + n.name + "'");
+        if (n.lhs) self(self, *n.lhs);
+        if (n.rhs) self(self, *n.rhs);
+    };
+    walk(walk, e);
+    if (names.empty()) return "a field of another model";
+    return fmt::format("{}", fmt::join(names, ", "));
+}
+
+}  // namespace
+
+namespace detail {
+
+void check_insert_defaults(const ModelInfo& m, const Assignments& defaults) {
+    for (const auto& [name, op] : defaults) {
+        const FieldInfo& f = m.field(name);
+        if (op.kind() == Operand::Kind::expr)
+            throw ValidationError(fmt::format("update_or_create(): no {} matched, so one is created, and an INSERT "
+                                              "cannot take the expression given for '{}' (expressions in defaults "
+                                              "apply to a row that exists; give a value, or create the row first)",
+                                              m.type_name(), f.name),
+                                  f.name);
+    }
+}
+
+void update_from_defaults(const ModelInfo& m, void* obj, const Assignments& defaults, std::string_view alias) {
+    Assignments expressions;
+    for (const auto& [name, op] : defaults) {
+        const FieldInfo& f = m.field(name);
+        if (op.kind() == Operand::Kind::list)
+            throw ValidationError(fmt::format("update_or_create(): {}.{} takes a value or an expression, not a list",
+                                              m.type_name(), f.name),
+                                  f.name);
+        if (op.kind() == Operand::Kind::expr) expressions.emplace_back(name, op);
+    }
+    if (!expressions.empty()) {
+        // Against the row as it was (it is locked: update_or_create runs in a transaction).
+        auto q = with_alias(*with_filter(*make_query(m), Q("pk", Operand(m.pk().access->get(obj))), false), alias);
+        ValuesQuerySet(std::move(q)).update(expressions);
+        refresh_object(m, obj, alias);
+    }
+    for (const auto& [name, op] : defaults) {
+        if (op.kind() != Operand::Kind::value) continue;
+        const FieldInfo& f = m.field(name);
+        f.access->set(obj, m.clean(f, op.value()));
+    }
+    save_object(m, obj, alias);
+}
+
+}  // namespace detail
+
 std::int64_t QuerySetBase::update(const Assignments& set) const {
     const detail::Query& q = *q_;
     const ModelInfo& m = *q.model;
@@ -477,9 +589,10 @@ std::int64_t QuerySetBase::update(const Assignments& set) const {
                 detail::Query scratch = q;
                 e = detail::resolve_expr(scratch, op.expr(), false);
                 if (scratch.joins.size() != q.joins.size())
-                    throw FieldError(fmt::format("update(): joined field references are not permitted ('{}' crosses "
-                                                 "a relation)",
-                                                 name));
+                    throw FieldError(fmt::format(
+                        "update(): joined field references are not permitted: the new value of '{}' refers to {}, "
+                        "which crosses a relation (an UPDATE sets columns from the row's own fields: {})",
+                        name, joined_references(*op.expr()), m.choices()));
                 break;
             }
             case Operand::Kind::list:

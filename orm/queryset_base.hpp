@@ -101,6 +101,13 @@ void save_object(const ModelInfo& m, void* obj, std::string_view alias);
 void insert_object(const ModelInfo& m, void* obj, std::string_view alias);
 std::int64_t delete_object(const ModelInfo& m, void* obj, std::string_view alias);
 void refresh_object(const ModelInfo& m, void* obj, std::string_view alias);
+// update_or_create()'s update of the row it found: values are assigned to obj and saved;
+// expressions (F("visits") + 1) are evaluated in the database against the row as it was, as
+// Django's single UPDATE does, and obj is then read back so it holds what was stored.
+void update_from_defaults(const ModelInfo& m, void* obj, const Assignments& defaults, std::string_view alias);
+// update_or_create()'s insert when nothing matched: refuses expressions in defaults (an INSERT
+// has no row to evaluate them against), naming them.
+void check_insert_defaults(const ModelInfo& m, const Assignments& defaults);
 // Inserts objects first, first + stride, ... in multi-row INSERTs (batch_size 0: as many rows
 // as the backend's parameter limit allows, up to 1000) inside one transaction; fills auto keys
 // where Features::can_return_rows_from_bulk_insert.

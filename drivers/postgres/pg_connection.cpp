@@ -131,17 +131,18 @@ void PgConnection::configure_session() {
     // Left alone when not asked for, so a server or role default still applies.
     if (cfg_.statement_timeout.count() > 0)
         setup += fmt::format("; SET statement_timeout = {}", cfg_.statement_timeout.count());
-    // Last, so its row is the answer: whether lower() (and ILIKE, which folds the same way)
-    // folds a non-ASCII letter here. A database whose LC_CTYPE is C folds ASCII only; other
-    // server encodings than UTF8 are taken not to (chr() would mean other characters).
+    // Last, so its row is the answer: whether upper() (which the case-insensitive lookups use,
+    // as Django does) folds a non-ASCII letter here. A database whose LC_CTYPE is C folds ASCII
+    // only; other server encodings than UTF8 are taken not to (chr() would mean other characters).
     setup += "; SELECT CASE WHEN pg_catalog.current_setting('server_encoding') = 'UTF8' "
-             "THEN pg_catalog.lower(pg_catalog.chr(201)) = pg_catalog.chr(233) ELSE false END";
+             "THEN pg_catalog.upper(pg_catalog.chr(233)) = pg_catalog.chr(201) ELSE false END";
     try {
         PgHandle::Result r = run_simple(setup);
         const bool folds = r.status() == PgHandle::Result::Status::tuples_ok && r.rows() == 1 && r.value(0, 0) == "t";
-        if (folds != features().case_insensitive_matches_non_ascii) {
+        if (folds != features().case_insensitive_matches_non_ascii || folds != features().iregex_matches_non_ascii) {
             auto learnt = std::make_shared<Features>(features());
             learnt->case_insensitive_matches_non_ascii = folds;
+            learnt->iregex_matches_non_ascii = folds;
             cfg_.features = std::move(learnt);
         }
     } catch (const Error& e) {
@@ -345,15 +346,30 @@ PgHandle::Result PgConnection::run_simple(std::string_view sql) {
 
 // ---- execute ------------------------------------------------------------------------------
 
+namespace {
+
+[[noreturn]] void too_many_params(std::string_view sql, std::size_t n, std::size_t max) {
+    throw ProgrammingError(fmt::format(
+        "a statement with {} bound parameters cannot be sent: PostgreSQL takes at most {} per statement here "
+        "(the protocol's limit is 65535, and libpq 15 loses the connection describing more than {}); bind a long "
+        "list as one array parameter (the ORM's __in lookups do), or split the statement: {}",
+        n, max, max, shorten_sql(sql)),
+        "54000");
+}
+
+}  // namespace
+
 Result PgConnection::execute(std::string_view sql, std::span<const Value> params) {
     ensure_usable();
     Operation op(*this);
     if (sql.find('\0') != std::string_view::npos) nul_terminated(sql);  // throws
+    if (params.size() > features().max_query_params) too_many_params(sql, params.size(), features().max_query_params);
     PgParams encoded(params);  // DataError before anything is sent
     flush_deallocations();
     if (cfg_.statement_cache_size == 0) return execute_uncached(sql, encoded);
     return execute_cached(sql, encoded);
 }
+
 
 Result PgConnection::execute_uncached(std::string_view sql, const PgParams& params) {
     // Unnamed statement: the server checks the parameter count (08P01, a ProgrammingError).

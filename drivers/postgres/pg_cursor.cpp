@@ -199,8 +199,17 @@ Value PgCursor::get_value(std::size_t i) const {
         case oid::int8:
         case oid::oid: return Value(get_int64(i));
         case oid::float4:
-        case oid::float8:
-        case oid::numeric: return Value(get_double(i));
+        case oid::float8: return Value(get_double(i));
+        case oid::numeric: {
+            // SUM(bigint) and friends are numeric: an integral value that fits stays an exact
+            // int64 (a double would round past 2^53); anything else (fractions, or integers
+            // beyond int64, which callers that need them read exactly with get_text) is a double.
+            std::string_view s = text(i);
+            std::int64_t v = 0;
+            auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+            if (ec == std::errc() && end == s.data() + s.size()) return Value(v);
+            return Value(get_double(i));
+        }
         case oid::bytea: return Value(get_bytes(i));
         case oid::timestamp:
         case oid::timestamptz: return Value(get_timestamp(i));

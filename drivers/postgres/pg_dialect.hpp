@@ -15,10 +15,16 @@ public:
     // non-finite doubles as 'Infinity'::double precision. Relies on standard_conforming_strings
     // (set at connect).
     std::string literal(const Value& v) const override;
-    // ILIKE for the case-insensitive pattern lookups; POSIX regular expressions (~, ~*).
+    // UPPER(x) LIKE UPPER(pattern) and UPPER(x) = UPPER(y) for the case-insensitive lookups, as
+    // Django spells them ('ß' and 'ẞ', 'ς' and 'Σ', the Kelvin sign and 'K' then compare as they
+    // do there; ILIKE and LOWER fold those differently); POSIX regular expressions (~, ~*).
     std::string text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const override;
     // $n::bigint, $n::double precision, ...: parameters are sent untyped (see pg_params.hpp).
     std::string typed_placeholder(std::size_t index, ValueKind kind) const override;
+    // `lhs = ANY($n::bigint[])` with the list as one array parameter (its text form).
+    std::string in_list_sql(std::string_view lhs, std::size_t index, ValueKind kind,
+                            std::span<const Value> values) const override;
+    Value in_list_param(ValueKind kind, std::span<const Value> values) const override;
 };
 
 }  // namespace orm::db::postgres

@@ -18,10 +18,11 @@ const Features& pg_features() {
         x.supports_cancel = true;
         x.has_native_boolean = true;
         x.has_native_timestamp = true;
-        // lower()/ILIKE fold non-ASCII letters under any non-C LC_CTYPE (C.UTF-8, en_US.UTF-8...);
+        // upper() folds non-ASCII letters under any non-C LC_CTYPE (C.UTF-8, en_US.UTF-8...);
         // a database created with LC_CTYPE=C folds ASCII only: each connection asks its database
         // (PgConnection::configure_session) and its features say so.
         x.case_insensitive_matches_non_ascii = true;
+        x.iregex_matches_non_ascii = true;  // ~* folds as upper() does: the same LC_CTYPE decides
         x.supports_regex = true;
         x.regex_syntax = RegexSyntax::posix_are;
         x.supports_concurrent_writers = true;

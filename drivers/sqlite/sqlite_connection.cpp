@@ -6,7 +6,9 @@
 #include "drivers/bridge/mode.hpp"
 #include "drivers/bridge/offload.hpp"
 #include "drivers/errors.hpp"
+#include "drivers/features.hpp"
 #include "drivers/hints.hpp"
+#include "drivers/sqlite/sqlite_errors.hpp"
 #include "drivers/sqlite/sqlite_options.hpp"
 
 namespace orm::db::sqlite {
@@ -89,6 +91,15 @@ SqliteConnection::~SqliteConnection() {
     }
 }
 
+void SqliteConnection::too_many_params(std::string_view sql, std::size_t n) const {
+    throw ProgrammingError(
+        fmt::format("a statement with {} bound parameters cannot run: this SQLite build takes at most {} per "
+                    "statement (SQLITE_MAX_VARIABLE_NUMBER); bind a long list as one parameter (the ORM's __in "
+                    "lookups send a JSON array), or split the statement: {}",
+                    n, features().max_query_params, shorten_sql(sql)),
+        "54023");
+}
+
 std::unique_ptr<SqliteCursor> SqliteConnection::run(std::string_view sql, std::span<const Value> params,
                                                     bool buffer_rows) {
     Ref<Statement> st = session_->acquire(sql);
@@ -119,6 +130,8 @@ void SqliteConnection::run_to_end(std::string_view sql) {
 }
 
 Result SqliteConnection::execute(std::string_view sql, std::span<const Value> params) {
+    if (params.size() > features().max_query_params) [[unlikely]]
+        too_many_params(sql, params.size());
     Operation op(*this, "execute()");
     // Async mode buffers every row (see sqlite_cursor.hpp): the statement must be finished before
     // the fiber resumes, since later steps would otherwise run on the loop's thread.

@@ -58,6 +58,7 @@ public:
     sqlite3* native_handle() const noexcept { return session_->native_handle(); }
 
 private:
+    [[noreturn]] void too_many_params(std::string_view sql, std::size_t n) const;
     // The whole of one execute: prepare (or take from the cache), bind, the first step, and for
     // statements that write (or when `buffer_rows`), every remaining step. Async mode runs this
     // one call on a worker thread with `buffer_rows` set.

@@ -20,6 +20,11 @@ public:
     // functions of sqlite_regexp.cpp.
     std::string text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const override;
     std::string text_match_param(TextMatch m, std::string_view value) const override;
+    // `lhs IN (SELECT value FROM json_each(?))` with the list as one JSON array; blobs compare
+    // by hex(lhs). Lists JSON cannot carry exactly (non-finite doubles, text with NUL) get "".
+    std::string in_list_sql(std::string_view lhs, std::size_t index, ValueKind kind,
+                            std::span<const Value> values) const override;
+    Value in_list_param(ValueKind kind, std::span<const Value> values) const override;
 };
 
 }  // namespace orm::db::sqlite

@@ -25,8 +25,9 @@ Features make_features() {
     f.has_native_timestamp = false;
     // The built-in NOCASE / LIKE / lower() fold ASCII only (without the ICU extension).
     f.case_insensitive_matches_non_ascii = false;
-    f.supports_regex = true;  // std::regex functions registered on every connection (sqlite_regexp.cpp)
-    f.regex_syntax = RegexSyntax::ecmascript;
+    f.supports_regex = true;  // PCRE2 functions registered on every connection (sqlite_regexp.cpp)
+    f.regex_syntax = RegexSyntax::pcre2;
+    f.iregex_matches_non_ascii = true;  // PCRE2 caseless matching with Unicode properties
     f.supports_concurrent_writers = false;
     f.enforces_max_length = false;
     f.strict_column_types = false;

@@ -7,9 +7,10 @@ struct sqlite3;
 
 namespace orm::db::sqlite {
 
-// Registers the functions on a connection. Patterns are ECMAScript regular expressions
-// (std::regex), searched anywhere in the text like PostgreSQL's ~; they work on bytes, so '.'
-// matches one byte of a multi-byte UTF-8 character, and case folding is ASCII only.
+// Registers the functions on a connection. Patterns are PCRE2 regular expressions (Perl syntax,
+// as Python's re that Django's SQLite backend uses), searched anywhere in the text like
+// PostgreSQL's ~, on characters: UTF-8 with Unicode properties, so '.' is one character,
+// \w \d \s and POSIX classes know non-ASCII letters, and caseless matching folds them.
 void register_regexp(sqlite3* db);
 
 }  // namespace orm::db::sqlite
