@@ -221,7 +221,9 @@ CONFORMANCE_TEST("orm RelatedOne: prefetch_related is one IN statement that cach
     Capture cap;
     auto authors = Author::objects.order_by("name").prefetch_related("profile").list();
     CT_CHECK_SELECTS(cap, 2);
-    CT_CHECK(cap.sql().at(1).find(" IN ") != std::string::npos);
+    // One list of keys: IN (...) on SQLite, = ANY($1::bigint[]) on PostgreSQL.
+    CT_CHECK(cap.sql().at(1).find(" IN (") != std::string::npos || cap.sql().at(1).find(" = ANY(") != std::string::npos);
+    CT_CHECK_EQ(cap.params().at(1).size(), std::size_t{1});
     CT_REQUIRE(authors.size() == 4);
     CT_CHECK_EQ(loaded_bios(ctx, authors), (Strings{"writes about fibers", "-", "-", "-"}));
     CT_CHECK_THROWS_AS(authors[1].profile.get(), Profile::DoesNotExist);
