@@ -2,6 +2,9 @@
 # machine lacks, then configure and build with meson. Source this file.
 
 WEFT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# cmake: doctest is found through its CMake package, and scripts/test's install check builds a
+# consumer with find_package(weft) (which also reads the CMake packages of fmt and Boost, shipped
+# in libfmt-dev and libboost-context-dev). pkg-config: meson's and the install check's.
 WEFT_PACKAGES=(g++ meson ninja-build pkg-config cmake libpq-dev libboost-context-dev libsqlite3-dev
                doctest-dev libfmt-dev libpcre2-dev postgresql-15)
 
