@@ -184,7 +184,25 @@ TEST_CASE("integers of either width go into any integer or float column") {
         REQUIRE(rows.size() == 2);
         CHECK(rows[0][1] == Value(std::int64_t{1} << 40));
         CHECK(rows[1][2] == Value(9.0));
-        CHECK(rows[1][3] == Value(10.0));
+        // numeric: an integral value that fits is an exact int64, a fraction a double.
+        CHECK(rows[1][3] == Value(std::int64_t{10}));
+        CHECK(rows[0][3] == Value(0.25));
+    });
+}
+
+TEST_CASE("numeric reads exactly: an int64 while it is an integer that fits, else a double") {
+    pgtest::both_modes([&] {
+        auto c = pgtest::connect();
+        auto rows = c->execute("SELECT 27021597764222979::numeric, -9223372036854775808::numeric, "
+                               "9223372036854775808::numeric, 2.5::numeric, SUM(x) FROM (VALUES "
+                               "(9007199254740993::bigint), (9007199254740993), (9007199254740993)) v(x)")
+                        .fetch_all();
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0][0] == Value(std::int64_t{27021597764222979}));
+        CHECK(rows[0][1] == Value(std::numeric_limits<std::int64_t>::min()));
+        CHECK(rows[0][2] == Value(9223372036854775808.0));  // past int64: a double (get_text has the digits)
+        CHECK(rows[0][3] == Value(2.5));
+        CHECK(rows[0][4] == Value(std::int64_t{27021597764222979}));
     });
 }
 
