@@ -26,6 +26,14 @@ std::string_view to_string(ValueKind kind) noexcept {
     return "unknown";
 }
 
+Value::Value(const Value&) = default;
+Value::Value(Value&&) noexcept = default;
+Value& Value::operator=(const Value&) = default;
+Value& Value::operator=(Value&&) noexcept = default;
+Value::~Value() = default;
+
+bool operator==(const Value& a, const Value& b) { return a.v_ == b.v_; }
+
 namespace {
 [[noreturn]] void wrong_kind(const Value& v, std::string_view wanted) {
     throw DataError(fmt::format("value {} is {}, not {}", v.debug_string(), to_string(v.kind()), wanted));
