@@ -27,44 +27,39 @@ public:
     using Storage = std::variant<std::monostate, bool, std::int32_t, std::int64_t, double, std::string,
                                  Bytes, Timestamp, Date>;
 
-    Value() noexcept = default;
-    // Copying, moving, destroying and comparing are compiled once in value.cpp: inline, each
-    // instantiates std::variant's visitation over the nine alternatives in every file that
-    // includes this header (a measurable share of a user's compile time; see compile_bench).
+    // Every constructor, copying, moving, destroying and comparing are compiled once, in
+    // value.cpp: inline, each one instantiates more of std::variant's machinery over the nine
+    // alternatives in every file that includes this header, which showed in the compile time of
+    // user code (bench/compile_bench.cpp). What they cost at run time is one call.
+    Value() noexcept;
     Value(const Value&);
     Value(Value&&) noexcept;
     Value& operator=(const Value&);
     Value& operator=(Value&&) noexcept;
     ~Value();
-    Value(std::nullopt_t) noexcept {}
-    Value(std::nullptr_t) noexcept {}
-    // Constructed by index: the converting constructor of std::variant would first resolve
-    // the alternative by overload resolution over all nine, in every including file.
-    Value(bool v) noexcept : v_(std::in_place_index<1>, v) {}
-    Value(std::int32_t v) noexcept : v_(std::in_place_index<2>, v) {}
-    Value(std::int64_t v) noexcept : v_(std::in_place_index<3>, v) {}
+    Value(std::nullopt_t) noexcept;
+    Value(std::nullptr_t) noexcept;
+    Value(bool v) noexcept;
+    Value(std::int32_t v) noexcept;
+    Value(std::int64_t v) noexcept;
     // long long is a distinct type from int64_t (long) on LP64; both are 64-bit integers.
     template <class T>
         requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, std::int32_t> &&
                  !std::is_same_v<T, std::int64_t> && !std::is_same_v<T, char>)
-    Value(T v) noexcept {
-        if constexpr (sizeof(T) <= 4 && std::is_signed_v<T>)
-            v_.template emplace<2>(static_cast<std::int32_t>(v));
-        else
-            v_.template emplace<3>(static_cast<std::int64_t>(v));
-    }
-    Value(double v) noexcept : v_(std::in_place_index<4>, v) {}
-    Value(float v) noexcept : v_(std::in_place_index<4>, static_cast<double>(v)) {}
-    Value(std::string v) noexcept : v_(std::in_place_index<5>, std::move(v)) {}
-    Value(std::string_view v) : v_(std::in_place_index<5>, v) {}
-    Value(const char* v) : v_(std::in_place_index<5>, v) {}
-    Value(Bytes v) noexcept : v_(std::in_place_index<6>, std::move(v)) {}
+    Value(T v) noexcept : Value(widen(v)) {}
+    Value(double v) noexcept;
+    Value(float v) noexcept;
+    Value(std::string v) noexcept;
+    Value(std::string_view v);
+    Value(const char* v);
+    Value(Bytes v) noexcept;
+    Value(Timestamp t) noexcept;
     template <class Dur>
-    Value(std::chrono::sys_time<Dur> t) : v_(std::in_place_index<7>, std::chrono::floor<std::chrono::microseconds>(t)) {}
-    Value(Date d) noexcept : v_(std::in_place_index<8>, d) {}
-    Value(std::chrono::year_month_day d) : v_(std::in_place_index<8>, Date(d)) {}
+    Value(std::chrono::sys_time<Dur> t) : Value(Timestamp(std::chrono::floor<std::chrono::microseconds>(t))) {}
+    Value(Date d) noexcept;
+    Value(std::chrono::year_month_day d);
     template <class T>
-    Value(const std::optional<T>& v) {
+    Value(const std::optional<T>& v) : Value() {
         if (v) *this = Value(*v);
     }
 
@@ -90,6 +85,13 @@ public:
     friend bool operator==(const Value&, const Value&);
 
 private:
+    template <class T>
+    static auto widen(T v) noexcept {
+        if constexpr (sizeof(T) <= 4 && std::is_signed_v<T>)
+            return static_cast<std::int32_t>(v);
+        else
+            return static_cast<std::int64_t>(v);
+    }
     Storage v_;
 };
 
