@@ -6,7 +6,8 @@
 // weft header. Those are every <...> header that a weft header reachable from the file (through
 // "..." includes and <...> includes that resolve inside the source tree) names, plus the file's
 // own; they are printed, and the program checks with -M that the baseline reaches exactly the
-// same system headers as the file it stands for. The figures are CPU seconds (user + system time
+// same system headers as the file it stands for (the scan does not evaluate #if; the check
+// would show a header it missed). The figures are CPU seconds (user + system time
 // of the compiler driver and its children), which a shared machine inflates far less than wall
 // time; the median of the rounds, where each round compiles a file and its baseline back to
 // back, alternating which goes first. Wall-time medians are printed beside them. --json writes
