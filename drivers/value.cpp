@@ -26,6 +26,29 @@ std::string_view to_string(ValueKind kind) noexcept {
     return "unknown";
 }
 
+Value::Value() noexcept = default;
+Value::Value(std::nullopt_t) noexcept {}
+Value::Value(std::nullptr_t) noexcept {}
+Value::Value(bool v) noexcept : v_(v) {}
+Value::Value(std::int32_t v) noexcept : v_(v) {}
+Value::Value(std::int64_t v) noexcept : v_(v) {}
+Value::Value(double v) noexcept : v_(v) {}
+Value::Value(float v) noexcept : v_(static_cast<double>(v)) {}
+Value::Value(std::string v) noexcept : v_(std::move(v)) {}
+Value::Value(std::string_view v) : v_(std::string(v)) {}
+Value::Value(const char* v) : v_(std::string(v)) {}
+Value::Value(Bytes v) noexcept : v_(std::move(v)) {}
+Value::Value(Timestamp t) noexcept : v_(t) {}
+Value::Value(Date d) noexcept : v_(d) {}
+Value::Value(std::chrono::year_month_day d) : v_(Date(d)) {}
+Value::Value(const Value&) = default;
+Value::Value(Value&&) noexcept = default;
+Value& Value::operator=(const Value&) = default;
+Value& Value::operator=(Value&&) noexcept = default;
+Value::~Value() = default;
+
+bool operator==(const Value& a, const Value& b) { return a.v_ == b.v_; }
+
 namespace {
 [[noreturn]] void wrong_kind(const Value& v, std::string_view wanted) {
     throw DataError(fmt::format("value {} is {}, not {}", v.debug_string(), to_string(v.kind()), wanted));

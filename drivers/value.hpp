@@ -27,34 +27,39 @@ public:
     using Storage = std::variant<std::monostate, bool, std::int32_t, std::int64_t, double, std::string,
                                  Bytes, Timestamp, Date>;
 
-    Value() noexcept = default;
-    Value(std::nullopt_t) noexcept {}
-    Value(std::nullptr_t) noexcept {}
-    Value(bool v) noexcept : v_(v) {}
-    Value(std::int32_t v) noexcept : v_(v) {}
-    Value(std::int64_t v) noexcept : v_(v) {}
+    // Every constructor, copying, moving, destroying and comparing are compiled once, in
+    // value.cpp: inline, each one instantiates more of std::variant's machinery over the nine
+    // alternatives in every file that includes this header, which showed in the compile time of
+    // user code (bench/compile_bench.cpp). What they cost at run time is one call.
+    Value() noexcept;
+    Value(const Value&);
+    Value(Value&&) noexcept;
+    Value& operator=(const Value&);
+    Value& operator=(Value&&) noexcept;
+    ~Value();
+    Value(std::nullopt_t) noexcept;
+    Value(std::nullptr_t) noexcept;
+    Value(bool v) noexcept;
+    Value(std::int32_t v) noexcept;
+    Value(std::int64_t v) noexcept;
     // long long is a distinct type from int64_t (long) on LP64; both are 64-bit integers.
     template <class T>
         requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, std::int32_t> &&
                  !std::is_same_v<T, std::int64_t> && !std::is_same_v<T, char>)
-    Value(T v) noexcept {
-        if constexpr (sizeof(T) <= 4 && std::is_signed_v<T>)
-            v_ = static_cast<std::int32_t>(v);
-        else
-            v_ = static_cast<std::int64_t>(v);
-    }
-    Value(double v) noexcept : v_(v) {}
-    Value(float v) noexcept : v_(static_cast<double>(v)) {}
-    Value(std::string v) noexcept : v_(std::move(v)) {}
-    Value(std::string_view v) : v_(std::string(v)) {}
-    Value(const char* v) : v_(std::string(v)) {}
-    Value(Bytes v) noexcept : v_(std::move(v)) {}
+    Value(T v) noexcept : Value(widen(v)) {}
+    Value(double v) noexcept;
+    Value(float v) noexcept;
+    Value(std::string v) noexcept;
+    Value(std::string_view v);
+    Value(const char* v);
+    Value(Bytes v) noexcept;
+    Value(Timestamp t) noexcept;
     template <class Dur>
-    Value(std::chrono::sys_time<Dur> t) : v_(std::chrono::floor<std::chrono::microseconds>(t)) {}
-    Value(Date d) noexcept : v_(d) {}
-    Value(std::chrono::year_month_day d) : v_(Date(d)) {}
+    Value(std::chrono::sys_time<Dur> t) : Value(Timestamp(std::chrono::floor<std::chrono::microseconds>(t))) {}
+    Value(Date d) noexcept;
+    Value(std::chrono::year_month_day d);
     template <class T>
-    Value(const std::optional<T>& v) {
+    Value(const std::optional<T>& v) : Value() {
         if (v) *this = Value(*v);
     }
 
@@ -77,9 +82,16 @@ public:
     // long values shortened). Never used to build SQL.
     std::string debug_string() const;
 
-    friend bool operator==(const Value&, const Value&) = default;
+    friend bool operator==(const Value&, const Value&);
 
 private:
+    template <class T>
+    static auto widen(T v) noexcept {
+        if constexpr (sizeof(T) <= 4 && std::is_signed_v<T>)
+            return static_cast<std::int32_t>(v);
+        else
+            return static_cast<std::int64_t>(v);
+    }
     Storage v_;
 };
 

@@ -14,8 +14,6 @@
 #include <typeinfo>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "orm/errors.hpp"
 #include "orm/field_traits.hpp"
 #include "orm/model_info.hpp"
@@ -29,6 +27,10 @@ template <class T>
 struct Model;
 
 namespace detail {
+
+// FieldBuilder's foreign-key options on another field: orm::InterfaceError (meta.cpp, which keeps
+// fmt's formatting out of this header).
+[[noreturn]] void throw_not_a_relation(const ModelInfo& m, std::string_view option, const FieldInfo& f);
 
 // The db::PlainKind of a member type (none: read through load_column).
 template <class M>
@@ -311,9 +313,7 @@ private:
     FieldInfo& get() { return info_->field_at(index_); }
     Relation& rel(std::string_view option) {
         auto& f = get();
-        if (!f.relation)
-            throw InterfaceError(fmt::format("model {}: {}() is for foreign keys, but '{}' is not one",
-                                             info_->type_name(), option, f.name));
+        if (!f.relation) detail::throw_not_a_relation(*info_, option, f);
         return *info_->mutable_relation(f.relation);
     }
     ModelInfo* info_;

@@ -3,6 +3,10 @@
 // database routers).
 #pragma once
 
+// No weft header needs fmt; it is here for programs that print with it (the README's tour), as
+// it always was. Everything else below is what the public API names.
+#include <fmt/format.h>
+
 #include "drivers/backend.hpp"
 #include "drivers/bridge/bridge.hpp"
 #include "drivers/bridge/this_fiber.hpp"

@@ -49,6 +49,8 @@ struct RelationAccess;                                 // meta.hpp: the accessor
 
 // ForeignKey::get() on an empty key: throws T::DoesNotExist-like ObjectDoesNotExist.
 [[noreturn]] void throw_null_relation(const ModelInfo& target);
+// ForeignKey(obj) for an object whose primary key is unset: orm::ValidationError (meta.cpp).
+[[noreturn]] void throw_unsaved_target(const ModelInfo& target);
 const std::string& alias_or_default(const std::string* alias) noexcept;
 
 // What a set member knows once bound: the relation, the owner's key and its database.

@@ -11,10 +11,7 @@ namespace orm {
 template <class T, class K>
 ForeignKey<T, K>::ForeignKey(const T& obj) {
     const ModelInfo& m = model_info<T>();
-    if (detail::pk_unset(m, &obj))
-        throw ValidationError(fmt::format("cannot refer to this {}: it is not saved yet (its primary key is unset); "
-                                          "save it first",
-                                          m.type_name()));
+    if (detail::pk_unset(m, &obj)) detail::throw_unsaved_target(m);
     key_ = detail::from_value<K>(m.normalize(m.pk(), obj.pk()));
     cache_ = std::make_shared<T>(obj);
 }

@@ -37,8 +37,8 @@ public:
         return leaf("range", Operand{detail::to_value(scalar(std::forward<V>(low))), detail::to_value(scalar(std::forward<V>(high)))});
     }
     Q in(std::initializer_list<scalar> values) const { return in_list(values); }
-    template <std::ranges::input_range R>
-        requires std::convertible_to<std::ranges::range_reference_t<R>, scalar>
+    template <detail::iterable R>
+        requires std::convertible_to<detail::iterable_reference_t<R>, scalar>
     Q in(const R& values) const { return in_list(values); }
     Q isnull(bool yes = true) const { return leaf("isnull", Value(yes)); }
 
