@@ -18,36 +18,6 @@ std::string PgDialect::limit_offset(std::optional<std::int64_t> limit, std::int6
     return out;
 }
 
-std::string PgDialect::literal(const Value& v) const {
-    switch (v.kind()) {
-        case ValueKind::float64: {
-            double d = v.as_double();
-            if (!std::isfinite(d)) return fmt::format("'{}'::double precision", format_double(d));
-            return format_double(d);
-        }
-        case ValueKind::bytes: {
-            std::string out = "'\\x";
-            for (auto b : v.as_bytes()) out += fmt::format("{:02x}", b);
-            return out + "'::bytea";
-        }
-        case ValueKind::timestamp: return fmt::format("'{}+00'::timestamptz", format_timestamp(v.as_timestamp()));
-        case ValueKind::date: return fmt::format("'{}'::date", format_date(v.as_date()));
-        default: return Dialect::literal(v);
-    }
-}
-
-std::string PgDialect::text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const {
-    switch (m) {
-        case TextMatch::iexact: return fmt::format("UPPER({}) = UPPER({})", lhs, rhs);
-        case TextMatch::icontains:
-        case TextMatch::istartswith:
-        case TextMatch::iendswith: return fmt::format("UPPER({}) LIKE UPPER({}){}", lhs, rhs, like_escape_clause());
-        case TextMatch::regex: return fmt::format("{} ~ {}", lhs, rhs);
-        case TextMatch::iregex: return fmt::format("{} ~* {}", lhs, rhs);
-        default: return Dialect::text_match_sql(m, lhs, rhs);
-    }
-}
-
 namespace {
 
 std::string_view pg_type(ValueKind kind) {
@@ -75,7 +45,46 @@ void append_array_element(std::string& out, std::string_view text) {
     out += '"';
 }
 
+// bytea's hex input form, \x0aff (the text of a literal or of an array element).
+std::string bytea_hex(const Bytes& bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out = "\\x";
+    out.reserve(2 + 2 * bytes.size());
+    for (auto b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 0xf];
+    }
+    return out;
+}
+
 }  // namespace
+
+std::string PgDialect::literal(const Value& v) const {
+    switch (v.kind()) {
+        case ValueKind::float64: {
+            double d = v.as_double();
+            if (!std::isfinite(d)) return fmt::format("'{}'::double precision", format_double(d));
+            return format_double(d);
+        }
+        case ValueKind::bytes: return "'" + bytea_hex(v.as_bytes()) + "'::bytea";
+        case ValueKind::timestamp: return fmt::format("'{}+00'::timestamptz", format_timestamp(v.as_timestamp()));
+        case ValueKind::date: return fmt::format("'{}'::date", format_date(v.as_date()));
+        default: return Dialect::literal(v);
+    }
+}
+
+std::string PgDialect::text_match_sql(TextMatch m, std::string_view lhs, std::string_view rhs) const {
+    switch (m) {
+        case TextMatch::iexact: return fmt::format("UPPER({}) = UPPER({})", lhs, rhs);
+        case TextMatch::icontains:
+        case TextMatch::istartswith:
+        case TextMatch::iendswith: return fmt::format("UPPER({}) LIKE UPPER({}){}", lhs, rhs, like_escape_clause());
+        case TextMatch::regex: return fmt::format("{} ~ {}", lhs, rhs);
+        case TextMatch::iregex: return fmt::format("{} ~* {}", lhs, rhs);
+        default: return Dialect::text_match_sql(m, lhs, rhs);
+    }
+}
+
 
 std::string PgDialect::in_list_sql(std::string_view lhs, std::size_t index, ValueKind kind,
                                    std::span<const Value>) const {
@@ -103,12 +112,7 @@ Value PgDialect::in_list_param(ValueKind kind, std::span<const Value> values) co
                 append_array_element(out, t);
                 break;
             }
-            case ValueKind::bytes: {
-                std::string hex = "\\x";
-                for (auto b : v.as_bytes()) hex += fmt::format("{:02x}", b);
-                append_array_element(out, hex);
-                break;
-            }
+            case ValueKind::bytes: append_array_element(out, bytea_hex(v.as_bytes())); break;
             case ValueKind::timestamp: append_array_element(out, format_timestamp(v.as_timestamp()) + "+00"); break;
             case ValueKind::date: append_array_element(out, format_date(v.as_date())); break;
             case ValueKind::null: out += "NULL"; break;
@@ -119,18 +123,8 @@ Value PgDialect::in_list_param(ValueKind kind, std::span<const Value> values) co
 }
 
 std::string PgDialect::typed_placeholder(std::size_t index, ValueKind kind) const {
-    std::string_view type;
-    switch (kind) {
-        case ValueKind::boolean: type = "boolean"; break;
-        case ValueKind::int32: type = "integer"; break;
-        case ValueKind::int64: type = "bigint"; break;
-        case ValueKind::float64: type = "double precision"; break;
-        case ValueKind::text: type = "text"; break;
-        case ValueKind::bytes: type = "bytea"; break;
-        case ValueKind::timestamp: type = "timestamptz"; break;
-        case ValueKind::date: type = "date"; break;
-        case ValueKind::null: return placeholder(index);
-    }
+    std::string_view type = pg_type(kind);
+    if (type.empty()) return placeholder(index);
     return fmt::format("${}::{}", index, type);
 }
 
