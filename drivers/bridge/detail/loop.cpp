@@ -2,6 +2,7 @@
 // wake-ups. (I/O polling is in loop_io.cpp, dumps and reports in loop_dump.cpp.)
 #include "drivers/bridge/detail/loop.hpp"
 
+#include <poll.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -330,6 +331,49 @@ void Loop::drive_once() {
     resumes_since_poll_ = 0;
     poll(false);
     fire_timers();
+}
+
+std::size_t Loop::step() {
+    if (current_fiber)
+        throw InterfaceError(
+            "orm::loop_step() was called from inside a fiber: it runs the loop for an application's "
+            "own event loop and must be called from that loop, outside any fiber (a fiber that "
+            "wants others to run calls orm::yield_now())");
+    if (driving_)
+        throw InterfaceError(
+            "orm::loop_step() was called from inside the fiber loop itself (a reporter or other loop "
+            "callback, or while a weft call outside any fiber is driving the loop): it cannot re-enter");
+    if (closing_) return 0;
+    driving_ = true;
+    OwnerLock lock(*this);
+    struct Reset {
+        bool& driving;
+        ~Reset() { driving = false; }
+    } reset{driving_};
+    poll(false);
+    fire_timers();
+    // Only the fibers ready now: those that become ready meanwhile (a yield) wait for the next
+    // step, so the application's own loop gets its turn in between.
+    const unsigned before = resumes_since_poll_;
+    if (ready_head_) run_ready();
+    const std::size_t resumed = resumes_since_poll_ - before;
+    resumes_since_poll_ = 0;
+    return resumed;
+}
+
+bool Loop::pending() const {
+    if (ready_head_) return true;
+    if (!timers_.empty() && timers_.top()->deadline <= Clock::now()) return true;
+    pollfd p{epoll_fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+}
+
+std::chrono::nanoseconds Loop::timeout() const {
+    if (ready_head_) return std::chrono::nanoseconds::zero();
+    if (timers_.empty()) return std::chrono::nanoseconds::max();
+    const auto left = timers_.top()->deadline - Clock::now();
+    if (left <= Clock::duration::zero()) return std::chrono::nanoseconds::zero();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(left);
 }
 
 void Loop::run_ready() {

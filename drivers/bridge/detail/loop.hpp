@@ -3,6 +3,7 @@
 // is what a thread waiting outside any fiber drives until its own wait ends.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,12 @@ public:
     std::uint64_t poll_mark() const noexcept { return (id_ << mark_poll_bits) | (polls_ & mark_poll_mask); }
     static constexpr unsigned mark_poll_bits = 40;
     static constexpr std::uint64_t mark_poll_mask = (std::uint64_t{1} << mark_poll_bits) - 1;
+
+    // Embedding in an application's event loop (orm::loop_fd and friends, embed.hpp).
+    int epoll_fd() const noexcept { return epoll_fd_; }
+    std::size_t step();
+    bool pending() const;
+    std::chrono::nanoseconds timeout() const;
 
     // Waits only something outside this loop can end: they keep a waiting loop from being
     // declared deadlocked.
