@@ -3,7 +3,6 @@
 #include "drivers/config.hpp"
 
 #include <charconv>
-#include <regex>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -39,7 +38,16 @@ std::chrono::milliseconds parse_duration_option(std::string_view option, std::st
             "option {}: '{}' is not a duration; use a non-negative number with an optional unit "
             "(us, ms, s, min, h), e.g. 250ms or 5s; a bare number means milliseconds",
             option, value));
-    return std::chrono::milliseconds(static_cast<std::int64_t>(number * factor + 0.5));
+    // PostgreSQL's own limit for its timeouts (an int of milliseconds, about 24.8 days); inf,
+    // nan and 1e300 would otherwise overflow the conversion below into a negative duration.
+    constexpr double max_ms = 2147483647.0;
+    const double ms = number * factor;
+    if (!(ms <= max_ms))
+        throw InterfaceError(fmt::format(
+            "option {}: '{}' is out of range; a duration must lie between 0 and 2147483647ms "
+            "(about 24.8 days), e.g. 250ms, 5s or 2h",
+            option, value));
+    return std::chrono::milliseconds(static_cast<std::int64_t>(ms + 0.5));
 }
 
 std::size_t parse_size_option(std::string_view option, std::string_view value) {
@@ -148,8 +156,7 @@ std::vector<std::pair<std::string, std::string>> apply_common_options(
             // libpq spells connect_timeout in whole seconds; a bare number keeps that meaning here
             // so conninfo strings copied from elsewhere behave as they did.
             bool bare = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
-            cfg.connect_timeout = bare ? std::chrono::milliseconds(std::chrono::seconds(parse_size_option(k, v)))
-                                       : parse_duration_option(k, v);
+            cfg.connect_timeout = parse_duration_option(k, bare ? v + "s" : v);
         } else if (k == "statement_cache_size") {
             cfg.statement_cache_size = parse_size_option(k, v);
         } else if (k == "disable_features") {
@@ -161,15 +168,65 @@ std::vector<std::pair<std::string, std::string>> apply_common_options(
     return rest;
 }
 
+// A single left-to-right scan, linear in the input and without recursion: URLs carry user input
+// (a password may be a 2 kB cloud token), so no backtracking regex engine runs over them.
 std::string mask_password(std::string_view url) {
+    const auto is_alpha = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+    const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+    const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
     std::string s(url);
-    // URI form: scheme://user:password@host
-    static const std::regex uri_pw(R"(^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?]*:)[^@/]*@)");
-    s = std::regex_replace(s, uri_pw, "$1***@", std::regex_constants::format_first_only);
-    // key=value form and query parameters: password=... (quoted or not)
-    static const std::regex kv_pw(R"((password\s*=\s*)('([^'\\]|\\.)*'|[^\s&]*))", std::regex::icase);
-    s = std::regex_replace(s, kv_pw, "$1***");
-    return s;
+    // URI form: scheme://user:password@host (the first one only).
+    if (!s.empty() && is_alpha(s[0])) {
+        std::size_t i = 1;
+        while (i < s.size() && (is_alpha(s[i]) || is_digit(s[i]) || s[i] == '+' || s[i] == '.' || s[i] == '-')) ++i;
+        if (s.compare(i, 3, "://") == 0) {
+            std::size_t j = i + 3;
+            while (j < s.size() && s[j] != ':' && s[j] != '/' && s[j] != '@' && s[j] != '?') ++j;
+            if (j < s.size() && s[j] == ':') {
+                std::size_t k = j + 1;
+                while (k < s.size() && s[k] != '@' && s[k] != '/') ++k;
+                if (k < s.size() && s[k] == '@') s.replace(j + 1, k - (j + 1), "***");
+            }
+        }
+    }
+    // key=value form and query parameters: password=... (quoted or not), every occurrence.
+    constexpr std::string_view key = "password";
+    std::string out;
+    out.reserve(s.size());
+    std::size_t i = 0;
+    while (i < s.size()) {
+        bool match = s.size() - i >= key.size();
+        for (std::size_t k = 0; match && k < key.size(); ++k)
+            match = (s[i + k] | 0x20) == key[k];  // ASCII case-insensitive ('=' never matches a letter)
+        if (!match) {
+            out += s[i++];
+            continue;
+        }
+        std::size_t j = i + key.size();
+        while (j < s.size() && is_space(s[j])) ++j;
+        if (j >= s.size() || s[j] != '=') {
+            out += s[i++];
+            continue;
+        }
+        ++j;
+        while (j < s.size() && is_space(s[j])) ++j;
+        out.append(s, i, j - i);  // "password = "
+        std::size_t v = j;
+        bool quoted = false;
+        if (v < s.size() && s[v] == '\'') {  // 'quoted, with \-escapes', when it is closed
+            std::size_t q = v + 1;
+            while (q < s.size() && s[q] != '\'') q += (s[q] == '\\' && q + 1 < s.size()) ? 2 : 1;
+            if (q < s.size()) {
+                v = q + 1;
+                quoted = true;
+            }
+        }
+        if (!quoted)
+            while (v < s.size() && !is_space(s[v]) && s[v] != '&') ++v;
+        out += "***";
+        i = v;
+    }
+    return out;
 }
 
 }  // namespace orm::db
