@@ -1,5 +1,6 @@
 // PgParams: the text (and bytea binary) forms of bound parameters.
 #include "drivers/postgres/pg_params.hpp"
+#include "drivers/utf8.hpp"
 
 #include <charconv>
 #include <limits>
@@ -61,6 +62,7 @@ PgParams::PgParams(std::span<const Value> params) : n_(params.size()) {
                             "parameter ${}: text contains a NUL byte at offset {}; PostgreSQL text cannot store NUL "
                             "(Features::text_allows_nul is false) - send it as bytes (bytea) instead",
                             i + 1, pos));
+                    check_utf8_param(x, fmt::format("${}", i + 1));
                     values_[i] = x.c_str();  // borrowed: the caller's Value outlives the call
                 } else if constexpr (std::is_same_v<T, Bytes>) {
                     static const char empty = 0;

@@ -1,5 +1,6 @@
 // Session: every sqlite3 call that does I/O or changes connection state (see sqlite_session.hpp).
 #include "drivers/sqlite/sqlite_session.hpp"
+#include "drivers/utf8.hpp"
 
 #include <climits>
 #include <cmath>
@@ -208,7 +209,12 @@ WEFT_HOT void Session::bind(Statement& st, std::span<const Value> params, bool c
                     }
                     return sqlite3_bind_double(s, n, v);
                 } else if constexpr (std::is_same_v<T, std::string>) {
-                    // Explicit length: NUL bytes and any UTF-8 survive.
+                    // Explicit length: NUL bytes and any UTF-8 survive; what is not UTF-8 is
+                    // refused as PostgreSQL refuses it.
+                    if (invalid_utf8_offset(v) != std::string_view::npos) {
+                        sqlite3_clear_bindings(s);
+                        check_utf8_param(v, std::to_string(n));
+                    }
                     return sqlite3_bind_text64(s, n, v.data(), v.size(), text_mode, SQLITE_UTF8);
                 } else if constexpr (std::is_same_v<T, Bytes>) {
                     // A null data pointer would bind NULL, and an empty vector may have one.
