@@ -292,6 +292,7 @@ public:
 private:
     void step() {
         if (stopped_) return;
+        if (std::this_thread::get_id() != thread_) wrong_thread("LoopDriver (the io_context ran a step)");
         orm::loop_step();
         ++steps_;
         rearm();
