@@ -177,7 +177,12 @@ void accept_failed(const ServerOptions& o, const std::exception& e) {
             ++unlogged;
         }
     }
-    orm::sleep_for(100ms);
+    // A fiber sleeps on its loop; a sync-mode pool thread sleeps plainly (a first wait on the
+    // fiber runtime would create this thread's loop, which needs descriptors we do not have).
+    if (orm::in_fiber())
+        orm::sleep_for(100ms);
+    else
+        std::this_thread::sleep_for(100ms);
 }
 
 }  // namespace

@@ -244,6 +244,7 @@ Response stats() {
         {"timed_out", s.timed_out.load()},
         {"accept_errors", s.accept_errors.load()},
         {"orders_created", counters.orders_created.load()},
+        {"orders_in_db", Order::objects.count()},
         {"kitchen_unavailable", counters.kitchen_unavailable.load()},
         {"database_unavailable", counters.database_unavailable.load()},
         {"client_gone", counters.client_gone.load()},
