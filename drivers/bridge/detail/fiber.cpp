@@ -35,7 +35,7 @@ std::string FiberRecord::display_name() const {
 }
 
 void FiberRecord::start(StackPool& stacks) {
-    ctx = boost::context::fiber(std::allocator_arg, PooledStack{&stacks},
+    ctx = boost::context::fiber(std::allocator_arg, PooledStack{&stacks, this},
                                 [this](boost::context::fiber&& from) {
                                     caller = std::move(from);
                                     try {

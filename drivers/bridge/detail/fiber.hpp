@@ -51,6 +51,8 @@ struct FiberRecord {
     std::exception_ptr error;
     std::shared_ptr<RunGroup> group;
 
+    void* stack_top = nullptr;  // its stack: [stack_top - stack_size, stack_top), gap below
+    std::size_t stack_size = 0;
     Waiter* waiting = nullptr;  // the wait it is suspended in
     Waiter* joiners_head = nullptr;
     Waiter* joiners_tail = nullptr;

@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "drivers/bridge/detail/overflow.hpp"
 #include "drivers/bridge/detail/report.hpp"
 #include "drivers/bridge/detail/settings.hpp"
 #include "drivers/errors.hpp"
@@ -134,6 +135,7 @@ Loop::Loop() : id_(next_loop_id.fetch_add(1, std::memory_order_relaxed)), thread
         reg.loops.push_back(this);
     }
     request_loop_slice();
+    prepare_overflow_reports();
 }
 
 Loop::~Loop() {
@@ -151,6 +153,7 @@ Loop::~Loop() {
         wake_fd_ = -1;
     }
     ::close(epoll_fd_);
+    if (std::this_thread::get_id() == thread_) release_overflow_stack();
 }
 
 // Cancels what is still suspended: every wait ends with WakeReason::cancelled, so the waiting

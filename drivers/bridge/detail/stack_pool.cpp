@@ -1,4 +1,4 @@
-// StackPool: mmap'ed fiber stacks with an optional guard page, reused per thread.
+// StackPool: mmap'ed fiber stacks with an optional guard gap, reused per thread.
 #include "drivers/bridge/detail/stack_pool.hpp"
 
 #include <sys/mman.h>
@@ -8,52 +8,51 @@
 #include <cerrno>
 #include <new>
 
+#include "drivers/bridge/detail/fiber.hpp"
 #include "drivers/bridge/detail/settings.hpp"
 
 namespace orm::detail {
 namespace {
 
-std::size_t page_size() noexcept {
-    static const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    return size;
-}
-
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102  // Linux 6.13; glibc 2.36 does not know it yet
 #endif
 
-// Linux 6.13+ installs a guard page without a mapping of its own; older kernels need mprotect,
+// Linux 6.13+ installs guard pages without a mapping of their own; older kernels need mprotect,
 // which splits the region into two mappings (and so counts against vm.max_map_count twice).
 std::atomic<bool> guard_install_works{true};
 
-// Every stack is mapped with one extra page below it; with guard_pages that page faults on any
-// access, without it is simply never touched (so it costs no memory, and deallocate() can find
-// the mapping's start from the stack alone).
+// Every stack is mapped with a guard gap of stack_guard_gap bytes below it; with guard_pages the
+// gap faults on any access, without it is simply never touched. It costs address space only (no
+// memory), and a gap this wide catches a frame that jumps up to 256 KiB past the stack's end (a
+// big local array), which one 4 KiB page would let land silently in the neighbouring mapping.
+// Larger frames need -fstack-clash-protection (weft's pkg-config and CMake packages pass it on), which probes
+// each page of a big frame in order so that the first probe past the end hits the gap.
 void* map_stack(std::size_t size, bool guard) {
-    const std::size_t page = page_size();
+    const std::size_t gap = stack_guard_gap;
     // MAP_NORESERVE: memory is committed page by page as the stack grows, which is what keeps an
     // idle fiber at a few KiB. MAP_STACK also opts the region out of transparent huge pages
     // (Linux 6.7+), which would otherwise back merged neighbouring stacks with 2 MiB pages.
-    void* base = ::mmap(nullptr, size + page, PROT_READ | PROT_WRITE,
+    void* base = ::mmap(nullptr, size + gap, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (base == MAP_FAILED) throw std::bad_alloc();
     bool guarded = !guard;
     if (guard && guard_install_works.load(std::memory_order_relaxed)) {
-        guarded = ::madvise(base, page, MADV_GUARD_INSTALL) == 0;
+        guarded = ::madvise(base, gap, MADV_GUARD_INSTALL) == 0;
         if (!guarded && errno == EINVAL) guard_install_works.store(false, std::memory_order_relaxed);
     }
-    if (!guarded) guarded = ::mprotect(base, page, PROT_NONE) == 0;
+    if (!guarded) guarded = ::mprotect(base, gap, PROT_NONE) == 0;
     if (!guarded) {
-        ::munmap(base, size + page);
+        ::munmap(base, size + gap);
         throw std::bad_alloc();
     }
     if (!guard || !guard_install_works.load(std::memory_order_relaxed))
-        ::madvise(base, size + page, MADV_NOHUGEPAGE);  // kernels where MAP_STACK does not imply it
-    return static_cast<char*>(base) + page + size;
+        ::madvise(base, size + gap, MADV_NOHUGEPAGE);  // kernels where MAP_STACK does not imply it
+    return static_cast<char*>(base) + gap + size;
 }
 
 void unmap_stack(void* top, std::size_t size) noexcept {
-    ::munmap(static_cast<char*>(top) - size - page_size(), size + page_size());
+    ::munmap(static_cast<char*>(top) - size - stack_guard_gap, size + stack_guard_gap);
 }
 
 }  // namespace
@@ -63,6 +62,15 @@ StackPool::~StackPool() { flush(); }
 void StackPool::flush() noexcept {
     for (void* top : free_) unmap_stack(top, size_);
     free_.clear();
+}
+
+boost::context::stack_context PooledStack::allocate() {
+    boost::context::stack_context sc = pool->allocate();
+    if (owner) {
+        owner->stack_top = sc.sp;
+        owner->stack_size = sc.size;
+    }
+    return sc;
 }
 
 boost::context::stack_context StackPool::allocate() {

@@ -9,6 +9,11 @@
 
 namespace orm::detail {
 
+struct FiberRecord;
+
+// The inaccessible gap below every fiber stack (see map_stack in stack_pool.cpp).
+inline constexpr std::size_t stack_guard_gap = 256 * 1024;
+
 class StackPool {
 public:
     StackPool() = default;
@@ -28,9 +33,11 @@ private:
 };
 
 // The allocator Boost.Context keeps inside each fiber; forwards to the fiber's thread's pool.
+// It also tells the fiber's record where its stack lies (for the stack overflow report).
 struct PooledStack {
     StackPool* pool;
-    boost::context::stack_context allocate() { return pool->allocate(); }
+    FiberRecord* owner = nullptr;
+    boost::context::stack_context allocate();
     void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate(sc); }
 };
 
