@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -29,10 +31,25 @@ namespace {
 // finishing what is queued, since fibers wait on it.
 class WorkerPool {
 public:
-    static WorkerPool& instance() {
-        static WorkerPool pool;
+    static WorkerPool& instance() { return *holder(); }
+
+    // In the child of a fork(): the workers did not survive it (only the forking thread does),
+    // so the child starts over with an empty pool whose workers start on demand. The parent's
+    // pool is left as it was in the child's memory, never touched or joined (its mutex may be
+    // held, its threads do not exist). Offloads that were in flight at the fork are lost to the
+    // child.
+    static void reset_in_child() noexcept {
+        (void)holder().release();
+        holder().reset(new (std::nothrow) WorkerPool);
+    }
+
+private:
+    static std::unique_ptr<WorkerPool>& holder() {
+        static std::unique_ptr<WorkerPool> pool(new WorkerPool);  // joined at exit
         return pool;
     }
+
+public:
 
     void submit(OffloadJob& job) {
         std::lock_guard lock(mu_);
@@ -93,10 +110,17 @@ private:
 // at each claim, so set_fiber_options() applies to the next claims.
 class CpuSlots {
 public:
-    static CpuSlots& instance() {
-        static CpuSlots* slots = new CpuSlots;  // never destroyed: workers may claim at exit
-        return *slots;
+    static CpuSlots& instance() { return *slots(); }
+    // After fork() in the child: slots held by workers that do not exist there are gone.
+    static void reset_in_child() noexcept { slots() = new (std::nothrow) CpuSlots; }
+
+private:
+    static CpuSlots*& slots() {
+        static CpuSlots* s = new CpuSlots;  // never destroyed: workers may claim at exit
+        return s;
     }
+
+public:
 
     void acquire() {
         std::unique_lock lock(mu_);
@@ -132,6 +156,12 @@ private:
 thread_local bool cpu_slot_held = false;
 
 }  // namespace
+
+void reset_offload_in_child() noexcept {
+    WorkerPool::reset_in_child();
+    CpuSlots::reset_in_child();
+    cpu_slot_held = false;
+}
 
 void run_offloaded(OffloadJob& job) {
     FiberRecord* const fiber = current_fiber;

@@ -2,6 +2,9 @@
 // inline execution outside fibers.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <atomic>
 #include <memory>
 #include <stdexcept>
@@ -156,4 +159,48 @@ TEST_CASE("CpuSlot: at most offload_cpu_slots holders at once; Pause lends the s
         second.get();
     });
     CHECK(second_ran.load());
+}
+
+TEST_CASE("after fork() the child runs fibers, offloads and socket waits of its own") {
+    // The parent has used everything first: offload workers exist, the loop has registrations.
+    orm::set_async(true);
+    int parent_value = orm::run([] { return orm::run_in_thread([] { return 20; }) + 1; });
+    CHECK(parent_value == 21);
+    Pipe p;
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        // In the child: before the fix its offload workers were gone and this hung forever.
+        int ok = 0;
+        try {
+            ok = orm::run([&] {
+                auto writer = orm::spawn([&] {
+                    orm::sleep_for(std::chrono::milliseconds(10));
+                    (void)!::write(p.write_end, "c", 1);
+                });
+                orm::wait_readable(p.read_end, orm::deadline_after(std::chrono::seconds(5)));
+                writer.get();
+                return orm::run_in_thread([] { return 42; });
+            });
+        } catch (...) {
+            ::_exit(3);
+        }
+        ::_exit(ok == 42 ? 0 : 2);
+    }
+    // Bounded: a child that hangs is killed and the test fails.
+    int status = 0;
+    pid_t done = 0;
+    const auto start = Clock::now();
+    while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 && Clock::now() - start < std::chrono::seconds(20))
+        ::usleep(10'000);
+    if (done == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        FAIL("the forked child hung");
+    }
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    // And the parent's runtime still works.
+    CHECK(orm::run([] { return orm::run_in_thread([] { return 7; }); }) == 7);
+    orm::set_async(false);
 }

@@ -3,6 +3,7 @@
 #include "drivers/bridge/detail/loop.hpp"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -57,9 +58,24 @@ struct Registry {
     std::mutex mu;
     std::vector<Loop*> loops;
 };
-Registry& registry() {
+Registry*& registry_ptr() {
     static Registry* r = new Registry;
-    return *r;
+    return r;
+}
+Registry& registry() { return *registry_ptr(); }
+
+// The child of a fork() has only the forking thread. Its loop gets kernel objects of its own
+// (the epoll set and eventfd it inherited are shared with the parent, which would receive the
+// child's events and wake-ups and vice versa); the other threads' loops, and the offload workers,
+// are gone: the registry forgets them and the worker pool starts over.
+void after_fork_in_child() noexcept {
+    reset_offload_in_child();
+    Registry* fresh = new (std::nothrow) Registry;
+    if (fresh) {
+        if (this_thread_loop) fresh->loops.push_back(this_thread_loop);
+        registry_ptr() = fresh;  // the old one (its mutex perhaps held by a thread now gone) leaks
+    }
+    if (this_thread_loop) this_thread_loop->reset_after_fork();
 }
 
 std::system_error sys_error(const char* what) {
@@ -136,6 +152,36 @@ Loop::Loop() : id_(next_loop_id.fetch_add(1, std::memory_order_relaxed)), thread
     }
     request_loop_slice();
     prepare_overflow_reports();
+    static std::once_flag fork_handler;
+    std::call_once(fork_handler, [] { ::pthread_atfork(nullptr, nullptr, after_fork_in_child); });
+}
+
+void Loop::reset_after_fork() noexcept {
+    ::close(epoll_fd_);
+    ::close(wake_fd_);
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = wake_tag;
+    if (epoll_fd_ < 0 || wake_fd_ < 0 || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0)
+        std::fprintf(stderr, "weft: the fiber loop could not be set up again in a forked child: %s\n",
+                     std::strerror(errno));
+    new (&remote_mu_) std::mutex;  // a notifier thread of the parent may have held it
+    remote_.clear();
+    remote_batch_.clear();
+    wake_pending_ = false;
+    // Registrations lived in the parent's epoll set. Waiters wake (spuriously, which every wait
+    // allows) and register again with the new set when they wait again.
+    for (FdEntry& e : fds_) {
+        e.registered = false;
+        e.armed = 0;
+        for (Waiter* w : {e.reader, e.writer})
+            if (w && w->reason == WakeReason::none) {
+                w->ready = w->interest;
+                wake(*w, WakeReason::ready);
+            }
+    }
 }
 
 Loop::~Loop() {

@@ -65,6 +65,9 @@ public:
     static constexpr unsigned mark_poll_bits = 40;
     static constexpr std::uint64_t mark_poll_mask = (std::uint64_t{1} << mark_poll_bits) - 1;
 
+    // In the child of a fork(): new epoll set and eventfd, registrations re-armed by the waiters.
+    void reset_after_fork() noexcept;
+
     // Embedding in an application's event loop (orm::loop_fd and friends, embed.hpp).
     int epoll_fd() const noexcept { return epoll_fd_; }
     std::size_t step();
@@ -144,6 +147,9 @@ private:
     mutable std::timed_mutex owner_mu_;
     bool owner_locked_ = false;
 };
+
+// After fork() in the child: a fresh offload worker pool and CPU slots (offload.cpp).
+void reset_offload_in_child() noexcept;
 
 // Takes the loop's owner mutex unless this thread already holds it.
 class OwnerLock {
