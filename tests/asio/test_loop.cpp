@@ -9,6 +9,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 
 #include "drivers/asio/asio.hpp"
 #include "helpers.hpp"
@@ -399,4 +401,53 @@ TEST_CASE("Destroying an io_context with a fiber still running drops the handler
     orm::sleep_for(80ms);
     CHECK(orm::loop_fibers() == 0);
     CHECK_THROWS_AS(fut.get(), std::future_error);
+}
+
+TEST_CASE("Beast's sync HTTP calls on as_async fibers serve inside an io_context while its timer ticks") {
+    namespace http = boost::beast::http;
+    Mode mode(true);
+    boost::asio::io_context ctx;
+    Ticker ticker(ctx, 5ms);
+    ticker.start();
+    auto listener = orm::net::Listener::bind("127.0.0.1", 0);
+    Span exchange{};
+
+    orm::asio::as_async(ctx, [&] {
+        orm::asio::Stream s(listener.accept(orm::deadline_after(5s)), ctx.get_executor());
+        s.set_read_timeout(5s);
+        boost::beast::flat_buffer buffer;
+        http::request<http::string_body> req;
+        http::read(s, buffer, req);
+        orm::sleep_for(60ms);  // the "kitchen" thinking
+        http::response<http::string_body> res{http::status::ok, req.version()};
+        res.body() = "{\"eta_minutes\": 12}";
+        res.prepare_payload();
+        http::write(s, res);
+    }, [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+    });
+    std::string body;
+    orm::asio::as_async(ctx, [&] {
+        exchange.begin = Clock::now();
+        orm::asio::Stream c(orm::net::Stream::connect("127.0.0.1", listener.port(), orm::deadline_after(5s)));
+        c.set_read_timeout(5s);
+        http::request<http::string_body> req{http::verb::post, "/orders", 11};
+        req.set(http::field::host, "127.0.0.1");
+        req.body() = "{\"item\": \"soup\"}";
+        req.prepare_payload();
+        http::write(c, req);
+        boost::beast::flat_buffer buffer;
+        http::response<http::string_body> res;
+        http::read(c, buffer, res);
+        exchange.end = Clock::now();
+        return res.body();
+    }, [&](std::exception_ptr e, std::string b) {
+        if (e) std::rethrow_exception(e);
+        body = std::move(b);
+        ticker.stop();
+    });
+
+    CHECK(run_until_idle(ctx));
+    CHECK(body == "{\"eta_minutes\": 12}");
+    CHECK(ticker.count_in(exchange.begin, exchange.end) >= 5);  // the timer ran during the exchange
 }
