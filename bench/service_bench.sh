@@ -152,7 +152,7 @@ for delay in $delays; do
     for impl in $impls; do
         start_impl "$impl" "$kport" || exit 1
         spid=$pid sport=$port
-        run_wrk "$sport" 10 1 >/dev/null  # warm-up: connections, prepared statements, customer row
+        run_wrk "$sport" 200 2 >/dev/null  # warm-up: fills the database pool, customers, prepared statements
         for c in $conns; do
             R[$impl,$delay,$c]=$(run_wrk "$sport" "$c" "$duration")
             echo "  $impl delay=${delay}ms conns=$c: ${R[$impl,$delay,$c]:-failed}"
