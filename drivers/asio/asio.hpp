@@ -4,7 +4,8 @@
 //                        Beast's synchronous http::read / http::write and websocket::stream<...>'s
 //                        synchronous API run unchanged over weft's sockets: blocking in sync mode,
 //                        suspending only the calling fiber in async mode. Asynchronous Asio
-//                        operations (async_read_some, websocket async_*) are not provided.
+//                        operations are not provided: Beast's async_* calls on it do not compile
+//                        ("AsyncStream type requirements not met"); run sync code on a fiber.
 //   orm::asio::attach    runs this thread's weft fiber loop inside a boost::asio::io_context that
 //                        the same thread runs (via orm::loop_fd / orm::loop_step).
 //   orm::asio::as_async  runs a plain function on a weft fiber and completes an Asio completion
@@ -238,15 +239,6 @@ inline void teardown(boost::beast::role_type role, Stream& s, boost::system::err
     ec = {};
     if (role == boost::beast::role_type::client) s.shutdown(net::Shutdown::write, ec);
     s.close();
-}
-
-// Beast's websocket::stream names async_teardown even if only the sync API is used; the
-// adapter has no asynchronous operations, so this completes with operation_not_supported.
-template <class TeardownHandler>
-void async_teardown(boost::beast::role_type, Stream& s, TeardownHandler&& handler) {
-    boost::asio::post(s.get_executor(), [h = std::forward<TeardownHandler>(handler)]() mutable {
-        h(boost::system::error_code(boost::asio::error::operation_not_supported));
-    });
 }
 
 namespace detail {
