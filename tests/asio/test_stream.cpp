@@ -230,7 +230,13 @@ TEST_CASE("A peer reset is connection_reset; a refused connect maps to connectio
         char buf[16];
         boost::system::error_code ec;
         CHECK(c.read_some(boost::asio::buffer(buf), ec) == 0);
-        CHECK_MESSAGE(ec == boost::asio::error::connection_reset, ec.message());
+        std::string orm_message;
+        try {
+            if (c.last_error()) std::rethrow_exception(c.last_error());
+        } catch (const std::exception& e) {
+            orm_message = e.what();
+        }
+        CHECK_MESSAGE(ec == boost::asio::error::connection_reset, ec.message(), " from orm: ", orm_message);
         REQUIRE(c.last_error());
         CHECK_THROWS_AS(std::rethrow_exception(c.last_error()), orm::ConnectionError);
         CHECK_THROWS_AS(c.read_some(boost::asio::buffer(buf)), boost::system::system_error);
