@@ -32,6 +32,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -115,6 +116,14 @@ public:
     void set_write_timeout(std::chrono::duration<Rep, Period> d) { write_timeout_ = clamp(d); }
     duration read_timeout() const noexcept { return read_timeout_; }
     duration write_timeout() const noexcept { return write_timeout_; }
+    // Absolute deadlines, for a whole exchange that Beast splits into many calls (http::read of
+    // one request calls read_some until the message is complete, so a per-call timeout lets a
+    // client that trickles a byte a second hold the connection for ever). Each call waits until
+    // the earlier of its deadline and its timeout. orm::no_deadline (the default) clears it.
+    void set_read_deadline(Deadline d) noexcept { read_deadline_ = d; }
+    void set_write_deadline(Deadline d) noexcept { write_deadline_ = d; }
+    Deadline read_deadline() const noexcept { return read_deadline_; }
+    Deadline write_deadline() const noexcept { return write_deadline_; }
 
     template <class MutableBufferSequence>
     std::size_t read_some(const MutableBufferSequence& buffers) {
@@ -131,7 +140,7 @@ public:
             return 0;
         }
         return transfer(ec, [&] {
-            const std::size_t n = s_.read_some(iov.v, iov.count, deadline(read_timeout_));
+            const std::size_t n = s_.read_some(iov.v, iov.count, std::min(read_deadline_, deadline(read_timeout_)));
             if (n == 0) throw EndOfStream{};
             return n;
         });
@@ -151,7 +160,7 @@ public:
             ec = {};
             return 0;
         }
-        return transfer(ec, [&] { return s_.write_some(iov.v, iov.count, deadline(write_timeout_)); });
+        return transfer(ec, [&] { return s_.write_some(iov.v, iov.count, std::min(write_deadline_, deadline(write_timeout_))); });
     }
 
     // The orm exception behind the last error code (null when it was end of stream, or none yet).
@@ -221,6 +230,8 @@ private:
     executor_type ex_;
     duration read_timeout_ = no_timeout;
     duration write_timeout_ = no_timeout;
+    Deadline read_deadline_ = no_deadline;
+    Deadline write_deadline_ = no_deadline;
     std::exception_ptr last_error_;
 };
 

@@ -99,7 +99,10 @@ void wait_ready(int fd, Io io, Deadline deadline, std::uint64_t owner, Describe 
         }
         const int n = ::poll(&p, 1, ms);
         if (n > 0) return;
-        if (n < 0 && errno != EINTR) throw_errno(errno, fmt::format("{}: poll", what()));
+        if (n < 0 && errno != EINTR) {
+            const int err = errno;
+            throw_errno(err, fmt::format("{}: poll", what()));
+        }
         if (n == 0 && Clock::now() >= deadline)
             throw TimeoutError(fmt::format("{} timed out after {}", what(), elapsed_ms(start)));
     }
@@ -296,15 +299,25 @@ Stream::Stream(int fd) : fd_(fd), owner_(new_io_owner()) {
     (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-Stream::Stream(Stream&& o) noexcept : fd_(std::exchange(o.fd_, -1)), owner_(std::exchange(o.owner_, 0)) {}
+Stream::Stream(Stream&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)), owner_(std::exchange(o.owner_, 0)), peer_(std::move(o.peer_)) {
+    o.peer_.clear();
+}
 
 Stream& Stream::operator=(Stream&& o) noexcept {
     if (this != &o) {
         close();
         fd_ = std::exchange(o.fd_, -1);
         owner_ = std::exchange(o.owner_, 0);
+        peer_ = std::move(o.peer_);
+        o.peer_.clear();
     }
     return *this;
+}
+
+const std::string& Stream::peer_name() const {
+    if (peer_.empty()) peer_ = peer_text(fd_);
+    return peer_;
 }
 
 Stream::~Stream() { close(); }
@@ -327,6 +340,7 @@ Stream Stream::connect(const Address& address, Deadline deadline) {
     const std::string what = fmt::format("connecting to {}", address.to_string());
     for (;;) {
         Stream s(new_socket(address.family(), what));
+        s.peer_ = address.to_string();
         if (::connect(s.fd_, address.data(), address.size()) == 0) {
             if (address.family() != AF_UNIX) set_nodelay_fd(s.fd_);
             return s;
@@ -375,8 +389,11 @@ std::size_t Stream::read_some(void* buffer, std::size_t size, Deadline deadline)
         const ssize_t n = ::recv(fd_, buffer, size, 0);
         if (n >= 0) return std::size_t(n);
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno(errno, fmt::format("reading from {}", peer_text(fd_)));
-        wait_ready(fd_, Io::readable, deadline, owner_, [&] { return fmt::format("reading from {}", peer_text(fd_)); });
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            const int err = errno;  // before peer_name(), whose getpeername may change errno
+            throw_errno(err, fmt::format("reading from {}", peer_name()));
+        }
+        wait_ready(fd_, Io::readable, deadline, owner_, [&] { return fmt::format("reading from {}", peer_name()); });
     }
 }
 
@@ -389,8 +406,11 @@ std::size_t Stream::read_some(const iovec* buffers, int count, Deadline deadline
         const ssize_t n = ::readv(fd_, buffers, count);
         if (n >= 0) return std::size_t(n);
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno(errno, fmt::format("reading from {}", peer_text(fd_)));
-        wait_ready(fd_, Io::readable, deadline, owner_, [&] { return fmt::format("reading from {}", peer_text(fd_)); });
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            const int err = errno;  // before peer_name(), whose getpeername may change errno
+            throw_errno(err, fmt::format("reading from {}", peer_name()));
+        }
+        wait_ready(fd_, Io::readable, deadline, owner_, [&] { return fmt::format("reading from {}", peer_name()); });
     }
 }
 
@@ -401,8 +421,11 @@ std::size_t Stream::write_some(const void* data, std::size_t size, Deadline dead
         const ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
         if (n >= 0) return std::size_t(n);
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno(errno, fmt::format("writing to {}", peer_text(fd_)));
-        wait_ready(fd_, Io::writable, deadline, owner_, [&] { return fmt::format("writing to {}", peer_text(fd_)); });
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            const int err = errno;  // before peer_name(), whose getpeername may change errno
+            throw_errno(err, fmt::format("writing to {}", peer_name()));
+        }
+        wait_ready(fd_, Io::writable, deadline, owner_, [&] { return fmt::format("writing to {}", peer_name()); });
     }
 }
 
@@ -418,8 +441,11 @@ std::size_t Stream::write_some(const iovec* buffers, int count, Deadline deadlin
         const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
         if (n >= 0) return std::size_t(n);
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno(errno, fmt::format("writing to {}", peer_text(fd_)));
-        wait_ready(fd_, Io::writable, deadline, owner_, [&] { return fmt::format("writing to {}", peer_text(fd_)); });
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            const int err = errno;  // before peer_name(), whose getpeername may change errno
+            throw_errno(err, fmt::format("writing to {}", peer_name()));
+        }
+        wait_ready(fd_, Io::writable, deadline, owner_, [&] { return fmt::format("writing to {}", peer_name()); });
     }
 }
 
@@ -439,15 +465,17 @@ void Stream::read_exactly(void* buffer, std::size_t size, Deadline deadline) {
         const std::size_t n = read_some(p + got, size - got, deadline);
         if (n == 0)
             throw ConnectionError(fmt::format("reading from {}: the stream ended after {} of {} bytes",
-                                              peer_text(fd_), got, size));
+                                              peer_name(), got, size));
         got += n;
     }
 }
 
 void Stream::shutdown(Shutdown how) {
     check_open("shutdown");
-    if (::shutdown(fd_, int(how)) != 0 && errno != ENOTCONN)
-        throw_errno(errno, fmt::format("shutting down {}", peer_text(fd_)));
+    if (::shutdown(fd_, int(how)) != 0 && errno != ENOTCONN) {
+        const int err = errno;
+        throw_errno(err, fmt::format("shutting down {}", peer_name()));
+    }
 }
 
 Address Stream::local_address() const {
@@ -538,13 +566,15 @@ Listener Listener::bind_unix(std::string_view path, int backlog) {
 Stream Listener::accept(Deadline deadline) {
     if (fd_ < 0) throw InterfaceError("orm::net::Listener::accept() on a closed listener");
     for (;;) {
-        const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        sockaddr_storage peer{};
+        socklen_t peer_len = sizeof peer;
+        const int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             Stream s(fd);
-            sockaddr_storage ss{};
-            socklen_t len = sizeof ss;
-            if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 && ss.ss_family != AF_UNIX)
+            if (peer.ss_family != AF_UNIX) {
                 set_nodelay_fd(fd);
+                s.peer_ = Address(reinterpret_cast<const sockaddr*>(&peer), peer_len).to_string();
+            }  // a Unix peer is usually unnamed: peer_name() asks when a message needs it
             return s;
         }
         const int err = errno;

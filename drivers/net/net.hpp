@@ -105,9 +105,12 @@ public:
     void set_nodelay(bool on);
 
 private:
+    friend class Listener;
     void check_open(const char* what) const;
+    const std::string& peer_name() const;
     int fd_ = -1;
     std::uint64_t owner_ = 0;  // orm::new_io_owner(): the loop keeps the registration between waits
+    mutable std::string peer_;  // for messages: known at connect/accept, so a reset socket still names it
 };
 
 // A listening socket. Move-only; the destructor closes it (and unlinks a Unix path it created).

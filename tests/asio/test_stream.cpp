@@ -215,6 +215,43 @@ TEST_CASE("A read timeout is boost::asio::error::timed_out, on time, with the or
     }
 }
 
+TEST_CASE("A read deadline bounds a whole http::read against a client that trickles a byte at a time") {
+    for (bool async : {true, false}) {
+        const std::string mode_label = mode_name(async);
+        CAPTURE(mode_label);
+        Mode mode(async);
+        auto listener = orm::net::Listener::bind("127.0.0.1", 0);
+        boost::system::error_code ec;
+        Clock::duration waited{};
+        run_pair(
+            async,
+            [&] {
+                auto s = accept_one(listener);  // a per-call timeout of 5 s, which every byte resets
+                s.set_read_deadline(orm::deadline_after(300ms));
+                boost::beast::flat_buffer buffer;
+                http::request<http::string_body> req;
+                const auto t0 = Clock::now();
+                http::read(s, buffer, req, ec);
+                waited = Clock::now() - t0;
+            },
+            [&] {
+                auto c = connect_to(listener);
+                const std::string request = "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+                try {
+                    for (std::size_t i = 0; i < request.size() && i < 20; ++i) {
+                        c.socket().write_all(std::string_view(&request[i], 1), orm::deadline_after(1s));
+                        orm::sleep_for(40ms);  // blocks this thread in sync mode, suspends the fiber in async
+                    }
+                } catch (const orm::ConnectionError&) {
+                    // the server gave up on us and closed: what it should do
+                }
+            });
+        CHECK(ec == boost::asio::error::timed_out);
+        CHECK(waited >= 280ms);
+        CHECK(waited < 1500ms);  // not 20 bytes x 40 ms plus a 5 s timeout per byte
+    }
+}
+
 TEST_CASE("A peer reset is connection_reset; a refused connect maps to connection_refused") {
     for (bool async : {true, false}) {
         const std::string mode_label = mode_name(async);

@@ -78,6 +78,21 @@ void after_fork_in_child() noexcept {
     if (this_thread_loop) this_thread_loop->reset_after_fork();
 }
 
+// A thread's loop needs two descriptors. Out of descriptors is the process's condition, not a
+// bug: an OperationalError that says so (the caller may wait and retry), never a crash.
+[[noreturn]] void throw_setup_error(const char* call) {
+    const int err = errno;
+    if (err == EMFILE || err == ENFILE) {
+        rlimit rl{};
+        const bool known = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+        throw OperationalError(fmt::format(
+            "the fiber runtime cannot start this thread's loop: out of file descriptors ({}: {}; "
+            "this process may open {}, see ulimit -n / RLIMIT_NOFILE); close descriptors or raise the limit",
+            call, std::strerror(err), known ? std::to_string(rl.rlim_cur) : std::string("an unknown number")));
+    }
+    throw std::system_error(err, std::generic_category(), fmt::format("orm fiber loop: {}", call));
+}
+
 std::system_error sys_error(const char* what) {
     return std::system_error(errno, std::generic_category(), what);
 }
@@ -131,11 +146,13 @@ Loop* Loop::current_if_any() noexcept { return this_thread_loop; }
 
 Loop::Loop() : id_(next_loop_id.fetch_add(1, std::memory_order_relaxed)), thread_(std::this_thread::get_id()) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0) throw sys_error("orm fiber loop: epoll_create1");
+    if (epoll_fd_ < 0) throw_setup_error("epoll_create1");
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) {
+        const int err = errno;
         ::close(epoll_fd_);
-        throw sys_error("orm fiber loop: eventfd");
+        errno = err;
+        throw_setup_error("eventfd");
     }
     epoll_event ev{};
     ev.events = EPOLLIN;
