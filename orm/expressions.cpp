@@ -3,11 +3,28 @@
 
 #include "orm/q.hpp"
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "orm/errors.hpp"
+
 namespace orm {
 
 namespace {
 
 detail::ExprPtr make_node(detail::ExprNode n) { return std::make_shared<const detail::ExprNode>(std::move(n)); }
+
+// The depth of a node over `below` (the deepest operand's depth), refused past the bound.
+std::uint16_t nested_depth(std::size_t below, const char* what) {
+    if (below + 1 > max_expression_depth)
+        throw FieldError(fmt::format(
+            "{} nested {} levels deep: at most {} levels are supported (orm::max_expression_depth); "
+            "combine long chains with one operator (a & b & c ... stays one level) or build the "
+            "condition from a list, e.g. field__in",
+            what, below + 1, max_expression_depth));
+    return static_cast<std::uint16_t>(below + 1);
+}
 
 Expr arith(char op, const Expr& a, const Expr& b) {
     detail::ExprNode n;
@@ -15,6 +32,7 @@ Expr arith(char op, const Expr& a, const Expr& b) {
     n.op = op;
     n.lhs = a.node();
     n.rhs = b.node();
+    n.depth = nested_depth(std::max(n.lhs ? n.lhs->depth : 0, n.rhs ? n.rhs->depth : 0), "an expression");
     return Expr(make_node(std::move(n)));
 }
 
@@ -25,6 +43,7 @@ Expr aggregate(detail::AggFn fn, detail::ExprPtr arg, bool distinct, std::string
     n.distinct = distinct;
     if (arg && arg->kind == detail::ExprKind::field) n.name = arg->name + "__" + std::string(suffix);
     else if (!arg) n.name = std::string(suffix);
+    n.depth = nested_depth(arg ? arg->depth : 0, "an expression");
     n.lhs = std::move(arg);
     return Expr(make_node(std::move(n)));
 }
@@ -95,6 +114,9 @@ Q combine(detail::QNode::Kind kind, const Q& a, const Q& b) {
                                                        q->node()->children.end());
         else n.children.push_back(q->node());
     }
+    std::size_t below = 0;
+    for (const auto& c : n.children) below = std::max<std::size_t>(below, c->depth);
+    n.depth = nested_depth(below, "a Q condition");
     return Q(std::make_shared<const detail::QNode>(std::move(n)));
 }
 
@@ -107,6 +129,7 @@ Q operator~(const Q& a) {
     if (a.node()->kind == detail::QNode::Kind::not_) return Q(a.node()->children.front());
     detail::QNode n;
     n.kind = detail::QNode::Kind::not_;
+    n.depth = nested_depth(a.node()->depth, "a Q condition");
     n.children.push_back(a.node());
     return Q(std::make_shared<const detail::QNode>(std::move(n)));
 }

@@ -44,12 +44,22 @@ struct ExprNode {
     std::string name;              // field/annotation name as written; an aggregate's default alias
     const FieldInfo* field = nullptr;  // set once resolved against a model
     std::uint16_t table = 0;           // field: the query's table it belongs to (0: the model's own; n: join n)
+    std::uint16_t depth = 1;           // levels of nesting, this node included (max_expression_depth)
     Value value;
     std::shared_ptr<const ExprNode> lhs, rhs;  // arith operands; an aggregate's argument (null: COUNT(*))
 };
 using ExprPtr = std::shared_ptr<const ExprNode>;
 
 }  // namespace detail
+
+// How deeply expressions (F arithmetic, aggregates) and Q conditions may nest: building a deeper
+// one throws orm::FieldError. The SQL compiler and the nodes' own destruction recurse once per
+// level, and a fiber's stack is small (128 KiB by default); SQLite's parser gives up at about 90
+// nested parentheses ("parser stack overflow"). So the bound is 64 on every backend, which
+// keeps hostile or generated input from overflowing a stack and gives the same answer
+// everywhere. Long chains of one operator do not nest: a & b & c ... and a | b | c ... stay one
+// level however many terms they have.
+inline constexpr std::size_t max_expression_depth = 64;
 
 // An expression over a model's fields. Build with F, aggregates and arithmetic.
 class Expr {

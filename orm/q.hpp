@@ -22,6 +22,7 @@ struct QNode {
     Operand rhs{Value()};           // leaf
     const ModelInfo* model = nullptr;  // leaf built by orm::col(): the model it belongs to
     std::vector<std::shared_ptr<const QNode>> children;
+    std::uint16_t depth = 1;  // levels of nesting, this node included (orm::max_expression_depth)
 };
 using QPtr = std::shared_ptr<const QNode>;
 

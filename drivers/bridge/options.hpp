@@ -13,8 +13,11 @@ struct FiberOptions {
     // because in sync mode a fiber runs libpq and sqlite3 on its own stack, and libpq's connect
     // path (getaddrinfo, NSS, TLS setup) is known to want tens of KiB.
     std::size_t stack_size = 128 * 1024;
-    // An inaccessible page below every stack, so an overflow faults at once instead of silently
-    // corrupting the neighbouring stack. One madvise(MADV_GUARD_INSTALL) per new stack (the cache
+    // An inaccessible 256 KiB gap below every stack (address space only, no memory), so an
+    // overflow faults at once instead of silently corrupting the neighbouring stack, even by a
+    // frame that jumps far past the end; the fault is reported with the fiber's name and stack
+    // size before the process dies. Frames larger than the gap need -fstack-clash-protection
+    // (weft's pkg-config and CMake packages add it). One madvise(MADV_GUARD_INSTALL) per new stack (the cache
     // amortises it). Before Linux 6.13 it takes mprotect, which gives every stack a second
     // memory mapping: with vm.max_map_count at its usual 65530 that caps a process at roughly
     // 30,000 live fibers there; turn guard pages off only to go beyond that on such kernels.

@@ -204,3 +204,37 @@ CONFORMANCE_TEST("orm bad input: text that is not UTF-8 is a DataError naming th
     });
     CT_CHECK_EQ(Author::objects.count(), 4);
 }
+
+CONFORMANCE_TEST("orm bad input: conditions and expressions nest at most 64 levels; deeper is a FieldError, never a crash") {
+    // Q objects nested 500 deep used to overflow a fiber's stack (100,000 the main thread's).
+    Tables<Author, Book> tables(ctx);
+    auto ann = Author::objects.create({.name = "Ann"});
+    for (int i = 0; i < 3; ++i) Book::objects.create({.title = fmt::format("b{}", i), .pages = 10 * i, .author_id = ann.id});
+    // On a fiber in both modes (its 128 KiB stack is the tight case), with the database's own
+    // parser behind it.
+    orm::run([&] {
+        Q q = Q("pages__gte", 0);
+        const int deepest = int(orm::max_expression_depth);
+        CT_CHECK_EQ(deepest, 64);
+        for (int i = 1; i < deepest; ++i) q = i % 2 ? (q & Q("pages__gte", 0)) : (q | Q("pages__lt", -1));
+        CT_CHECK_EQ(q.node()->depth, deepest);
+        CT_CHECK_EQ(Book::objects.filter(q).count(), 3);
+        CT_CHECK_EQ(Book::objects.exclude(q).count(), 0);
+        // The last operator was &: one more | (or a NOT) nests once more.
+        CT_CHECK_THROWS_WITH(q | Q("pages__lt", -1), FieldError, "nested 65 levels deep: at most 64");
+        CT_CHECK_THROWS_WITH(~q, FieldError, "at most 64 levels");
+        // One operator repeated does not nest.
+        Q flat = Q("pages__gte", 0);
+        for (int i = 0; i < 1000; ++i) flat = flat & Q("pages__gte", 0);
+        CT_CHECK_EQ(flat.node()->depth, 2);
+
+        Expr e = F("pages");
+        for (int i = 1; i < deepest; ++i) e = e + 1;
+        CT_CHECK_EQ(e.node()->depth, deepest);
+        auto rows = Book::objects.annotate("deep", e).order_by("pages").values("deep");
+        CT_REQUIRE(rows.size() == 3);
+        CT_CHECK_EQ(rows.list()[2]["deep"], Value(std::int64_t{20 + deepest - 1}));
+        CT_CHECK_THROWS_WITH(e * 2, FieldError, "an expression nested 65 levels deep");
+        CT_CHECK_THROWS_AS(Sum(e + 1), FieldError);
+    });
+}
