@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "drivers/bridge/bridge.hpp"
-#include "examples/order_service/socket_stream.hpp"
+#include "drivers/asio/asio.hpp"
 
 namespace order_service {
 
@@ -38,7 +38,7 @@ bool more_input_waiting(const orm::net::Stream& s) {
     return ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
-void write_response(SocketStream& io, Response& r, const ServerOptions& o) {
+void write_response(orm::asio::Stream& io, Response& r, const ServerOptions& o) {
     io.set_write_deadline(orm::deadline_after(o.write_timeout));
     r.prepare_payload();
     boost::system::error_code ec;
@@ -47,7 +47,7 @@ void write_response(SocketStream& io, Response& r, const ServerOptions& o) {
 }
 
 // Best effort: an answer to a request we give up on; the connection is closed afterwards anyway.
-void answer_and_close(SocketStream& io, http::status status, std::string body, const ServerOptions& o) {
+void answer_and_close(orm::asio::Stream& io, http::status status, std::string body, const ServerOptions& o) {
     try {
         Response r = json_response(status, std::move(body));
         r.keep_alive(false);
@@ -61,9 +61,10 @@ void answer_and_close(SocketStream& io, http::status status, std::string body, c
     }
 }
 
-void serve_connection(orm::net::Stream s, const ServerOptions& o, const Handler& handler) {
+void serve_connection(orm::net::Stream socket, const ServerOptions& o, const Handler& handler) {
     Live live;
-    SocketStream io(s);
+    orm::asio::Stream io(std::move(socket));
+    orm::net::Stream& s = io.socket();
     beast::flat_buffer buffer;
     for (bool first = true;; first = false) {
         http::request_parser<http::string_body> parser;

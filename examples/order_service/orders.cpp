@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "drivers/bridge/bridge.hpp"
-#include "examples/order_service/socket_stream.hpp"
+#include "drivers/asio/asio.hpp"
 #include "orm/orm.hpp"
 
 namespace order_service {
@@ -107,7 +107,7 @@ int kitchen_estimate(const KitchenOptions& k, std::int64_t order_id, const std::
                 throw KitchenUnavailable(fmt::format("cannot reach the kitchen at {}:{}: {}", k.host, k.port, e.what()));
             }
         }
-        SocketStream io(s);
+        orm::asio::Stream io(std::move(s));
         io.set_read_deadline(deadline);
         io.set_write_deadline(deadline);
         boost::system::error_code ec;
@@ -132,7 +132,7 @@ int kitchen_estimate(const KitchenOptions& k, std::int64_t order_id, const std::
             throw KitchenUnavailable(fmt::format("the kitchen at {}:{} answered without minutes: {}", k.host, k.port,
                                                  res.body().substr(0, 200)));
         if (res.keep_alive() && buffer.size() == 0 && idle_kitchen_connections.size() < idle_kitchen_cap)
-            idle_kitchen_connections.push_back(std::move(s));
+            idle_kitchen_connections.push_back(std::move(io.socket()));
         return answer["minutes"].get<int>();
     }
 }

@@ -5,8 +5,11 @@ WEFT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # cmake: doctest is found through its CMake package, and scripts/test's install check builds a
 # consumer with find_package(weft) (which also reads the CMake packages of fmt and Boost, shipped
 # in libfmt-dev and libboost-context-dev). pkg-config: meson's and the install check's.
+# libboost-dev (Boost.Asio and Beast headers) and nlohmann-json3-dev: the Asio bridge's tests and
+# the example order service, which scripts/test runs; python3 runs the service's checks.
 WEFT_PACKAGES=(g++ meson ninja-build pkg-config cmake libpq-dev libboost-context-dev libsqlite3-dev
-               doctest-dev libfmt-dev libpcre2-dev postgresql-15)
+               doctest-dev libfmt-dev libpcre2-dev postgresql-15 libboost-dev nlohmann-json3-dev
+               python3)
 
 weft_ensure_packages() {
     local missing=() p
