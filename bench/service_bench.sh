@@ -99,9 +99,9 @@ stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
 start_impl() {  # start_impl IMPL KITCHEN_PORT
     case "$1" in
-        async) start "async" "$bin" serve --mode async --kitchen "127.0.0.1:$2" --db "$pg" --pool 64 --kitchen-timeout 5000 --pool-timeout 5000 ;;
+        async) start "async" "$bin" serve --mode async --kitchen "127.0.0.1:$2" --db "$pg" --pool 8 --kitchen-timeout 5000 --pool-timeout 5000 ;;
         sync) start "sync" "$bin" serve --mode sync --threads 8 --kitchen "127.0.0.1:$2" --db "$pg" --kitchen-timeout 5000 --pool-timeout 5000 ;;
-        python) start "python" $py "$here/reference/orders_aiohttp.py" --kitchen "127.0.0.1:$2" --db "$pg" --pool 64 --kitchen-timeout 5000 --pool-timeout 5000 ;;
+        python) start "python" $py "$here/reference/orders_aiohttp.py" --kitchen "127.0.0.1:$2" --db "$pg" --pool 8 --kitchen-timeout 5000 --pool-timeout 5000 ;;
     esac
 }
 
@@ -145,7 +145,7 @@ PY
 
 declare -A R
 impls="async sync python"
-echo "service_bench: wrk ${duration}s per cell, POST /orders on PostgreSQL; pool 64 (async, python), 8 threads/8 connections (sync)"
+echo "service_bench: wrk ${duration}s per cell, POST /orders on PostgreSQL; pool 8 (async, python), 8 threads/8 connections (sync)"
 for delay in $delays; do
     start "kitchen-$delay" "$bin" kitchen --delay-ms "$delay" || exit 1
     kpid=$pid kport=$port

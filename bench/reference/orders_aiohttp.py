@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 # The order service of examples/order_service in Python, aiohttp + asyncpg, single process: the
-# anchor of bench/service_bench.sh. Same endpoints, tables and semantics: POST /orders runs one
-# transaction (get-or-create the customer, insert the order, ask the kitchen over HTTP with a
-# deadline, store the estimate, commit), 503 when the kitchen or the pool fails; GET /orders/{id}
-# reads the order joined with its customer.
+# anchor of bench/service_bench.sh. Same endpoints, tables and semantics: POST /orders saves the
+# order in one short transaction (get-or-create the customer, insert the order), asks the kitchen
+# over HTTP with a deadline holding no connection (withdrawing the order if it fails), then
+# stores the estimate; 503 when the kitchen or the pool fails; GET /orders/{id} reads the order
+# joined with its customer.
 #   orders_aiohttp.py --port P --kitchen HOST:PORT --db postgresql://... [--pool N]
 #                     [--pool-timeout MS] [--kitchen-timeout MS]
 # Prints "reference listening on 127.0.0.1:<port>" when ready.
@@ -72,12 +73,21 @@ async def kitchen_estimate(app, order_id, item, quantity):
         raise KitchenUnavailable(f"cannot reach the kitchen at {app['kitchen']}: {e}")
 
 
+async def withdraw(app, oid):
+    try:
+        async with app["pool"].acquire(timeout=app["pool_timeout"]) as c:
+            await c.execute("DELETE FROM service_order WHERE id = $1", oid)
+    except Exception as e:  # noqa: BLE001 - best effort, as in the C++ service
+        print(f"reference: order {oid} could not be withdrawn: {e}", file=sys.stderr)
+
+
 async def post_order(request):
     app = request.app
     o, problem = parse_order(await request.read())
     if problem:
         return error(400, problem)
     try:
+        # 1. Save the order in one short transaction.
         async with app["pool"].acquire(timeout=app["pool_timeout"]) as c:
             async with c.transaction():
                 cust = await c.fetchrow("SELECT id, name FROM service_customer WHERE name = $1", o["customer"])
@@ -88,10 +98,15 @@ async def post_order(request):
                 oid = await c.fetchval(
                     "INSERT INTO service_order (customer_id, item, quantity, estimate_minutes) "
                     "VALUES ($1, $2, $3, 0) RETURNING id", cust["id"], o["item"], o["quantity"])
-                minutes = await kitchen_estimate(app, oid, o["item"], o["quantity"])
-                await c.execute("UPDATE service_order SET customer_id = $1, item = $2, quantity = $3, "
-                                "estimate_minutes = $4 WHERE id = $5",
-                                cust["id"], o["item"], o["quantity"], minutes, oid)
+        # 2. Ask the kitchen holding no connection; withdraw the order if it fails.
+        try:
+            minutes = await kitchen_estimate(app, oid, o["item"], o["quantity"])
+        except KitchenUnavailable:
+            await withdraw(app, oid)
+            raise
+        # 3. Record the estimate.
+        async with app["pool"].acquire(timeout=app["pool_timeout"]) as c:
+            await c.execute("UPDATE service_order SET estimate_minutes = $1 WHERE id = $2", minutes, oid)
     except KitchenUnavailable as e:
         return error(503, "kitchen unavailable; the order was not placed", str(e))
     except (asyncio.TimeoutError, asyncpg.PostgresConnectionError, OSError) as e:
@@ -124,7 +139,7 @@ async def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--kitchen", required=True)
     ap.add_argument("--db", required=True)
-    ap.add_argument("--pool", type=int, default=50)
+    ap.add_argument("--pool", type=int, default=8)
     ap.add_argument("--pool-timeout", type=int, default=1000)
     ap.add_argument("--kitchen-timeout", type=int, default=1000)
     a = ap.parse_args()

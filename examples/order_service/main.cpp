@@ -2,7 +2,7 @@
 // binary with two roles.
 //
 //   order_service serve --kitchen HOST:PORT [--port P] [--db URL] [--mode sync|async] [--threads N]
-//                       [--pool N] [--pool-timeout MS] [--kitchen-timeout MS]
+//                       [--pool N] [--pool-timeout MS] [--kitchen-timeout MS] [--hold-transaction MS]
 //                       [--request-timeout MS] [--idle-timeout MS] [--max-fds N]
 //   order_service kitchen [--port P] [--delay-ms D] [--max-fds N]
 //
@@ -36,6 +36,7 @@ using namespace order_service;
                "order_service: {}\n"
                "usage: order_service serve --kitchen HOST:PORT [--port P] [--db URL] [--mode sync|async]\n"
                "                           [--threads N] [--pool N] [--pool-timeout MS] [--kitchen-timeout MS]\n"
+               "                           [--hold-transaction MS]\n"
                "                           [--request-timeout MS] [--idle-timeout MS] [--max-fds N]\n"
                "       order_service kitchen [--port P] [--delay-ms D] [--max-fds N]\n",
                problem);
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
         args[std::string(flag.substr(2))] = argv[i + 1];
     }
     static const std::map<std::string_view, std::vector<std::string_view>> known = {
-        {"serve", {"port", "kitchen", "db", "mode", "threads", "pool", "pool-timeout", "kitchen-timeout",
+        {"serve", {"port", "kitchen", "db", "mode", "threads", "pool", "pool-timeout", "kitchen-timeout", "hold-transaction",
                    "request-timeout", "idle-timeout", "max-fds"}},
         {"kitchen", {"port", "delay-ms", "max-fds"}},
     };
@@ -120,10 +121,12 @@ int main(int argc, char** argv) {
         args["kitchen-port"] = k.substr(colon + 1);
         kitchen.port = std::uint16_t(number(args, "kitchen-port", 0, 1, 65535));
         kitchen.timeout = std::chrono::milliseconds(number(args, "kitchen-timeout", 1000, 1, 600'000));
+        kitchen.hold_transaction = std::chrono::milliseconds(number(args, "hold-transaction", 0, 0, 60'000));
 
-        // Sync: one connection per thread is all it can use. Async: the pool bounds how many
-        // orders can wait for the kitchen at once (each holds its transaction's connection).
-        const long pool = number(args, "pool", server.async ? 50 : server.threads, 1, 10'000);
+        // Sync: one connection per thread is all it can use. Async: a transaction holds its
+        // connection for a few round trips only (never across the kitchen's), so a small pool
+        // serves thousands of orders a second; more backends would only crowd PostgreSQL.
+        const long pool = number(args, "pool", server.async ? 8 : server.threads, 1, 10'000);
         std::string url = args.count("db") ? args["db"] : "sqlite://orders.db";
         url = with_option(url, "pool_size", std::to_string(pool));
         url = with_option(url, "pool_timeout", std::to_string(number(args, "pool-timeout", 1000, 1, 3'600'000)));

@@ -15,6 +15,9 @@ struct KitchenOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
     std::chrono::milliseconds timeout{1000};  // connect + request + answer
+    // For tests and demonstrations: how long POST /orders keeps its transaction open before
+    // committing (so a client can be seen leaving while it is open). 0 in real use.
+    std::chrono::milliseconds hold_transaction{0};
 };
 
 // Creates the tables if missing (the service's "migration").

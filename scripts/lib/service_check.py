@@ -200,29 +200,44 @@ def check_kitchen_down(kitchen_port_dead):
               st == 503 and body and "kitchen" in body["error"] and "detail" in body and took < 1.0,
               f"{st} {raw!r} in {took:.2f} s")
         s = stats(svc.port)
-        check("kitchen down: the order was rolled back and the pooled connection returned",
+        check("kitchen down: the order was withdrawn and the pooled connection returned",
               s["orders_in_db"] == before and s["pool"]["in_use"] == 0, str(s))
     finally:
         svc.stop()
 
 
-def check_kitchen_late_and_pool(slow_kitchen_port):
-    # The kitchen answers after 1.5 s, the service waits 1 s; one pooled connection, 200 ms to get it.
-    svc = service("kitchen-late", slow_kitchen_port, "--kitchen-timeout", "1000", "--pool", "1",
-                  "--pool-timeout", "200")
+def check_kitchen_late(slow_kitchen_port):
+    # The kitchen answers after 1.5 s, the service waits 1 s.
+    svc = service("kitchen-late", slow_kitchen_port, "--kitchen-timeout", "1000")
+    try:
+        before = stats(svc.port)["orders_in_db"]
+        t = time.time()
+        st, body, raw = request(svc.port, "POST", "/orders", {"customer": "cat", "item": "soup", "quantity": 1})
+        took = time.time() - t
+        check("kitchen slower than its 1 s deadline: 503 naming the kitchen within ~1 s",
+              st == 503 and body and "kitchen" in body["error"] and "1000 ms" in body.get("detail", "")
+              and took < 1.6, f"{st} {raw!r} in {took:.2f} s")
+        s = stats(svc.port)
+        check("kitchen late: the order was withdrawn, pool connection back",
+              s["orders_in_db"] == before and s["pool"]["in_use"] == 0, str(s))
+    finally:
+        svc.stop()
+
+
+def check_pool_exhausted(kitchen_port):
+    # One pooled connection, 200 ms to get it; the first order keeps its transaction open 1.5 s.
+    svc = service("pool", kitchen_port, "--pool", "1", "--pool-timeout", "200", "--hold-transaction", "1500")
     try:
         before = stats(svc.port)["orders_in_db"]
         import threading
         first = {}
 
-        def slow():
-            t = time.time()
+        def holder():
             first["r"] = request(svc.port, "POST", "/orders", {"customer": "cat", "item": "soup", "quantity": 1})
-            first["took"] = time.time() - t
 
-        th = threading.Thread(target=slow)
+        th = threading.Thread(target=holder)
         th.start()
-        time.sleep(0.2)  # the first holds the only connection while it waits for the kitchen
+        time.sleep(0.3)  # the first order holds the only connection in its open transaction
         t = time.time()
         st, body, raw = request(svc.port, "POST", "/orders", {"customer": "dan", "item": "soup", "quantity": 1})
         took = time.time() - t
@@ -230,38 +245,60 @@ def check_kitchen_late_and_pool(slow_kitchen_port):
               st == 503 and body and "database" in body["error"] and took < 0.8, f"{st} {raw!r} in {took:.2f} s")
         th.join(10)
         st, body, raw = first.get("r", (None, None, b""))
-        check("kitchen slower than its 1 s deadline: 503 naming the kitchen within ~1 s",
-              st == 503 and body and "kitchen" in body["error"] and "1000 ms" in body.get("detail", "")
-              and first.get("took", 99) < 1.6, f"{st} {raw!r} in {first.get('took')}")
+        check("exhausted pool: the order holding the connection completes", st == 201, f"{st} {raw!r}")
         s = stats(svc.port)
-        check("both rolled back, pool connection back", s["orders_in_db"] == before and s["pool"]["in_use"] == 0,
-              str(s))
+        check("exhausted pool: one order stored, pool connection back",
+              s["orders_in_db"] == before + 1 and s["pool"]["in_use"] == 0, str(s))
     finally:
         svc.stop()
 
 
-def check_client_gone(slow_kitchen_port):
-    svc = service("client-gone", slow_kitchen_port, "--kitchen-timeout", "5000")
+def leave_mid_request(svc, customer, wait):
+    """Sends a POST /orders, waits `wait` s, reads the stats, hangs up; returns the stats then."""
+    body = json.dumps({"customer": customer, "item": "soup", "quantity": 1}).encode()
+    s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
+    s.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+              + str(len(body)).encode() + b"\r\n\r\n" + body)
+    time.sleep(wait)
+    mid = stats(svc.port)
+    s.close()
+    return mid
+
+
+def settled_after_leaving(svc, s0):
+    def settled():
+        st = stats(svc.port)
+        return st["client_gone"] == s0["client_gone"] + 1 and st["pool"]["in_use"] == 0 \
+            and st["connections"] <= s0["connections"]
+    return wait_until(settled, 4)
+
+
+def check_client_gone(slow_kitchen_port, kitchen_port):
+    # (a) The client leaves while its transaction is open: it is rolled back.
+    svc = service("client-gone-tx", kitchen_port, "--hold-transaction", "1500")
     try:
         s0 = stats(svc.port)
-        body = json.dumps({"customer": "eve", "item": "soup", "quantity": 1}).encode()
-        s = socket.create_connection(("127.0.0.1", svc.port), timeout=5)
-        s.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
-                  + str(len(body)).encode() + b"\r\n\r\n" + body)
-        time.sleep(0.3)  # the order is inserted, the transaction waits for the kitchen (1.5 s)
-        mid = stats(svc.port)
-        s.close()
-        check("client gone: its transaction was open (connection in use) when it left",
+        mid = leave_mid_request(svc, "eve", 0.3)
+        check("client gone mid-transaction: its transaction was open (connection in use) when it left",
               mid["pool"]["in_use"] >= 1, str(mid))
-
-        def settled():
-            st = stats(svc.port)
-            return st["client_gone"] == s0["client_gone"] + 1 and st["pool"]["in_use"] == 0 \
-                and st["connections"] <= s0["connections"]
-        check("client gone: fiber/thread ended, transaction rolled back, connection back in the pool",
-              wait_until(settled, 4), str(stats(svc.port)))
-        check("client gone: no order left behind", stats(svc.port)["orders_in_db"] == s0["orders_in_db"],
-              str(stats(svc.port)))
+        check("client gone mid-transaction: fiber/thread ended, transaction rolled back, connection back",
+              settled_after_leaving(svc, s0), str(stats(svc.port)))
+        check("client gone mid-transaction: no order left behind",
+              stats(svc.port)["orders_in_db"] == s0["orders_in_db"], str(stats(svc.port)))
+    finally:
+        svc.stop()
+    # (b) The client leaves while the kitchen is asked (no transaction open then): the saved
+    # order is withdrawn.
+    svc = service("client-gone-kitchen", slow_kitchen_port, "--kitchen-timeout", "5000")
+    try:
+        s0 = stats(svc.port)
+        mid = leave_mid_request(svc, "fay", 0.3)
+        check("client gone while the kitchen is asked: the order was saved and no connection is held",
+              mid["orders_in_db"] == s0["orders_in_db"] + 1 and mid["pool"]["in_use"] == 0, str(mid))
+        check("client gone while the kitchen is asked: fiber/thread ended, connection back",
+              settled_after_leaving(svc, s0), str(stats(svc.port)))
+        check("client gone while the kitchen is asked: the order was withdrawn",
+              stats(svc.port)["orders_in_db"] == s0["orders_in_db"], str(stats(svc.port)))
     finally:
         svc.stop()
 
@@ -314,8 +351,9 @@ def main():
         check("the service survived all of the above", svc.alive(), svc.log_text()[-500:])
         svc.stop()
         check_kitchen_down(free_port())
-        check_kitchen_late_and_pool(slow.port)
-        check_client_gone(slow.port)
+        check_kitchen_late(slow.port)
+        check_pool_exhausted(fast.port)
+        check_client_gone(slow.port, fast.port)
         check_out_of_descriptors(fast.port)
         for p in procs:
             if re.fullmatch(r"kitchen-\d+ms", p.label):
