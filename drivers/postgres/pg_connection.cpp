@@ -6,12 +6,21 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "drivers/backend.hpp"
 #include "drivers/bridge/mode.hpp"
 #include "drivers/bridge/offload.hpp"
+#include "drivers/bridge/wait_queue.hpp"
 #include "drivers/dialect.hpp"
 #include "drivers/errors.hpp"
 #include "drivers/features.hpp"
@@ -21,6 +30,84 @@
 #include "drivers/postgres/pg_params.hpp"
 
 namespace orm::db::postgres {
+
+namespace {
+
+// Cancel requests run on threads of their own, at most max_cancel_threads at once: each PQcancel
+// may block for as long as the network stays silent, and a bounded set of them can never crowd
+// out other work (run_in_thread's workers belong to SQLite and the application).
+constexpr int max_cancel_threads = 4;
+std::mutex cancellers_mu;
+int cancellers_running = 0;
+
+// A wait for `interest` on fd with poll(2), for sync mode: orm::TimeoutError at the deadline.
+Io poll_wait(int fd, Io interest, Deadline deadline) {
+    pollfd p{fd, 0, 0};
+    if (any(interest & Io::readable)) p.events |= POLLIN;
+    if (any(interest & Io::writable)) p.events |= POLLOUT;
+    for (;;) {
+        int ms = -1;
+        if (deadline != no_deadline) {
+            const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now()).count();
+            ms = left <= 0 ? 0 : int(std::min<std::int64_t>((left + 999) / 1000, 0x7fffffff));
+        }
+        const int n = ::poll(&p, 1, ms);
+        if (n > 0) {
+            unsigned ready = 0;
+            if (p.revents & (POLLIN | POLLHUP | POLLERR)) ready |= unsigned(Io::readable);
+            if (p.revents & (POLLOUT | POLLHUP | POLLERR)) ready |= unsigned(Io::writable);
+            return Io(ready & unsigned(interest)) == Io(0) ? interest : Io(ready & unsigned(interest));
+        }
+        if (n < 0 && errno != EINTR) throw OperationalError(fmt::format("poll on the PostgreSQL socket: {}", std::strerror(errno)));
+        if (n == 0 && std::chrono::steady_clock::now() >= deadline) throw TimeoutError("deadline passed");
+    }
+}
+
+}  // namespace
+
+Io PgConnection::poll_socket(int fd, Io interest, Deadline deadline) { return poll_wait(fd, interest, deadline); }
+
+struct PgConnection::CancelRequest {
+    orm::Event done;
+};
+
+std::shared_ptr<PgConnection::CancelRequest> PgConnection::start_cancel(std::shared_ptr<pg_cancel> obj,
+                                                                        std::string& why) {
+    {
+        std::lock_guard lock(cancellers_mu);
+        if (cancellers_running >= max_cancel_threads) {
+            why = fmt::format("all {} cancel threads are still waiting for the server to answer earlier cancel "
+                              "requests: the network may be down",
+                              max_cancel_threads);
+            return nullptr;
+        }
+        ++cancellers_running;
+    }
+    auto request = std::make_shared<CancelRequest>();
+    try {
+        std::thread([obj = std::move(obj), request] {
+            std::string error;
+            (void)PgHandle::cancel(obj.get(), error);
+            {
+                std::lock_guard lock(cancellers_mu);
+                --cancellers_running;
+            }
+            request->done.set();
+        }).detach();
+    } catch (const std::exception& e) {
+        std::lock_guard lock(cancellers_mu);
+        --cancellers_running;
+        why = fmt::format("cannot start a cancel thread: {}", e.what());
+        return nullptr;
+    }
+    return request;
+}
+
+void PgConnection::settle_cancel(Exchange& x) {
+    if (!x.cancel) return;
+    if (!x.cancel->done.wait_until(x.deadline)) mark_broken();
+    x.cancel.reset();
+}
 
 namespace {
 
@@ -73,6 +160,14 @@ PgConnection::PgConnection(const Backend& backend, const ConnectionConfig& cfg)
         set_keyword(*keywords, "connect_timeout", std::to_string(seconds));
     }
     if (!has_keyword(*keywords, "application_name")) set_keyword(*keywords, "fallback_application_name", "weft");
+    // TCP keepalives and a user timeout unless the URL sets them: a server or network that dies
+    // without closing the connection is noticed within about a minute of silence (keepalive
+    // probes after 30 s idle, every 10 s, 3 lost) or 30 s of unacknowledged sends, instead of
+    // the kernel's two hours. (Unix sockets ignore them.)
+    for (const auto& [k, v] : std::initializer_list<std::pair<const char*, const char*>>{
+             {"keepalives", "1"}, {"keepalives_idle", "30"}, {"keepalives_interval", "10"},
+             {"keepalives_count", "3"}, {"tcp_user_timeout", "30000"}})
+        if (!has_keyword(*keywords, k)) set_keyword(*keywords, k, v);
     Operation op(*this);
     if (async_) {
         connect_async(*keywords, secrets);
@@ -164,7 +259,10 @@ PgConnection::Operation::Operation(PgConnection& c) : c_(c) {
 }
 
 PgHandle::Result PgConnection::round_trip(const PgRequest& req, std::string_view sql) {
-    if (async_) return round_trip_async(req, sql);
+    // Async mode, and sync mode with a statement deadline: the nonblocking exchange, which waits
+    // with the deadline (a fiber wait, or poll(2) in sync mode), so a silent network cannot hold
+    // a query past statement_timeout plus the cancel grace.
+    if (async_ || cfg_.statement_timeout.count() > 0) return round_trip_async(req, sql);
     // PQexec* ignore nonblocking mode anyway; switching back keeps the sync path exactly libpq's
     // blocking one. A failure means the connection is bad: check() reports it.
     if (!handle_.set_nonblocking(false)) return {};
@@ -213,6 +311,7 @@ PgHandle::Result PgConnection::round_trip_async(const PgRequest& req, std::strin
         throw;
     }
     idle_mark_ = orm::io_poll_mark();  // for is_usable: the loop has seen this socket up to here
+    settle_cancel(x);
     if (x.cancelled && last.has_value() && last.error_field(Field::sqlstate) == "57014") throw_cancelled(x, last);
     return last;
 }
@@ -237,14 +336,14 @@ Io PgConnection::wait_socket(Io interest, Exchange& x) {
             throw ConnectionError(fmt::format("connection to PostgreSQL ({}) lost: {}", cfg_.url, handle_.error_message()),
                                   "08006");
         try {
-            return orm::wait_io(fd, interest, x.deadline, io_owner_);
+            return async_ ? orm::wait_io(fd, interest, x.deadline, io_owner_) : poll_socket(fd, interest, x.deadline);
         } catch (const TimeoutError&) {
             if (!x.may_cancel)
                 throw TimeoutError(fmt::format("no answer from PostgreSQL ({}) within {} ms ({})\nSQL: {}", cfg_.url,
                                                x.limit.count(), x.limit_name, shorten_sql(x.sql)));
             if (x.cancelled) {
                 std::string cancel = x.cancel_sent ? "a cancel request was sent"
-                                                   : fmt::format("the cancel request failed ({})", x.cancel_error);
+                                                   : fmt::format("no cancel request could be sent ({})", x.cancel_error);
                 throw TimeoutError(fmt::format(
                     "no result from PostgreSQL ({}) within {} ms ({}); {} and no answer came in {} ms more, so "
                     "the statement was abandoned and the connection closed\nSQL: {}",
@@ -257,14 +356,22 @@ Io PgConnection::wait_socket(Io interest, Exchange& x) {
 
 void PgConnection::cancel_on_server(Exchange& x) {
     x.cancelled = true;
-    // PQcancel opens a connection to the server and waits for it to close: a worker thread does
-    // that while this fiber (and the loop) carry on. The PGcancel object is thread-safe and
-    // only freed under cancel_mu_, which close() and mark_broken() take on this thread, not
-    // while this fiber is parked here.
-    x.cancel_sent = orm::run_in_thread([this, &x] {
+    // PQcancel opens a connection to the server and waits for its answer with no timeout of its
+    // own: on a silent network that is for ever. So it runs on a canceller thread of its own
+    // (never on run_in_thread's workers, which SQLite needs), and nobody waits for it: this
+    // caller goes on waiting for the server's answer on its own socket, for cancel_grace. The
+    // thread holds its own reference to the PGcancel object, which may outlive the connection.
+    std::shared_ptr<pg_cancel> obj;
+    {
         std::lock_guard lock(cancel_mu_);
-        return handle_.cancel(x.cancel_error);
-    });
+        obj = handle_.cancel_object();
+    }
+    if (!obj) {
+        x.cancel_error = "the connection is closed";
+    } else {
+        x.cancel = start_cancel(std::move(obj), x.cancel_error);
+        x.cancel_sent = x.cancel != nullptr;
+    }
     x.deadline = deadline_after(cancel_grace);
 }
 

@@ -77,6 +77,9 @@ private:
         bool gone = false;     // the server no longer has it: nothing to DEALLOCATE
     };
 
+    // A PQcancel running on a canceller thread; `done` is set when it returns.
+    struct CancelRequest;
+
     // One nonblocking exchange in progress: its deadline and what to say when it passes.
     struct Exchange {
         Deadline deadline = no_deadline;
@@ -85,8 +88,9 @@ private:
         std::string_view sql;
         bool may_cancel = true;               // at the deadline: cancel and wait cancel_grace more
         bool cancelled = false;               // the deadline passed and a cancel was requested
-        bool cancel_sent = false;             // PQcancel succeeded
+        bool cancel_sent = false;             // a cancel request was started on a canceller thread
         std::string cancel_error;
+        std::shared_ptr<CancelRequest> cancel;  // the request in flight, shared with its thread
     };
 
     // How long the server has to answer a cancel sent at the client-side deadline before the
@@ -115,6 +119,14 @@ private:
     // on the server and waits cancel_grace more; after that throws orm::TimeoutError.
     Io wait_socket(Io interest, Exchange& x);
     void cancel_on_server(Exchange& x);
+    // Starts PQcancel on a canceller thread of its own; null (and why) when none is free.
+    static std::shared_ptr<CancelRequest> start_cancel(std::shared_ptr<pg_cancel> obj, std::string& why);
+    // After the answer to a cancelled statement: waits (until the exchange's deadline) for the
+    // cancel request to be done, so that it cannot land on the next statement; a connection whose
+    // cancel is still out is marked broken instead.
+    void settle_cancel(Exchange& x);
+    // wait_socket's sync-mode wait: poll(2) until the deadline (orm::TimeoutError then).
+    static Io poll_socket(int fd, Io interest, Deadline deadline);
     // Sends all pending output (reading input when the server talks meanwhile); false if lost.
     bool flush_output(Exchange& x);
     [[noreturn]] void throw_cancelled(const Exchange& x, const PgHandle::Result& r) const;

@@ -123,7 +123,10 @@ void PgHandle::finish_connect() {
     io_failed_ = false;
     nonblocking_ = PQisnonblocking(conn_.get()) == 1;
     PQsetNoticeReceiver(conn_.get(), &PgHandle::on_notice, this);
-    cancel_ = {PQgetCancel(conn_.get()), PQfreeCancel};
+    if (pg_cancel* c = PQgetCancel(conn_.get()))
+        cancel_ = std::shared_ptr<pg_cancel>(c, PQfreeCancel);
+    else
+        cancel_.reset();
 }
 
 void PgHandle::on_notice(void* self, const pg_result* notice) {
@@ -259,8 +262,12 @@ bool PgHandle::cancel(std::string& error) {
         error = "connection is closed";
         return false;
     }
+    return cancel(cancel_.get(), error);
+}
+
+bool PgHandle::cancel(pg_cancel* obj, std::string& error) {
     char buf[256] = {};
-    if (PQcancel(cancel_.get(), buf, sizeof buf) == 1) return true;
+    if (PQcancel(obj, buf, sizeof buf) == 1) return true;
     error = buf;
     while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
     return false;

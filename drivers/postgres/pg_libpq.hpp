@@ -143,6 +143,10 @@ public:
     // running on this handle (not with respect to close(): the caller serializes those).
     bool cancel(std::string& error);
     bool can_cancel() const { return cancel_ != nullptr; }
+    // The PGcancel object itself, shared: a cancel request running on another thread keeps it
+    // alive after the handle closed. PQcancel on it through cancel(obj, error).
+    std::shared_ptr<pg_cancel> cancel_object() const { return cancel_; }
+    static bool cancel(pg_cancel* obj, std::string& error);
 
 private:
     static void on_notice(void* self, const pg_result* notice);
@@ -153,7 +157,7 @@ private:
     bool nonblocking_ = false;  // PQisnonblocking, mirrored
     bool io_failed_ = false;    // a PQconsumeInput or PQflush failed: the session is unusable
     std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_{nullptr, nullptr};
-    std::unique_ptr<pg_cancel, void (*)(pg_cancel*)> cancel_{nullptr, nullptr};
+    std::shared_ptr<pg_cancel> cancel_;
 };
 
 }  // namespace orm::db::postgres

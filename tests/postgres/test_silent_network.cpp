@@ -1,0 +1,164 @@
+// A silent network between weft and PostgreSQL: a TCP proxy that freezes (stops reading,
+// writing and accepting, as a SIGSTOPped proxy or a dead route would) must not hold a query past
+// statement_timeout plus the cancel grace, in either mode; and the cancel requests that cannot get
+// through must not occupy the workers that SQLite and run_in_thread need.
+#include "tests/postgres/pg_test.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using pgtest::expect_error;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
+
+// Forwards 127.0.0.1:port() to the test server's TCP port until frozen; frozen, it does nothing
+// at all (connections and bytes pile up in the kernel), like a stopped process.
+class FreezableProxy {
+public:
+    explicit FreezableProxy(int target_port) : target_(target_port) {
+        listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(::listen(listen_, 64) == 0);
+        socklen_t len = sizeof a;
+        ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        thread_ = std::thread([this] { run(); });
+    }
+    ~FreezableProxy() {
+        stop_ = true;
+        thread_.join();
+        for (auto& [a, b] : pairs_) {
+            ::close(a);
+            ::close(b);
+        }
+        ::close(listen_);
+    }
+    int port() const { return port_; }
+    void freeze() { frozen_ = true; }
+    void thaw() { frozen_ = false; }
+
+private:
+    void run() {
+        while (!stop_) {
+            if (frozen_) {
+                std::this_thread::sleep_for(5ms);
+                continue;
+            }
+            std::vector<pollfd> fds{{listen_, POLLIN, 0}};
+            for (auto& [a, b] : pairs_) {
+                fds.push_back({a, POLLIN, 0});
+                fds.push_back({b, POLLIN, 0});
+            }
+            if (::poll(fds.data(), fds.size(), 5) <= 0) continue;
+            if (frozen_) continue;
+            if (fds[0].revents & POLLIN) accept_one();
+            for (std::size_t i = 1; i < fds.size(); ++i) {
+                if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+                auto& [a, b] = pairs_[(i - 1) / 2];
+                const int from = fds[i].fd, to = from == a ? b : a;
+                char buf[16384];
+                const ssize_t n = ::recv(from, buf, sizeof buf, 0);
+                if (n <= 0) {
+                    ::shutdown(to, SHUT_WR);
+                    continue;
+                }
+                for (ssize_t off = 0; off < n;) {
+                    const ssize_t w = ::send(to, buf + off, std::size_t(n - off), MSG_NOSIGNAL);
+                    if (w <= 0) break;
+                    off += w;
+                }
+            }
+        }
+    }
+    void accept_one() {
+        const int c = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) return;
+        const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(std::uint16_t(target_));
+        if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+            ::close(c);
+            ::close(s);
+            return;
+        }
+        pairs_.emplace_back(c, s);
+    }
+
+    int target_;
+    int listen_ = -1;
+    int port_ = 0;
+    std::atomic<bool> frozen_{false}, stop_{false};
+    std::vector<std::pair<int, int>> pairs_;
+    std::thread thread_;
+};
+
+std::string proxied_url(const FreezableProxy& p, const std::string& options) {
+    return "postgresql://postgres:" + pgtest::env("WEFT_TEST_PG_PASSWORD") + "@127.0.0.1:" + std::to_string(p.port()) +
+           "/weft_test?" + options;
+}
+
+}  // namespace
+
+TEST_CASE("a frozen network: a query ends at statement_timeout plus the cancel grace, in both modes") {
+    const std::string port = pgtest::env("WEFT_TEST_PG_PORT");
+    REQUIRE_FALSE(port.empty());
+    pgtest::both_modes([&] {
+        FreezableProxy proxy(std::stoi(port));
+        auto& b = pgtest::backend();
+        auto c = b.connect(b.parse_url(proxied_url(proxy, "statement_timeout=500ms")));
+        CHECK(pgtest::scalar_int(*c, "SELECT 7") == 7);  // through the proxy, while it runs
+        proxy.freeze();
+        const auto start = Clock::now();
+        auto e = expect_error<orm::TimeoutError>([&] { c->execute("SELECT 1"); });
+        const auto took = Clock::now() - start;
+        proxy.thaw();
+        // Before: the query returned only when the network came back, in both modes.
+        CHECK(took >= 2400ms);  // 500 ms, then 2 s for an answer to the cancel
+        CHECK(took < 5s);
+        const std::string m = e.what();
+        CHECK(contains(m, "within 500 ms (statement_timeout)"));
+        CHECK(contains(m, "abandoned"));
+        CHECK(c->is_broken());
+    });
+}
+
+TEST_CASE("cancel requests stuck on a frozen network leave run_in_thread's workers (SQLite's) free") {
+    const std::string port = pgtest::env("WEFT_TEST_PG_PORT");
+    REQUIRE_FALSE(port.empty());
+    pgtest::AsyncMode async;
+    FreezableProxy proxy(std::stoi(port));
+    orm::run([&] {
+        auto& b = pgtest::backend();
+        std::vector<std::unique_ptr<orm::db::Connection>> conns;
+        for (int i = 0; i < 9; ++i) conns.push_back(b.connect(b.parse_url(proxied_url(proxy, "statement_timeout=300ms"))));
+        proxy.freeze();
+        std::vector<orm::Task<void>> stuck;
+        for (auto& c : conns)
+            stuck.push_back(orm::spawn([&c] { expect_error<orm::TimeoutError>([&] { c->execute("SELECT 1"); }); }));
+        // Past the 300 ms deadline the nine cancels are under way and cannot get through. Work
+        // offloaded now (as async SQLite offloads each statement) runs at once all the same;
+        // before, it queued behind nine blocked PQcancel calls for the whole silence.
+        orm::sleep_for(800ms);
+        const auto start = Clock::now();
+        CHECK(orm::run_in_thread([] { return 42; }) == 42);
+        CHECK(Clock::now() - start < 500ms);
+        for (auto& t : stuck) t.get();
+    });
+    proxy.thaw();
+}
