@@ -1,8 +1,11 @@
 // The accept loops of both modes and the connection routine they share (see http_server.hpp).
 #include "examples/order_service/http_server.hpp"
 
+#include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <mutex>
@@ -26,6 +29,16 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace beast = boost::beast;
+
+// Set by SIGTERM / SIGINT: stop accepting, let the requests in progress finish, close idle
+// connections, return from serve().
+std::atomic<bool> stopping{false};
+extern "C" void on_stop_signal(int) { stopping.store(true, std::memory_order_relaxed); }
+
+// How often waits that may last long look at `stopping`: accept, and an idle keep-alive
+// connection (less often: a thousand idle connections then cost a thousand wake-ups a second).
+constexpr auto stop_poll = std::chrono::milliseconds(200);
+constexpr auto idle_stop_poll = std::chrono::milliseconds(1000);
 
 struct Live {
     Live() { server_stats().connections.fetch_add(1, std::memory_order_relaxed); }
@@ -79,8 +92,20 @@ void serve_connection(orm::net::Stream socket, const ServerOptions& o, const Han
         while (!parser.is_done()) {
             if (request == orm::no_deadline && (buffer.size() > 0 || parser.got_some()))
                 request = orm::deadline_after(o.request_timeout);
-            io.set_read_deadline(request == orm::no_deadline ? idle : request);
+            if (request == orm::no_deadline) {
+                // Waiting for a request to start: in slices, so that a stopping server closes
+                // idle connections instead of waiting out their keep-alive.
+                if (stopping.load(std::memory_order_relaxed)) return;
+                io.set_read_deadline(std::min(idle, orm::deadline_after(idle_stop_poll)));
+            } else {
+                io.set_read_deadline(request);
+            }
             http::read_some(io, buffer, parser, ec);
+            if (ec == boost::asio::error::timed_out && request == orm::no_deadline && !parser.got_some() &&
+                buffer.size() == 0 && std::chrono::steady_clock::now() < idle) {
+                ec = {};
+                continue;  // a slice of the idle wait ended, not the wait
+            }
             if (ec) break;
         }
         if (ec) {
@@ -210,16 +235,22 @@ Response json_response(http::status status, std::string body) {
 
 void serve(const ServerOptions& o, Handler handler) {
     orm::set_async(o.async);
+    struct sigaction sa{};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    ::sigaction(SIGINT, &sa, nullptr);
     auto listener = orm::net::Listener::bind(o.host, o.port);
     fmt::print("{} listening on {}:{} ({})\n", o.name, o.host, listener.port(),
                o.async ? "async, one thread, a fiber per connection" : fmt::format("sync, {} threads", o.threads));
     std::fflush(stdout);
 
     if (o.async) {
+        // orm::run returns once the accept loop and every connection fiber have ended.
         orm::run([&] {
-            for (;;) {
+            while (!stopping.load(std::memory_order_relaxed)) {
                 try {
-                    orm::net::Stream s = listener.accept(orm::no_deadline);
+                    orm::net::Stream s = listener.accept(orm::deadline_after(stop_poll));
                     server_stats().accepted.fetch_add(1, std::memory_order_relaxed);
                     orm::spawn("conn", [s = std::move(s), &o, &handler]() mutable {
                         serve_guarded(std::move(s), o, handler);
@@ -227,6 +258,8 @@ void serve(const ServerOptions& o, Handler handler) {
                     // Under a flood of connections accept() never has to wait; let the
                     // connection fibers run between two accepts.
                     orm::yield_now();
+                } catch (const orm::TimeoutError&) {
+                    // a slice of the wait for a connection: look at `stopping` again
                 } catch (const orm::OperationalError& e) {
                     accept_failed(o, e);
                 }
@@ -236,11 +269,13 @@ void serve(const ServerOptions& o, Handler handler) {
         std::vector<std::thread> threads;
         for (int i = 0; i < o.threads; ++i)
             threads.emplace_back([&] {
-                for (;;) {
+                while (!stopping.load(std::memory_order_relaxed)) {
                     try {
-                        orm::net::Stream s = listener.accept(orm::no_deadline);
+                        orm::net::Stream s = listener.accept(orm::deadline_after(stop_poll));
                         server_stats().accepted.fetch_add(1, std::memory_order_relaxed);
                         serve_guarded(std::move(s), o, handler);
+                    } catch (const orm::TimeoutError&) {
+                        // a slice of the wait for a connection: look at `stopping` again
                     } catch (const orm::OperationalError& e) {
                         accept_failed(o, e);
                     }
@@ -248,7 +283,8 @@ void serve(const ServerOptions& o, Handler handler) {
             });
         for (auto& t : threads) t.join();
     }
-    std::abort();  // unreachable: both loops run forever
+    fmt::print("{} stopped: {} connections accepted\n", o.name, server_stats().accepted.load());
+    std::fflush(stdout);
 }
 
 }  // namespace order_service

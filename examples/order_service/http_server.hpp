@@ -73,9 +73,11 @@ ServerStats& server_stats();
 // A JSON response with the given status (keep-alive is decided by the server).
 Response json_response(http::status status, std::string body);
 
-// Binds, prints "<name> listening on 127.0.0.1:<port> (<mode>)" to stdout, and serves forever.
+// Binds, prints "<name> listening on 127.0.0.1:<port> (<mode>)" to stdout, and serves until
+// SIGTERM or SIGINT: then it stops accepting, lets the requests in progress finish, closes idle
+// connections (within a second), prints "<name> stopped: ..." and returns.
 // Sync mode: options.threads threads, each accepting and serving one connection at a time.
 // Async mode: the calling thread runs the fiber loop: one accept fiber, a fiber per connection.
-[[noreturn]] void serve(const ServerOptions& options, Handler handler);
+void serve(const ServerOptions& options, Handler handler);
 
 }  // namespace order_service

@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
             server.async = true;
             server.idle_timeout = std::chrono::milliseconds(300'000);
             serve(server, kitchen_handler(std::chrono::milliseconds(number(args, "delay-ms", 0, 0, 600'000))));
+            return 0;
         }
 
         const std::string mode = args.count("mode") ? args["mode"] : "async";
@@ -133,6 +134,7 @@ int main(int argc, char** argv) {
         orm::connect(url);
         create_schema();
         serve(server, order_handler(kitchen));
+        return 0;
     } catch (const std::exception& e) {
         fmt::print(stderr, "order_service: {}\n", e.what());
         return 1;
