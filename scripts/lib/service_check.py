@@ -297,6 +297,9 @@ def check_client_gone(slow_kitchen_port, kitchen_port):
               settled_after_leaving(svc, s0), str(stats(svc.port)))
         check("client gone mid-transaction: no order left behind",
               stats(svc.port)["orders_in_db"] == s0["orders_in_db"], str(stats(svc.port)))
+        code = svc.terminate()
+        check("client gone mid-transaction: the service then exits 0 on SIGTERM (no leak under the sanitizer build)",
+              code == 0, f"exit {code}; log: {svc.log_text()[-800:]}")
     finally:
         svc.stop()
     # (b) The client leaves while the kitchen is asked (no transaction open then): the saved
@@ -311,6 +314,9 @@ def check_client_gone(slow_kitchen_port, kitchen_port):
               settled_after_leaving(svc, s0), str(stats(svc.port)))
         check("client gone while the kitchen is asked: the order was withdrawn",
               stats(svc.port)["orders_in_db"] == s0["orders_in_db"], str(stats(svc.port)))
+        code = svc.terminate()
+        check("client gone while the kitchen is asked: the service then exits 0 on SIGTERM (no leak under the "
+              "sanitizer build)", code == 0, f"exit {code}; log: {svc.log_text()[-800:]}")
     finally:
         svc.stop()
 
