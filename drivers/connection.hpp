@@ -87,10 +87,19 @@ public:
     virtual StatementCacheStats statement_cache_stats() const = 0;
     virtual void clear_statement_cache() = 0;
 
+    // In the child of a fork(): lets go of the connection without a word to the server or the
+    // file (a PostgreSQL socket is shared with the parent, whose session must go on undisturbed;
+    // closing a SQLite handle could checkpoint the parent's WAL). Nothing of the connection may be
+    // used afterwards, and destroying it then does no I/O. The pool calls it for the connections
+    // a forked child inherited.
+    virtual void abandon_after_fork() noexcept {}
+
 private:
     friend class Pool;
     // When the connection was last returned to its pool (Pool's coarse clock); pool bookkeeping.
     std::chrono::nanoseconds pool_idle_since_{0};
+    // The pool's fork generation when the connection was opened (see Pool::forget_after_fork).
+    std::uint64_t pool_generation_ = 0;
 };
 
 // Runs BEGIN; rolls back in the destructor unless commit() was called.

@@ -2,7 +2,11 @@
 // orm::WaitQueue, so it suspends fibers and wakes them across threads (see pool.hpp).
 #include "drivers/pool.hpp"
 
+#include <pthread.h>
 #include <time.h>
+
+#include <atomic>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -17,8 +21,41 @@ WEFT_HOT void PooledConnection::give_back() noexcept {
     c_.reset();
 }
 
+namespace {
+
+// Counts the fork()s this process descends from: a pool that sees it move on is in a child.
+std::atomic<std::uint64_t> fork_generation{0};
+
+void count_fork_in_child() noexcept { fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+std::uint64_t current_fork_generation() noexcept {
+    static const bool registered = (::pthread_atfork(nullptr, nullptr, count_fork_in_child), true);
+    (void)registered;
+    return fork_generation.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
 Pool::Pool(Factory factory, PoolOptions options, std::string description)
-    : factory_(std::move(factory)), options_(options), description_(std::move(description)) {}
+    : factory_(std::move(factory)), options_(options), description_(std::move(description)),
+      generation_(current_fork_generation()) {}
+
+void Pool::forget_after_fork() noexcept {
+    // Only the forking thread exists in the child: a mutex or wait queue that a thread of the
+    // parent held at the fork would never be released, so both start over.
+    new (&mu_) std::mutex;
+    new (&waiters_) orm::WaitQueue;
+    waiting_.store(0, std::memory_order_seq_cst);
+    std::vector<std::unique_ptr<Connection>> inherited;
+    inherited.swap(idle_);
+    if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire)) inherited.emplace_back(hot);
+    for (auto& c : inherited) c->abandon_after_fork();
+    inherited.clear();
+    // Connections on loan at the fork are the parent's too: they are abandoned when returned
+    // (their generation is older), and count no more.
+    open_ = 0;
+    generation_ = fork_generation.load(std::memory_order_relaxed);
+}
 
 Pool::~Pool() { close(); }
 
@@ -65,6 +102,8 @@ void Pool::discard_idle(std::unique_ptr<Connection> c) noexcept {
 }
 
 WEFT_HOT PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
+    if (fork_generation.load(std::memory_order_relaxed) != generation_) [[unlikely]]
+        forget_after_fork();
     // The uncontended path: the connection give_back() left in the slot, no lock.
     if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire)) [[likely]] {
         std::unique_ptr<Connection> c(hot);
@@ -112,6 +151,7 @@ PooledConnection Pool::acquire_from_pool(std::chrono::milliseconds timeout) {
             try {
                 auto c = factory_();
                 c->pool_idle_since_ = idle_clock_now();
+                c->pool_generation_ = generation_;
                 lock.lock();
                 ++created_;
                 lock.unlock();
@@ -164,6 +204,10 @@ PooledConnection Pool::acquire_from_pool(std::chrono::milliseconds timeout) {
 }
 
 WEFT_HOT void Pool::give_back(std::unique_ptr<Connection> c) noexcept {
+    if (c->pool_generation_ != generation_) [[unlikely]] {  // on loan at a fork: the parent's
+        c->abandon_after_fork();
+        return;
+    }
     bool keep = !c->is_broken();
     if (keep && c->transaction_state() != TransactionState::idle) [[unlikely]]
         keep = roll_back_for_reuse(*c);

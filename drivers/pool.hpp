@@ -98,6 +98,9 @@ private:
     WEFT_NOINLINE bool roll_back_for_reuse(Connection& c) noexcept;
     WEFT_NOINLINE void return_to_pool(std::unique_ptr<Connection> c, bool keep) noexcept;
     WEFT_NOINLINE void after_slot_filled() noexcept;
+    // In a forked child (the process's fork generation moved on since this pool last looked):
+    // abandons every connection inherited from the parent, which shares their sockets or files.
+    WEFT_NOINLINE void forget_after_fork() noexcept;
 
     // Idle times are judged against health_check_interval (seconds by default) with the
     // kernel's coarse monotonic clock: a few ns per read instead of a full clock read, at a
@@ -127,6 +130,7 @@ private:
     std::atomic<std::size_t> waiting_{0};
     std::atomic<bool> closed_{false};  // written under mu_; read without it by the slot's paths
     std::uint64_t created_ = 0, discarded_ = 0, timeouts_ = 0;
+    std::uint64_t generation_ = 0;  // the fork generation this pool's connections belong to
 };
 
 }  // namespace orm::db

@@ -3,7 +3,9 @@
 
 #include "drivers/features.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -716,6 +718,24 @@ void PgConnection::mark_broken() {
     cache_.clear(false);  // the server already forgot them
     pending_deallocate_.clear();
     std::lock_guard lock(cancel_mu_);
+    handle_.close();
+}
+
+void PgConnection::abandon_after_fork() noexcept {
+    if (closed_) return;
+    closed_ = true;
+    broken_ = true;
+    cache_.clear(false);
+    pending_deallocate_.clear();
+    // The socket is the parent's too: point our descriptor at /dev/null first, so that libpq's
+    // goodbye (Terminate) goes nowhere and only our reference to the socket is closed.
+    if (const int fd = handle_.socket(); fd >= 0) {
+        const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd >= 0) {
+            (void)::dup2(null_fd, fd);
+            ::close(null_fd);
+        }
+    }
     handle_.close();
 }
 

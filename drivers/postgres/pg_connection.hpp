@@ -63,6 +63,7 @@ public:
     bool is_broken() const override { return broken_ || closed_; }
     bool is_usable(bool ping) override;
     void close() override;
+    void abandon_after_fork() noexcept override;
 
     StatementCacheStats statement_cache_stats() const override { return cache_.stats(); }
     void clear_statement_cache() override;

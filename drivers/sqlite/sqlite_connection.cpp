@@ -209,6 +209,8 @@ WEFT_HOT bool SqliteConnection::is_usable(bool ping) {
     }
 }
 
+void SqliteConnection::abandon_after_fork() noexcept { session_->abandon(); }
+
 void SqliteConnection::close() {
     if (session_->is_closed()) return;
     // Closing the last connection to a WAL database checkpoints it: file I/O like any other.

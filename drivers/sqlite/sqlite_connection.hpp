@@ -48,6 +48,7 @@ public:
     bool is_broken() const override;
     bool is_usable(bool ping) override;
     void close() override;
+    void abandon_after_fork() noexcept override;
 
     StatementCacheStats statement_cache_stats() const override;
     void clear_statement_cache() override;

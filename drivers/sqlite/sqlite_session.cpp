@@ -329,6 +329,12 @@ void Session::interrupt() noexcept {
     if (db_) sqlite3_interrupt(db_.get());
 }
 
+void Session::abandon() noexcept {
+    // No lock: a thread of the parent that held handle_mu_ at the fork does not exist here.
+    (void)db_.release();
+    closed_ = true;
+}
+
 void Session::close() noexcept {
     std::lock_guard lock(handle_mu_);
     if (closed_ && !db_) return;

@@ -72,6 +72,9 @@ public:
     // sqlite3_interrupt; safe from any thread, also while close() runs.
     void interrupt() noexcept;
     void close() noexcept;
+    // After fork() in the child: forgets the handle without closing it (closing could checkpoint
+    // and remove the parent's WAL); the sqlite3 object is leaked on purpose.
+    void abandon() noexcept;
     bool is_closed() const noexcept { return closed_; }
     bool is_broken() const noexcept { return broken_ || closed_; }
 
