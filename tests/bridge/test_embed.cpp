@@ -52,7 +52,7 @@ TEST_CASE("a plain epoll loop runs weft fibers (sleeps, sockets) and its own tim
         orm::net::Stream s = l.accept(orm::deadline_after(5s));
         char buf[16];
         const std::size_t n = s.read_some(buf, sizeof buf, orm::deadline_after(5s));
-        orm::sleep_for(30ms);  // the answer takes a while: the application's timer keeps ticking
+        orm::sleep_for(60ms);  // the answer takes a while: the application's timer keeps ticking
         s.write_all(buf, n, orm::deadline_after(5s));
         log.push_back("server answered");
     });
@@ -83,7 +83,7 @@ TEST_CASE("a plain epoll loop runs weft fibers (sleeps, sockets) and its own tim
     REQUIRE(log.size() == 2);
     CHECK(log[0] == "server answered");
     CHECK(log[1] == "client got hi");
-    CHECK(ticks_while_waiting >= 3);  // the application's loop ran during the fibers' waits
+    CHECK(ticks_while_waiting >= 2);  // the application's loop ran during the fibers' waits
     CHECK(steps >= 3);
     ::close(tick_fd);
     ::close(ep);
