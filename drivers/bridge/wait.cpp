@@ -3,12 +3,16 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 
 #include <fmt/format.h>
 
 #include "drivers/bridge/detail/loop.hpp"
 #include "drivers/bridge/detail/report.hpp"
+#include "drivers/bridge/detail/wait_blocking.hpp"
 #include "drivers/errors.hpp"
 
 namespace orm {
@@ -16,10 +20,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// With the deadline already gone, a wait is only a readiness check.
-Io poll_now(int fd, Io interest) {
+// One poll(2) of fd for `interest`, up to `timeout_ms` (-1: no limit); what is ready, or nothing.
+Io poll_for(int fd, Io interest, int timeout_ms) {
     pollfd p{fd, short((any(interest & Io::readable) ? POLLIN : 0) | (any(interest & Io::writable) ? POLLOUT : 0)), 0};
-    if (::poll(&p, 1, 0) < 0) return Io{};
+    const int n = ::poll(&p, 1, timeout_ms);
+    if (n < 0 && errno != EINTR) throw OperationalError(fmt::format("poll on fd {}: {}", fd, std::strerror(errno)));
+    if (n <= 0) return Io{};  // timed out, or interrupted: the caller looks at its deadline again
     if (p.revents & POLLNVAL)
         throw InterfaceError(fmt::format("cannot wait for fd {}: it is not an open file descriptor", fd));
     const bool err = p.revents & (POLLERR | POLLHUP);
@@ -27,7 +33,26 @@ Io poll_now(int fd, Io interest) {
                          ((p.revents & POLLOUT) || err ? unsigned(Io::writable) : 0u));
 }
 
+// With the deadline already gone, a wait is only a readiness check.
+Io poll_now(int fd, Io interest) { return poll_for(fd, interest, 0); }
+
 }  // namespace
+
+Io detail::wait_io_blocking(int fd, Io interest, Deadline deadline) {
+    if (fd < 0) throw InterfaceError(fmt::format("wait_io: invalid file descriptor {}", fd));
+    const Deadline start = Clock::now();
+    for (;;) {
+        int ms = -1;
+        if (deadline != no_deadline) {
+            const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
+            ms = left <= 0 ? 0 : int(std::min<std::int64_t>((left + 999) / 1000, 0x7fffffff));  // rounded up
+        }
+        if (Io ready = poll_for(fd, interest, ms); any(ready)) return ready;
+        if (deadline != no_deadline && Clock::now() >= deadline)
+            throw TimeoutError(fmt::format("timed out after {} waiting for fd {} to become {}",
+                                           detail::format_duration(Clock::now() - start), fd, to_string(interest)));
+    }
+}
 
 const char* to_string(Io interest) noexcept {
     switch (interest) {

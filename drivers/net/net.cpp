@@ -6,7 +6,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -22,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "drivers/bridge/detail/wait_blocking.hpp"
 #include "drivers/bridge/mode.hpp"
 #include "drivers/bridge/wait.hpp"
 #include "drivers/bridge/wait_queue.hpp"
@@ -76,36 +76,40 @@ std::string descriptor_limit() {
 }
 
 // Waits until `fd` is ready for `io`: poll(2) in sync mode, the fiber runtime in async mode.
-// `what` describes the operation for the timeout's message ("read from 127.0.0.1:80").
+// `what` describes the operation for the timeout's message ("reading from 127.0.0.1:80").
 template <class Describe>
 void wait_ready(int fd, Io io, Deadline deadline, std::uint64_t owner, Describe what) {
     const auto start = Clock::now();
-    if (is_async()) {
-        try {
+    try {
+        if (is_async())
             wait_io(fd, io, deadline, owner);
-        } catch (const TimeoutError&) {
-            throw TimeoutError(fmt::format("{} timed out after {}", what(), elapsed_ms(start)));
-        }
-        return;
+        else
+            detail::wait_io_blocking(fd, io, deadline);
+    } catch (const TimeoutError&) {
+        throw TimeoutError(fmt::format("{} timed out after {}", what(), elapsed_ms(start)));
     }
-    pollfd p{fd, short(any(io & Io::readable) ? POLLIN : 0), 0};
-    if (any(io & Io::writable)) p.events |= POLLOUT;
+}
+
+// Runs the nonblocking system call `op` until it transfers something (or reports the end),
+// waiting for `io` readiness whenever it would block. `what` names the operation for errors.
+template <class Op, class Describe>
+std::size_t transfer(int fd, std::uint64_t owner, Io io, Deadline deadline, Op op, Describe what) {
     for (;;) {
-        int ms = -1;
-        if (deadline != no_deadline) {
-            const auto left = deadline - Clock::now();
-            const auto count = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
-            ms = count <= 0 ? 0 : int(std::min<std::int64_t>((count + 999) / 1000, 0x7fffffff));
+        const ssize_t n = op();
+        if (n >= 0) return std::size_t(n);
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            const int err = errno;  // before what(), whose getpeername may change errno
+            throw_errno(err, what());
         }
-        const int n = ::poll(&p, 1, ms);
-        if (n > 0) return;
-        if (n < 0 && errno != EINTR) {
-            const int err = errno;
-            throw_errno(err, fmt::format("{}: poll", what()));
-        }
-        if (n == 0 && Clock::now() >= deadline)
-            throw TimeoutError(fmt::format("{} timed out after {}", what(), elapsed_ms(start)));
+        wait_ready(fd, io, deadline, owner, what);
     }
+}
+
+std::size_t iov_bytes(const iovec* buffers, int count) {
+    std::size_t total = 0;
+    for (int i = 0; i < count; ++i) total += buffers[i].iov_len;
+    return total;
 }
 
 void sleep_briefly(std::chrono::milliseconds d) {
@@ -385,68 +389,36 @@ Stream Stream::connect_unix(std::string_view path, Deadline deadline) {
 std::size_t Stream::read_some(void* buffer, std::size_t size, Deadline deadline) {
     check_open("read_some");
     if (size == 0) return 0;
-    for (;;) {
-        const ssize_t n = ::recv(fd_, buffer, size, 0);
-        if (n >= 0) return std::size_t(n);
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            const int err = errno;  // before peer_name(), whose getpeername may change errno
-            throw_errno(err, fmt::format("reading from {}", peer_name()));
-        }
-        wait_ready(fd_, Io::readable, deadline, owner_, [&] { return fmt::format("reading from {}", peer_name()); });
-    }
+    return transfer(
+        fd_, owner_, Io::readable, deadline, [&] { return ::recv(fd_, buffer, size, 0); },
+        [&] { return fmt::format("reading from {}", peer_name()); });
 }
 
 std::size_t Stream::read_some(const iovec* buffers, int count, Deadline deadline) {
     check_open("read_some");
-    std::size_t total = 0;
-    for (int i = 0; i < count; ++i) total += buffers[i].iov_len;
-    if (total == 0) return 0;
-    for (;;) {
-        const ssize_t n = ::readv(fd_, buffers, count);
-        if (n >= 0) return std::size_t(n);
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            const int err = errno;  // before peer_name(), whose getpeername may change errno
-            throw_errno(err, fmt::format("reading from {}", peer_name()));
-        }
-        wait_ready(fd_, Io::readable, deadline, owner_, [&] { return fmt::format("reading from {}", peer_name()); });
-    }
+    if (iov_bytes(buffers, count) == 0) return 0;
+    return transfer(
+        fd_, owner_, Io::readable, deadline, [&] { return ::readv(fd_, buffers, count); },
+        [&] { return fmt::format("reading from {}", peer_name()); });
 }
 
 std::size_t Stream::write_some(const void* data, std::size_t size, Deadline deadline) {
     check_open("write_some");
     if (size == 0) return 0;
-    for (;;) {
-        const ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
-        if (n >= 0) return std::size_t(n);
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            const int err = errno;  // before peer_name(), whose getpeername may change errno
-            throw_errno(err, fmt::format("writing to {}", peer_name()));
-        }
-        wait_ready(fd_, Io::writable, deadline, owner_, [&] { return fmt::format("writing to {}", peer_name()); });
-    }
+    return transfer(
+        fd_, owner_, Io::writable, deadline, [&] { return ::send(fd_, data, size, MSG_NOSIGNAL); },
+        [&] { return fmt::format("writing to {}", peer_name()); });
 }
 
 std::size_t Stream::write_some(const iovec* buffers, int count, Deadline deadline) {
     check_open("write_some");
-    std::size_t total = 0;
-    for (int i = 0; i < count; ++i) total += buffers[i].iov_len;
-    if (total == 0) return 0;
+    if (iov_bytes(buffers, count) == 0) return 0;
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(buffers);
     msg.msg_iovlen = std::size_t(count);
-    for (;;) {
-        const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-        if (n >= 0) return std::size_t(n);
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            const int err = errno;  // before peer_name(), whose getpeername may change errno
-            throw_errno(err, fmt::format("writing to {}", peer_name()));
-        }
-        wait_ready(fd_, Io::writable, deadline, owner_, [&] { return fmt::format("writing to {}", peer_name()); });
-    }
+    return transfer(
+        fd_, owner_, Io::writable, deadline, [&] { return ::sendmsg(fd_, &msg, MSG_NOSIGNAL); },
+        [&] { return fmt::format("writing to {}", peer_name()); });
 }
 
 void Stream::write_all(const void* data, std::size_t size, Deadline deadline) {

@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "drivers/backend.hpp"
+#include "drivers/bridge/detail/wait_blocking.hpp"
 #include "drivers/bridge/mode.hpp"
 #include "drivers/bridge/offload.hpp"
 #include "drivers/bridge/wait_queue.hpp"
@@ -42,32 +43,7 @@ constexpr int max_cancel_threads = 4;
 std::mutex cancellers_mu;
 int cancellers_running = 0;
 
-// A wait for `interest` on fd with poll(2), for sync mode: orm::TimeoutError at the deadline.
-Io poll_wait(int fd, Io interest, Deadline deadline) {
-    pollfd p{fd, 0, 0};
-    if (any(interest & Io::readable)) p.events |= POLLIN;
-    if (any(interest & Io::writable)) p.events |= POLLOUT;
-    for (;;) {
-        int ms = -1;
-        if (deadline != no_deadline) {
-            const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now()).count();
-            ms = left <= 0 ? 0 : int(std::min<std::int64_t>((left + 999) / 1000, 0x7fffffff));
-        }
-        const int n = ::poll(&p, 1, ms);
-        if (n > 0) {
-            unsigned ready = 0;
-            if (p.revents & (POLLIN | POLLHUP | POLLERR)) ready |= unsigned(Io::readable);
-            if (p.revents & (POLLOUT | POLLHUP | POLLERR)) ready |= unsigned(Io::writable);
-            return Io(ready & unsigned(interest)) == Io(0) ? interest : Io(ready & unsigned(interest));
-        }
-        if (n < 0 && errno != EINTR) throw OperationalError(fmt::format("poll on the PostgreSQL socket: {}", std::strerror(errno)));
-        if (n == 0 && std::chrono::steady_clock::now() >= deadline) throw TimeoutError("deadline passed");
-    }
-}
-
 }  // namespace
-
-Io PgConnection::poll_socket(int fd, Io interest, Deadline deadline) { return poll_wait(fd, interest, deadline); }
 
 struct PgConnection::CancelRequest {
     orm::Event done;
@@ -338,7 +314,8 @@ Io PgConnection::wait_socket(Io interest, Exchange& x) {
             throw ConnectionError(fmt::format("connection to PostgreSQL ({}) lost: {}", cfg_.url, handle_.error_message()),
                                   "08006");
         try {
-            return async_ ? orm::wait_io(fd, interest, x.deadline, io_owner_) : poll_socket(fd, interest, x.deadline);
+            return async_ ? orm::wait_io(fd, interest, x.deadline, io_owner_)
+                          : orm::detail::wait_io_blocking(fd, interest, x.deadline);
         } catch (const TimeoutError&) {
             if (!x.may_cancel)
                 throw TimeoutError(fmt::format("no answer from PostgreSQL ({}) within {} ms ({})\nSQL: {}", cfg_.url,

@@ -4,19 +4,20 @@
 // Sync and async share everything here except how round_trip() (and connecting, and leaving an
 // unsupported COPY) wait for the server. Each public operation reads orm::is_async() once at
 // its start (begin_operation()) and every round trip of that operation runs in that mode:
-// sync mode calls PgHandle::run_blocking(); async mode sends the same PgRequest with PQsend*,
-// then flushes and collects the result while the fiber waits on the socket (orm::wait_io, which
-// drives the loop when called outside a fiber), under a deadline. check(), PgCursor, PgParams
-// and the cache logic take finished results and never wait, so they serve both modes unchanged.
+// sync mode without a statement timeout calls PgHandle::run_blocking(); async mode, and sync mode
+// with one, send the same PgRequest with PQsend*, then flush and collect the result while waiting
+// on the socket under a deadline (orm::wait_io in async mode, which drives the loop when called
+// outside a fiber; poll(2) in sync mode). check(), PgCursor, PgParams and the cache logic take
+// finished results and never wait, so they serve both modes unchanged.
 //
-// Deadlines in async mode: connecting (and configuring the session) is bounded by
+// Deadlines: connecting in async mode (and configuring the session) is bounded by
 // connect_timeout; every round trip after that by the statement timeout (the URL's
 // statement_timeout, or set_statement_timeout(); 0 = none), also set on the server. When the
-// client-side deadline passes first, the statement is cancelled on the server (PQcancel on a
-// worker thread, so the loop keeps running) and the server's answer awaited for cancel_grace
-// more: a 57014 answer is an orm::TimeoutError and the connection stays usable; silence
-// abandons the statement, closes the connection (is_broken(), so a pool discards it) and throws
-// orm::TimeoutError. A lost server (terminated backend, shutdown) wakes the wait as readable,
+// client-side deadline passes first, a cancel request is started on a canceller thread of its
+// own (at most four; PQcancel has no timeout) and the server's answer awaited for cancel_grace
+// more: a 57014 answer is an orm::TimeoutError and the connection stays usable (once the cancel
+// request is done, so it cannot hit the next statement); silence abandons the statement, closes
+// the connection (is_broken(), so a pool discards it) and throws orm::TimeoutError. A lost server (terminated backend, shutdown) wakes the wait as readable,
 // PQconsumeInput fails and the operation throws orm::ConnectionError.
 //
 // What still blocks the thread in async mode: a host name lookup for the second and later hosts
@@ -126,8 +127,7 @@ private:
     // cancel request to be done, so that it cannot land on the next statement; a connection whose
     // cancel is still out is marked broken instead.
     void settle_cancel(Exchange& x);
-    // wait_socket's sync-mode wait: poll(2) until the deadline (orm::TimeoutError then).
-    static Io poll_socket(int fd, Io interest, Deadline deadline);
+
     // Sends all pending output (reading input when the server talks meanwhile); false if lost.
     bool flush_output(Exchange& x);
     [[noreturn]] void throw_cancelled(const Exchange& x, const PgHandle::Result& r) const;

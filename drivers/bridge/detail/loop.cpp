@@ -144,7 +144,8 @@ Loop& Loop::current() {
 
 Loop* Loop::current_if_any() noexcept { return this_thread_loop; }
 
-Loop::Loop() : id_(next_loop_id.fetch_add(1, std::memory_order_relaxed)), thread_(std::this_thread::get_id()) {
+// The loop's kernel objects: its epoll set with its eventfd in it. On failure neither is left open.
+void Loop::open_kernel_objects() {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) throw_setup_error("epoll_create1");
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -162,6 +163,10 @@ Loop::Loop() : id_(next_loop_id.fetch_add(1, std::memory_order_relaxed)), thread
         ::close(epoll_fd_);
         throw sys_error("orm fiber loop: epoll_ctl(eventfd)");
     }
+}
+
+Loop::Loop() : id_(next_loop_id.fetch_add(1, std::memory_order_relaxed)), thread_(std::this_thread::get_id()) {
+    open_kernel_objects();
     Registry& reg = registry();
     {
         std::lock_guard lock(reg.mu);
@@ -176,14 +181,11 @@ Loop::Loop() : id_(next_loop_id.fetch_add(1, std::memory_order_relaxed)), thread
 void Loop::reset_after_fork() noexcept {
     ::close(epoll_fd_);
     ::close(wake_fd_);
-    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = wake_tag;
-    if (epoll_fd_ < 0 || wake_fd_ < 0 || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0)
-        std::fprintf(stderr, "weft: the fiber loop could not be set up again in a forked child: %s\n",
-                     std::strerror(errno));
+    try {
+        open_kernel_objects();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "weft: the fiber loop could not be set up again in a forked child: %s\n", e.what());
+    }
     new (&remote_mu_) std::mutex;  // a notifier thread of the parent may have held it
     remote_.clear();
     remote_batch_.clear();

@@ -99,6 +99,7 @@ private:
         std::uint32_t armed = 0;  // the events registered for an owner, while `registered`
     };
 
+    void open_kernel_objects();
     // Runs the loop until done(); `waiting` is the thread's own wait, shown in dumps.
     template <class Done>
     void drive(Done done, Waiter* waiting);
