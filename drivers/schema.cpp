@@ -102,6 +102,57 @@ std::string SchemaEditor::drop_index_sql(std::string_view index_name, bool if_ex
     return fmt::format("DROP INDEX {}{}", if_exists ? "IF EXISTS " : "", dialect_.quote_name(index_name));
 }
 
+namespace {
+
+const ColumnSpec& column_in(const TableSpec& t, std::string_view name) {
+    for (const auto& c : t.columns)
+        if (c.name == name) return c;
+    throw InterfaceError(fmt::format("table '{}' has no column '{}'", t.name, name));
+}
+
+}  // namespace
+
+const ColumnSpec& SchemaEditor::column_of(const TableSpec& t, std::string_view name) { return column_in(t, name); }
+
+std::vector<std::string> SchemaEditor::add_column_sql(const TableSpec& before, const TableSpec& after,
+                                                      std::string_view column, const std::optional<Value>& fill) const {
+    const ColumnSpec& c = column_in(after, column);
+    ColumnSpec added = c;
+    if (fill) added.default_value = fill;  // existing rows take it; the column's own default follows
+    const std::string table = dialect_.quote_name(before.name);
+    std::vector<std::string> out{fmt::format("ALTER TABLE {} ADD COLUMN {}", table, column_sql(added))};
+    if (fill) {
+        out.push_back(c.default_value ? fmt::format("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}", table,
+                                                    dialect_.quote_name(c.name), dialect_.literal(*c.default_value))
+                                      : fmt::format("ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT", table,
+                                                    dialect_.quote_name(c.name)));
+    }
+    return out;
+}
+
+std::vector<std::string> SchemaEditor::drop_column_sql(const TableSpec& before, const TableSpec&,
+                                                       std::string_view column) const {
+    (void)column_in(before, column);
+    return {fmt::format("ALTER TABLE {} DROP COLUMN {}", dialect_.quote_name(before.name), dialect_.quote_name(column))};
+}
+
+std::vector<std::string> SchemaEditor::alter_column_sql(const TableSpec& before, const TableSpec&, std::string_view column,
+                                                        const std::optional<Value>&) const {
+    throw InterfaceError(fmt::format("altering column '{}' of table '{}': the {} backend cannot alter columns",
+                                     column, before.name, dialect_.name()));
+}
+
+std::vector<std::string> SchemaEditor::rename_column_sql(const TableSpec& before, std::string_view from,
+                                                         std::string_view to) const {
+    (void)column_in(before, from);
+    return {fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", dialect_.quote_name(before.name),
+                        dialect_.quote_name(from), dialect_.quote_name(to))};
+}
+
+std::vector<std::string> SchemaEditor::rename_table_sql(std::string_view from, std::string_view to) const {
+    return {fmt::format("ALTER TABLE {} RENAME TO {}", dialect_.quote_name(from), dialect_.quote_name(to))};
+}
+
 void SchemaEditor::create_table(Connection& conn, const TableSpec& t, bool if_not_exists) const {
     for (const auto& sql : create_table_sql(t, if_not_exists)) conn.execute_script(sql);
 }

@@ -71,6 +71,25 @@ public:
     void create_index(Connection& conn, const TableSpec& t, const IndexSpec& ix, bool if_not_exists = false) const;
     void drop_index(Connection& conn, std::string_view index_name, bool if_exists = false) const;
 
+    // Schema changes (migrations). `before` and `after` are the whole table around the change,
+    // index names filled in; each returns the statements in order. The defaults are ALTER TABLE
+    // in place (PostgreSQL); SQLite rebuilds the table where ALTER TABLE cannot (sqlite_schema).
+    // `fill`, when given, is the value existing rows take (a one-off default: the column keeps
+    // `after`'s own default, or none); for an altered column it replaces NULLs.
+    virtual std::vector<std::string> add_column_sql(const TableSpec& before, const TableSpec& after,
+                                                    std::string_view column, const std::optional<Value>& fill) const;
+    virtual std::vector<std::string> drop_column_sql(const TableSpec& before, const TableSpec& after,
+                                                     std::string_view column) const;
+    virtual std::vector<std::string> alter_column_sql(const TableSpec& before, const TableSpec& after,
+                                                      std::string_view column, const std::optional<Value>& fill) const;
+    virtual std::vector<std::string> rename_column_sql(const TableSpec& before, std::string_view from,
+                                                       std::string_view to) const;
+    virtual std::vector<std::string> rename_table_sql(std::string_view from, std::string_view to) const;
+    // One column's definition as CREATE TABLE writes it (name, type, constraints).
+    std::string column_definition_sql(const ColumnSpec& c) const { return column_sql(c); }
+    // The column `name` of t; throws orm::InterfaceError naming both when there is none.
+    static const ColumnSpec& column_of(const TableSpec& t, std::string_view name);
+
     // The index name used when IndexSpec::name is empty: <table>_<col>[_<col>..]_idx/_uniq,
     // shortened with a hash suffix past 63 bytes (PostgreSQL's identifier limit).
     static std::string default_index_name(const TableSpec& t, const IndexSpec& ix);

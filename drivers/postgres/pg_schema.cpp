@@ -41,4 +41,68 @@ std::vector<std::string> PgSchemaEditor::drop_tables_sql(std::span<const std::st
     return {std::move(sql)};
 }
 
+namespace {
+
+bool same_reference(const std::optional<ForeignKeySpec>& a, const std::optional<ForeignKeySpec>& b) {
+    if (!a || !b) return !a && !b;
+    return a->table == b->table && a->column == b->column && a->on_delete == b->on_delete;
+}
+
+}  // namespace
+
+// Drops the constraints of kind `contype` ('u' unique, 'f' foreign key) on exactly this one
+// column, found in the catalogue: their names are PostgreSQL's choice and survive renames.
+static std::string drop_column_constraints_sql(const Dialect& d, std::string_view table, std::string_view column,
+                                               char contype) {
+    return fmt::format(
+        "DO $weft$ DECLARE r record; BEGIN "
+        "FOR r IN SELECT con.conname FROM pg_constraint con "
+        "JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1] "
+        "WHERE con.conrelid = {}::regclass AND con.contype = '{}' AND cardinality(con.conkey) = 1 AND a.attname = {} "
+        "LOOP EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', {}, r.conname); END LOOP; END $weft$",
+        d.literal(Value(d.quote_name(table))), contype, d.literal(Value(std::string(column))),
+        d.literal(Value(std::string(table))));
+}
+
+std::vector<std::string> PgSchemaEditor::alter_column_sql(const TableSpec& before, const TableSpec& after,
+                                                          std::string_view column,
+                                                          const std::optional<Value>& fill) const {
+    const ColumnSpec& from = column_of(before, column);
+    const ColumnSpec& to = column_of(after, column);
+    if (from.primary_key != to.primary_key || from.auto_increment != to.auto_increment) {
+        throw InterfaceError(fmt::format(
+            "altering column '{}' of table '{}': changing which column is the primary key, or whether the database "
+            "assigns it, is not supported on PostgreSQL; add a new table and copy the rows (RunSQL) instead",
+            column, before.name));
+    }
+    const std::string table = dialect_.quote_name(before.name);
+    const std::string col = dialect_.quote_name(to.name);
+    auto alter = [&](std::string_view what) { return fmt::format("ALTER TABLE {} ALTER COLUMN {} {}", table, col, what); };
+    std::vector<std::string> out;
+    const bool reference_changed = !same_reference(from.references, to.references);
+    if (from.references && reference_changed) out.push_back(drop_column_constraints_sql(dialect_, before.name, column, 'f'));
+    if (from.unique && !to.unique && !to.primary_key) out.push_back(drop_column_constraints_sql(dialect_, before.name, column, 'u'));
+    const bool type_changed = from.type != to.type || (to.type == ColumnType::varchar && from.max_length != to.max_length);
+    const bool default_changed = from.default_value.has_value() != to.default_value.has_value() ||
+                                 (from.default_value && dialect_.literal(*from.default_value) != dialect_.literal(*to.default_value));
+    // An old default may not cast to the new type: it goes first and the new one comes after.
+    if (from.default_value && (type_changed || default_changed)) out.push_back(alter("DROP DEFAULT"));
+    if (type_changed) {
+        const std::string type = column_type_sql(to);
+        out.push_back(alter(fmt::format("TYPE {} USING {}::{}", type, col, type)));
+    }
+    if (to.default_value && (type_changed || default_changed))
+        out.push_back(alter("SET DEFAULT " + dialect_.literal(*to.default_value)));
+    if (fill && !to.nullable)
+        out.push_back(fmt::format("UPDATE {} SET {} = {} WHERE {} IS NULL", table, col, dialect_.literal(*fill), col));
+    if (from.nullable != to.nullable && !to.primary_key) out.push_back(alter(to.nullable ? "DROP NOT NULL" : "SET NOT NULL"));
+    if (to.unique && !from.unique && !to.primary_key) out.push_back(fmt::format("ALTER TABLE {} ADD UNIQUE ({})", table, col));
+    if (to.references && reference_changed) {
+        out.push_back(fmt::format("ALTER TABLE {} ADD FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}", table, col,
+                                  dialect_.quote_name(to.references->table), dialect_.quote_name(to.references->column),
+                                  referential_action_sql(to.references->on_delete)));
+    }
+    return out;
+}
+
 }  // namespace orm::db::postgres

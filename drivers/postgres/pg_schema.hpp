@@ -12,6 +12,10 @@ public:
     // them (a cycle of foreign keys included), while one from a table left standing still
     // refuses the drop.
     std::vector<std::string> drop_tables_sql(std::span<const std::string> tables, bool if_exists) const override;
+    // ALTER COLUMN ... TYPE / SET|DROP NOT NULL / SET|DROP DEFAULT, and unique and foreign key
+    // constraints dropped by what they constrain (whatever their names became after renames).
+    std::vector<std::string> alter_column_sql(const TableSpec& before, const TableSpec& after, std::string_view column,
+                                              const std::optional<Value>& fill) const override;
 
 protected:
     std::string column_type_sql(const ColumnSpec& c) const override;
