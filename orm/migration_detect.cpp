@@ -22,15 +22,19 @@ using detail::same_index;
 State state_of(std::span<const ModelInfo* const> models) {
     orm::detail::ensure_relations();
     State s;
-    auto add = [&](const ModelInfo& m) {
-        if (s.find(m.table())) return;
-        db::TableSpec t = m.table_spec();
+    // A model brings the models its foreign keys point at (and its join tables): their tables
+    // are part of its schema even when they were not listed.
+    std::vector<const ModelInfo*> todo(models.rbegin(), models.rend());
+    while (!todo.empty()) {
+        const ModelInfo* m = todo.back();
+        todo.pop_back();
+        if (s.find(m->table())) continue;
+        db::TableSpec t = m->table_spec();
         detail::normalize(t);
         s.tables.push_back(std::move(t));
-    };
-    for (const ModelInfo* m : models) {
-        add(*m);
-        for (const auto& owned : m->owned_models()) add(*owned);
+        for (auto it = m->owned_models().rbegin(); it != m->owned_models().rend(); ++it) todo.push_back(it->get());
+        for (auto it = m->fields().rbegin(); it != m->fields().rend(); ++it)
+            if (it->relation) todo.push_back(&it->relation->target());
     }
     return s;
 }
@@ -234,6 +238,7 @@ std::vector<Operation> diff(const State& from, const State& to, Questioner& q) {
             auto it = std::find_if(left.begin(), left.end(), [&](const std::string& n) { return !referenced(n); });
             if (it == left.end()) {
                 // A cycle: the references between the tables left go first.
+                bool dropped = false;
                 for (const auto& n : left) {
                     for (const auto& c : b.cur.find(n)->columns) {
                         if (!c.references || c.references->table == n) continue;
@@ -241,7 +246,19 @@ std::vector<Operation> diff(const State& from, const State& to, Questioner& q) {
                         op.columns.push_back(c);
                         op.columns.back().references.reset();
                         b.emit(std::move(op));
+                        dropped = true;
                     }
+                }
+                if (!dropped) {
+                    // Referenced from a table that stays: its model points at a model that is gone.
+                    for (const auto& t : b.cur.tables)
+                        for (const auto& c : t.columns)
+                            if (c.references && std::find(left.begin(), left.end(), c.references->table) != left.end() &&
+                                std::find(left.begin(), left.end(), t.name) == left.end())
+                                throw MigrationError(fmt::format(
+                                    "table '{}' would be deleted, but {}.{} still refers to it", c.references->table,
+                                    t.name, c.name));
+                    throw MigrationError("tables to delete are still referenced");
                 }
                 continue;
             }
