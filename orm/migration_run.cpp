@@ -261,29 +261,30 @@ std::size_t migrate(const Project& p, const MigrateOptions& o) {
         const Migration& m = *plan.order[k];
         if (applied.count(m.name())) continue;
         bool fake = o.fake;
-        if (m.dependencies().empty()) {
-            // An initial migration whose tables exist already: the database was made outside
-            // migrations (create_tables); adopting it is the user's explicit choice.
-            Lease lease(alias);
+        // An initial migration whose tables exist already: the database was made outside
+        // migrations (create_tables); adopting it is the user's explicit choice. Checked under
+        // the lock, after is_recorded: another process may have applied it since read_applied,
+        // and its tables are then no sign of create_tables.
+        auto adopt = [&](Lease& lease) {
+            if (!m.dependencies().empty() || fake) return;
             std::vector<std::string> existing, missing;
             const bool all = tables_exist(lease, m, existing, missing);
-            if (!existing.empty() && !fake) {
-                if (!o.fake_initial || !all) {
-                    std::string list;
-                    for (const auto& t : existing) list += (list.empty() ? "" : ", ") + t;
-                    std::string miss;
-                    for (const auto& t : missing) miss += (miss.empty() ? "" : ", ") + t;
-                    throw MigrationError(fmt::format(
-                        "migration {} creates table(s) {} that exist already, but it is not recorded as applied: this "
-                        "database was made outside migrations (create_tables?). {}",
-                        m.name(), list,
-                        all ? "If its tables are what the migration creates, adopt them with migrate --fake-initial "
-                              "(records the migration as applied without running it)"
-                            : fmt::format("--fake-initial cannot adopt it either: table(s) {} are missing", miss)));
-                }
-                fake = true;
+            if (existing.empty()) return;
+            if (!o.fake_initial || !all) {
+                std::string list;
+                for (const auto& t : existing) list += (list.empty() ? "" : ", ") + t;
+                std::string miss;
+                for (const auto& t : missing) miss += (miss.empty() ? "" : ", ") + t;
+                throw MigrationError(fmt::format(
+                    "migration {} creates table(s) {} that exist already, but it is not recorded as applied: this "
+                    "database was made outside migrations (create_tables?). {}",
+                    m.name(), list,
+                    all ? "If its tables are what the migration creates, adopt them with migrate --fake-initial "
+                          "(records the migration as applied without running it)"
+                        : fmt::format("--fake-initial cannot adopt it either: table(s) {} are missing", miss)));
             }
-        }
+            fake = true;
+        };
         say(fmt::format("  Applying {}...", m.name()));
         try {
             const bool did = atomic(alias, [&] {
@@ -291,6 +292,7 @@ std::size_t migrate(const Project& p, const MigrateOptions& o) {
                 ForeignKeysOff fk(lease);
                 lock(lease);
                 if (is_recorded(lease, m.name())) return false;  // another process applied it meanwhile
+                adopt(lease);
                 if (!fake) run_steps(lease, plan, k, true);
                 fk.check();
                 record(lease, m.name(), true);
