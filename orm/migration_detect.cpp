@@ -475,6 +475,9 @@ std::string cpp_literal(const Value& v) {
         case ValueKind::int64: {
             const std::int64_t x = v.as_int64();
             if (x == std::numeric_limits<std::int64_t>::min()) return "std::numeric_limits<std::int64_t>::min()";
+            // Plain within int's range (the column's type decides what it becomes).
+            if (x >= std::numeric_limits<std::int32_t>::min() && x <= std::numeric_limits<std::int32_t>::max())
+                return fmt::format("{}", x);
             return fmt::format("std::int64_t{{{}}}", x);
         }
         case ValueKind::float64: {
