@@ -10,6 +10,6 @@ inline orm::migrations::Migration weft_migration_0002_book_pages() {
         .depends_on("0001_initial")
         .rename_field("mig_author", "name", "full_name")
         .add_field("mig_author", Column("country", Type::varchar).max_length(2), "ZZ")
-        .add_field("mig_book", Column("pages", Type::int32).default_value(std::int64_t{0}))
+        .add_field("mig_book", Column("pages", Type::int32).default_value(0))
         .alter_field("mig_book", Column("title", Type::varchar).max_length(200));
 }
