@@ -181,6 +181,44 @@ _mc_db_phase() {
     unset WEFT_DB
 }
 
+# Phase 2b (SQLite, sync): migration files edited by hand into a bad state, each compiled into a
+# program of its own. A missing column fails naming the file and the operation before anything
+# runs; a NOT NULL column without its one-off default is refused while the table has rows, and
+# nothing of the migration (its rename before it included) is left behind.
+_mc_bad_input() {
+    local d=$_mc_dir log=$_mc_dir/log.bad url="sqlite://$_mc_dir/bad.db"
+    mkdir -p "$d/bad-column" "$d/bad-fill"
+    cp "$d"/migrations/*.hpp "$d/migrations/migrations.cpp" "$d/bad-column/"
+    cp "$d"/migrations/*.hpp "$d/migrations/migrations.cpp" "$d/bad-fill/"
+    sed -i 's/\.rename_field("mig_author", "name", "full_name")/.rename_field("mig_author", "nom", "full_name")/' \
+        "$d/bad-column/0002_book_pages.hpp"
+    sed -i 's/max_length(2), "ZZ")/max_length(2))/' "$d/bad-fill/0002_book_pages.hpp"
+    if ! grep -q '"nom"' "$d/bad-column/0002_book_pages.hpp" || grep -q '"ZZ"' "$d/bad-fill/0002_book_pages.hpp"; then
+        _mc_bad "could not edit the copies of 0002_book_pages.hpp"; return
+    fi
+    if _mc_build "$d/v2-bad-column" 2 "$d/bad-column/migrations.cpp" && _mc_build "$d/v2-bad-fill" 2 "$d/bad-fill/migrations.cpp"; then
+        _mc_ok
+    else
+        _mc_bad "build with the edited migrations" "$d/v2-bad-fill.log"; return
+    fi
+    export WEFT_DB=$url
+    _mc_expect "migrate (version 1)" 0 "$log.m1" ./v1 migrate && _mc_expect "seed" 0 "$log.seed" ./v1 seed &&
+        _mc_expect "list" 0 "$log.l1" ./v1 list
+    _mc_expect "migrate with a missing column" 1 "$log.col" ./v2-bad-column migrate &&
+        _mc_grep "the error names the file and the operation" "$log.col" 'bad-column/0002_book_pages\.hpp' \
+            'migration 0002_book_pages, operation 1 \(rename_field mig_author\.nom -> full_name\)' "nom"
+    _mc_expect "sqlmigrate with a missing column" 1 "$log.colsq" ./v2-bad-column sqlmigrate 0002_book_pages &&
+        _mc_grep "sqlmigrate names the file" "$log.colsq" 'bad-column/0002_book_pages\.hpp'
+    _mc_expect "migrate without the one-off default" 1 "$log.fill" ./v2-bad-fill migrate &&
+        _mc_grep "the refusal says why and what to do" "$log.fill" 'mig_author\.country is NOT NULL without a default' \
+            "table 'mig_author' has 2 row\(s\)" '--default mig_author\.country=VALUE' 'Nothing of this migration was applied'
+    _mc_expect "list after the refusals" 0 "$log.l1b" ./v1 list && diff "$log.l1b" "$log.l1" >"$log.d" &&
+        _mc_ok || _mc_bad "the rows or columns changed after the refused migrations" "$log.d"
+    _mc_expect "showmigrations after the refusals" 0 "$log.sm" ./v2-bad-fill showmigrations &&
+        _mc_grep "0002 is not recorded" "$log.sm" '^ \[ \] 0002_book_pages$'
+    unset WEFT_DB
+}
+
 # Phase 3: two processes migrate the same database at once, ROUNDS times.
 _mc_concurrency() {
     local url=$1 rounds=$2 d=$_mc_dir log=$_mc_dir/log.conc i
@@ -232,6 +270,9 @@ print(next((o["value"] for o in json.load(sys.stdin) if o["name"] == "b_sanitize
     fi
     _mc_flush "migrations: build, makemigrations"
     echo "migrations-check: build phase $((SECONDS - t)) s"
+
+    _mc_bad_input
+    _mc_flush "migrations: bad input (sqlite)"
 
     local pg_url="" pg_admin=${WEFT_TEST_PG_URL:-} db=weft_migrations_check
     if [ -n "$pg_admin" ] && command -v psql >/dev/null; then
