@@ -63,6 +63,14 @@ public:
     virtual std::string in_list_sql(std::string_view lhs, std::size_t index, ValueKind kind,
                                     std::span<const Value> values) const;
     virtual Value in_list_param(ValueKind kind, std::span<const Value> values) const;
+
+    // Streaming replication, for read-your-writes routing (orm::PrimaryReplicaRouter): one-value
+    // queries giving a position in the write-ahead log as a BIGINT. wal_write_position_sql: on a
+    // primary, where its WAL ends now (every commit acknowledged so far lies before it);
+    // wal_replay_position_sql: on a standby, how far it has replayed, NULL on a server that is not
+    // a standby. Empty (the default): the backend has no replication positions.
+    virtual std::string_view wal_write_position_sql() const { return {}; }
+    virtual std::string_view wal_replay_position_sql() const { return {}; }
 };
 
 }  // namespace orm::db

@@ -31,6 +31,7 @@
 #include "orm/model.hpp"
 #include "orm/q.hpp"
 #include "orm/queryset.hpp"
+#include "orm/replica_router.hpp"
 #include "orm/routers.hpp"
 #include "orm/schema.hpp"
 #include "orm/typed.hpp"
