@@ -7,7 +7,7 @@ namespace orm {
 namespace {
 
 enum class Family {
-    data, operational, connection, timeout, integrity, unique, foreign_key, not_null, check,
+    data, operational, connection, timeout, read_only, integrity, unique, foreign_key, not_null, check,
     internal, programming, not_supported, database,
 };
 
@@ -22,6 +22,7 @@ Family family_of(std::string_view s) noexcept {
     if (s == "55P03") return Family::timeout;      // lock_not_available (NOWAIT, lock_timeout, busy)
     if (s == "57P01" || s == "57P02" || s == "57P03") return Family::connection;  // admin/crash shutdown
     if (s == "25P02") return Family::internal;     // in_failed_sql_transaction
+    if (s == "25006") return Family::read_only;    // read_only_sql_transaction (hot standby, READ ONLY)
     if (s == "40001" || s == "40P01") return Family::operational;  // serialization failure, deadlock
     if (s == "0A000") return Family::not_supported;
     if (s == "08P01") return Family::programming;  // protocol violation: a malformed request of ours
@@ -47,6 +48,7 @@ std::string_view error_family(std::string_view sqlstate) noexcept {
         case Family::operational: return "OperationalError";
         case Family::connection: return "ConnectionError";
         case Family::timeout: return "TimeoutError";
+        case Family::read_only: return "ReadOnlyError";
         case Family::integrity: return "IntegrityError";
         case Family::unique: return "UniqueViolation";
         case Family::foreign_key: return "ForeignKeyViolation";
@@ -67,6 +69,7 @@ void throw_database_error(std::string_view sqlstate, const std::string& message)
         case Family::operational: throw OperationalError(message, st);
         case Family::connection: throw ConnectionError(message, st);
         case Family::timeout: throw TimeoutError(message, st);
+        case Family::read_only: throw ReadOnlyError(message, st);
         case Family::integrity: throw IntegrityError(message, st);
         case Family::unique: throw UniqueViolation(message, st);
         case Family::foreign_key: throw ForeignKeyViolation(message, st);

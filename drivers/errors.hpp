@@ -30,6 +30,9 @@ class OperationalError : public DatabaseError { using DatabaseError::DatabaseErr
 class ConnectionError : public OperationalError { using OperationalError::OperationalError; };
 // A statement, lock or pool wait exceeded its deadline.
 class TimeoutError : public OperationalError { using OperationalError::OperationalError; };
+// A write reached a database that only reads (SQLSTATE 25006): a PostgreSQL hot standby, a
+// READ ONLY transaction, a read-only SQLite file. Retrying the same statement there cannot succeed.
+class ReadOnlyError : public OperationalError { using OperationalError::OperationalError; };
 class IntegrityError : public DatabaseError { using DatabaseError::DatabaseError; };
 class UniqueViolation : public IntegrityError { using IntegrityError::IntegrityError; };
 class ForeignKeyViolation : public IntegrityError { using IntegrityError::IntegrityError; };

@@ -5,6 +5,7 @@
 #include "drivers/bridge/deadline.hpp"
 #include "drivers/bridge/dump.hpp"
 #include "drivers/bridge/embed.hpp"
+#include "drivers/bridge/join_all.hpp"
 #include "drivers/bridge/mode.hpp"
 #include "drivers/bridge/offload.hpp"
 #include "drivers/bridge/options.hpp"

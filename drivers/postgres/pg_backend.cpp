@@ -25,8 +25,9 @@ public:
     const Features& features() const override { return pg_features(); }
     const SchemaEditor& schema_editor() const override { return schema_; }
     const Introspection& introspection() const override { return introspection_; }
-    // No PostgreSQL-only options yet: every other parameter belongs to libpq.
-    std::vector<std::string_view> option_names() const override { return {}; }
+    // transaction_pooling=on: a pooler in transaction mode (PgBouncer pool_mode=transaction) sits
+    // between us and the server (see PgConnection). Every other parameter belongs to libpq.
+    std::vector<std::string_view> option_names() const override { return {"transaction_pooling"}; }
 
     ConnectionConfig parse_url(std::string_view url) const override {
         ConnectionConfig cfg;
@@ -36,7 +37,24 @@ public:
         for (auto n : option_names()) ours.push_back(n);
 
         PgConninfo split = split_conninfo(url, cfg.url, ours);
+        bool cache_size_given = false;
+        for (const auto& [k, v] : split.ours) cache_size_given |= k == "statement_cache_size" && v != "0";
         for (auto& [k, v] : apply_common_options(cfg, std::move(split.ours))) cfg.options.emplace(k, v);
+        if (auto it = cfg.options.find("transaction_pooling"); it != cfg.options.end()) {
+            if (parse_bool_option("transaction_pooling", it->second)) {
+                // Named statements live in one server session, which a transaction pooler hands
+                // to other clients between our transactions: only unnamed ones can work.
+                if (cache_size_given)
+                    throw InterfaceError(fmt::format(
+                        "invalid PostgreSQL URL '{}': transaction_pooling=on sends unnamed statements only, so it "
+                        "cannot be combined with a statement_cache_size other than 0",
+                        cfg.url));
+                cfg.statement_cache_size = 0;
+                it->second = "on";
+            } else {
+                it->second = "off";
+            }
+        }
 
         std::string error;
         auto keywords = PgHandle::parse_conninfo(split.libpq, error);

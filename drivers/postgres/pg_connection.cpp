@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -124,6 +125,7 @@ PgConnection::PgConnection(const Backend& backend, const ConnectionConfig& cfg)
       cache_(cfg.statement_cache_size, [this](Prepared& p) {
           if (!p.gone && !broken_ && !closed_) pending_deallocate_.push_back(p.name);
       }) {
+    if (auto it = cfg_.options.find("transaction_pooling"); it != cfg_.options.end()) transaction_pooling_ = it->second == "on";
     std::string error;
     auto keywords = PgHandle::parse_conninfo(cfg_.target, error);
     if (!keywords) throw InterfaceError(fmt::format("invalid PostgreSQL connection target for {}: {}", cfg_.url, error));
@@ -201,8 +203,10 @@ void PgConnection::configure_session() {
     std::string setup =
         "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3; SET bytea_output = 'hex'; "
         "SET standard_conforming_strings = on";
-    // Left alone when not asked for, so a server or role default still applies.
-    if (cfg_.statement_timeout.count() > 0)
+    // Left alone when not asked for, so a server or role default still applies. Behind a
+    // transaction pooler the session would keep it for whichever client gets it next: there the
+    // client-side deadline and its cancel request enforce the timeout alone.
+    if (cfg_.statement_timeout.count() > 0 && !transaction_pooling_)
         setup += fmt::format("; SET statement_timeout = {}", cfg_.statement_timeout.count());
     // Last, so its row is the answer: whether upper() (which the case-insensitive lookups use,
     // as Django does) folds a non-ASCII letter here. A database whose LC_CTYPE is C folds ASCII
@@ -450,6 +454,7 @@ Result PgConnection::execute(std::string_view sql, std::span<const Value> params
     Operation op(*this);
     if (sql.find('\0') != std::string_view::npos) nul_terminated(sql);  // throws
     if (params.size() > features().max_query_params) too_many_params(sql, params.size(), features().max_query_params);
+    if (transaction_pooling_) refuse_session_state(sql);
     PgParams encoded(params);  // DataError before anything is sent
     flush_deallocations();
     if (cfg_.statement_cache_size == 0) return execute_uncached(sql, encoded);
@@ -569,6 +574,7 @@ void PgConnection::flush_deallocations() {
 void PgConnection::execute_script(std::string_view sql) {
     ensure_usable();
     Operation op(*this);
+    if (transaction_pooling_) refuse_session_state(sql);
     flush_deallocations();
     run_simple(sql);
 }
@@ -622,8 +628,9 @@ void PgConnection::set_statement_timeout(std::chrono::milliseconds timeout) {
     ensure_usable();
     if (timeout.count() < 0) throw InterfaceError("set_statement_timeout: the timeout must not be negative");
     Operation op(*this);
-    // Note: SET inside a transaction is undone if the transaction rolls back.
-    run_simple(fmt::format("SET statement_timeout = {}", timeout.count()));
+    // Note: SET inside a transaction is undone if the transaction rolls back. Behind a
+    // transaction pooler no SET (see configure_session): the client-side deadline alone.
+    if (!transaction_pooling_) run_simple(fmt::format("SET statement_timeout = {}", timeout.count()));
     cfg_.statement_timeout = timeout;
 }
 
@@ -687,6 +694,25 @@ void PgConnection::ensure_usable() const {
             fmt::format("the PostgreSQL connection ({}) was lost earlier and cannot be used again; open a new one",
                         cfg_.url),
             "08003");
+}
+
+void PgConnection::refuse_session_state(std::string_view sql) const {
+    // Only the statement's first word (after blanks): enough for LISTEN, which a user types as a
+    // statement of its own; the pooler would register it on a session that serves other clients
+    // next, and its notifications would reach nobody.
+    std::size_t i = 0;
+    while (i < sql.size() && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r' || sql[i] == ';')) ++i;
+    std::string_view word = sql.substr(i, 6);
+    auto lower = [](char ch) { return ch >= 'A' && ch <= 'Z' ? char(ch - 'A' + 'a') : ch; };
+    bool listen = word.size() == 6 && sql.size() > i + 6 && !std::isalnum(static_cast<unsigned char>(sql[i + 6])) &&
+                  sql[i + 6] != '_';
+    for (std::size_t k = 0; listen && k < 6; ++k) listen = lower(word[k]) == "listen"[k];
+    if (listen)
+        throw NotSupportedError(fmt::format(
+            "LISTEN needs a session of its own, and with transaction_pooling=on ({}) the pooler hands the server "
+            "session to other clients between transactions, so no notification would reach this connection; "
+            "listen on a direct connection to the server instead: {}",
+            cfg_.url, shorten_sql(sql)));
 }
 
 void PgConnection::mark_broken() {

@@ -20,6 +20,15 @@
 // the connection (is_broken(), so a pool discards it) and throws orm::TimeoutError. A lost server (terminated backend, shutdown) wakes the wait as readable,
 // PQconsumeInput fails and the operation throws orm::ConnectionError.
 //
+// transaction_pooling=on (URL): a pooler in transaction mode (PgBouncer pool_mode=transaction)
+// may give each of our transactions, and each statement outside one, another server session.
+// Then nothing may rely on session state: statements are unnamed (Parse/Bind/Execute in one
+// exchange, no statement cache), statement_timeout is enforced by the client's deadline and a
+// cancel request alone (no SET on a server session that other clients get next), and LISTEN,
+// which would listen on a session we do not keep, is refused with orm::NotSupportedError. The
+// SETs of configure_session stay: PgBouncer tracks TimeZone, DateStyle and
+// standard_conforming_strings per client, and the others only restate PostgreSQL's defaults.
+//
 // What still blocks the thread in async mode: a host name lookup for the second and later hosts
 // of a multi-host target (libpq does it inside PQconnectPoll; the first lookup runs on a worker
 // thread), and the mutex shared by cancel() and close() while another thread is inside PQcancel.
@@ -147,6 +156,8 @@ private:
     void flush_deallocations();
 
     void ensure_usable() const;
+    // Under transaction_pooling: refuses SQL that needs a session of its own (LISTEN).
+    void refuse_session_state(std::string_view sql) const;
     void mark_broken();
     void configure_session();
 
@@ -156,6 +167,7 @@ private:
     bool broken_ = false;
     bool closed_ = false;
     bool async_ = false;                        // the mode of the operation in progress
+    bool transaction_pooling_ = false;          // URL transaction_pooling=on (see the file comment)
     std::atomic<bool> in_use_{false};           // an Operation is in progress
     Deadline connect_deadline_ = no_deadline;   // bounds round trips while connecting
     // Names the connected socket to the fiber loop (orm::wait_io with an owner), which then keeps

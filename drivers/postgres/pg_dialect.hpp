@@ -8,6 +8,14 @@ namespace orm::db::postgres {
 class PgDialect final : public Dialect {
 public:
     std::string_view name() const override { return "postgresql"; }
+    // The insert position, not pg_current_wal_lsn() (the write position): with
+    // synchronous_commit=off a commit is acknowledged before its WAL is written.
+    std::string_view wal_write_position_sql() const override {
+        return "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_insert_lsn(), '0/0')::bigint";
+    }
+    std::string_view wal_replay_position_sql() const override {
+        return "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_replay_lsn(), '0/0')::bigint";
+    }
     std::string placeholder(std::size_t index) const override;
     // No "LIMIT -1": PostgreSQL rejects negative limits, and OFFSET stands alone.
     std::string limit_offset(std::optional<std::int64_t> limit, std::int64_t offset) const override;

@@ -32,6 +32,10 @@ PgFailure describe_failure(const PgHandle::Result& r, std::string_view connectio
     if (!f.sqlstate.empty()) f.message += fmt::format(" [SQLSTATE {}]", f.sqlstate);
     if (auto d = r.error_field(F::detail); !d.empty()) f.message += fmt::format("\nDETAIL: {}", d);
     if (auto h = r.error_field(F::hint); !h.empty()) f.message += fmt::format("\nHINT: {}", h);
+    // A write on a hot standby: the server only says "read-only transaction".
+    if (f.sqlstate == "25006")
+        f.message += "\nweft: this server or transaction only reads (a hot standby, or a READ ONLY transaction); send "
+                     "writes to the primary (orm::PrimaryReplicaRouter routes them there)";
     if (!sql.empty()) {
         auto pos = r.error_field(F::position);
         f.message += pos.empty() ? fmt::format("\nSQL: {}", shorten_sql(sql))

@@ -7,9 +7,12 @@ WEFT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # in libfmt-dev and libboost-context-dev). pkg-config: meson's and the install check's.
 # libboost-dev (Boost.Asio and Beast headers) and nlohmann-json3-dev: the Asio bridge's tests and
 # the example order service, which scripts/test runs; python3 runs the service's checks.
+# pgbouncer (1.18 on Debian 12): scripts/test runs the conformance suite through it in transaction
+# mode (scripts/lib/pgbouncer.sh starts its own on a loopback port; the package's system service,
+# where an init system starts it, listens on 6432 and is not used).
 WEFT_PACKAGES=(g++ meson ninja-build pkg-config cmake libpq-dev libboost-context-dev libsqlite3-dev
                doctest-dev libfmt-dev libpcre2-dev postgresql-15 libboost-dev nlohmann-json3-dev
-               python3)
+               python3 pgbouncer)
 
 weft_ensure_packages() {
     local missing=() p

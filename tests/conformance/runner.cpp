@@ -1,5 +1,5 @@
 // weft-conformance: runs the conformance suite against a database URL in one or both modes.
-//   weft-conformance --url URL [--url2 URL] [--mode sync|async|both] [--prefix P] [--filter TEXT] [--list] [--quiet]
+//   weft-conformance --url URL [--url2 URL] [--replica-url URL] [--mode sync|async|both] [--prefix P] [--filter TEXT] [--list] [--quiet]
 // Prints one line per test, a summary line per backend and mode ("conformance sqlite-async: ..."),
 // and a final "N passed, N failed, N skipped" line. Exit status 0 when nothing failed. In async
 // mode each test runs as the root fiber of orm::run with orm::set_async(true).
@@ -12,6 +12,7 @@
 
 #include "tests/conformance/harness.hpp"
 #include "tests/conformance/modes.hpp"
+#include "tests/conformance/replica.hpp"
 
 using namespace weft::conformance;
 
@@ -24,11 +25,13 @@ struct Counts {
 void usage(FILE* out) {
     fmt::print(out,
                "usage: weft-conformance --url URL [--url2 URL] [--mode sync|async|both] [--prefix PREFIX] "
-               "[--filter TEXT] [--list] [--quiet]\n"
+               "[--replica-url URL] [--filter TEXT] [--list] [--quiet]\n"
                "  URL: sqlite:///path/to.db, sqlite::memory:, postgresql://user@host/db, or 'host=... dbname=...'\n"
                "  --url2: a second database of the same backend for the multi-database tests; without it a\n"
                "    SQLite file gets a sibling (x.db -> x.second.db), :memory: another in-memory database, and\n"
                "    PostgreSQL the same database with search_path set to the schema PREFIXsecond.\n"
+               "  --replica-url: a hot standby of --url (streaming replication) for the primary/replica router\n"
+               "    tests, which skip without it.\n"
                "  Tables are created as PREFIX<name> (default weft_ct_) and dropped afterwards.\n");
 }
 
@@ -94,6 +97,7 @@ int main(int argc, char** argv) {
         };
         if (a == "--url") url = value();
         else if (a == "--url2") url2 = value();
+        else if (a == "--replica-url") replica_url() = value();
         else if (a == "--mode") mode = value();
         else if (a == "--prefix") prefix = value();
         else if (a == "--filter") filter = value();

@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "drivers/bridge/bridge.hpp"
+#include "drivers/bridge/join_all.hpp"
 #include "tests/conformance/harness.hpp"
 
 using namespace orm;
@@ -107,9 +108,12 @@ CONFORMANCE_TEST("fibers: 200 fibers share a pool of 4 with correct results, nev
             auto b = c->execute(sql, {i, 2}).scalar<std::int64_t>().value_or(-1);
             return std::pair{a, b};
         }));
+    // join_all, not get() one by one: a failing fiber must not leave the others running against
+    // this frame's locals once the test has thrown (see drivers/bridge/join_all.hpp).
+    auto results = orm::join_all(tasks);
     int right = 0;
     for (std::int64_t i = 0; i < 200; ++i) {
-        auto [a, b] = tasks[std::size_t(i)].get();
+        auto [a, b] = results[std::size_t(i)];
         if (a == 2 * i + 1 && b == 2 * i + 2) ++right;
         else CT_FAIL_AT(fmt::format("fiber {} got {} and {}", i, a, b));
     }
@@ -122,6 +126,75 @@ CONFORMANCE_TEST("fibers: 200 fibers share a pool of 4 with correct results, nev
     CT_CHECK_EQ(s.waiting, std::size_t{0});
     CT_CHECK(s.created <= size);
     CT_CHECK_EQ(s.timeouts, std::uint64_t{0});
+}
+
+// Issue 16: through a pooler that refused every statement, the 200-fiber test above crashed or
+// hung. The pool was not at fault: the test joined its fibers one by one, the first get() threw,
+// and 199 fibers went on running against the destroyed test frame (its Database, its lambdas).
+// Here every statement fails in 200 fibers sharing a pool of 4: each failure must stay in its
+// fiber, every fiber must be joined before the test frame goes, and the pool must come out whole.
+CONFORMANCE_TEST("fibers: 200 fibers whose statements all fail share a pool of 4; errors stay per fiber, the pool stays whole") {
+    auto db = ctx.open_with("pool_size=4&pool_timeout=60s");
+    const std::size_t size = db->pool().options().max_size;
+    const std::string missing = ctx.table("never_created");
+    const std::string bad = "SELECT x FROM " + db->dialect().quote_name(missing);
+    std::atomic<int> finished{0};
+    std::size_t max_in_use = 0;
+    std::vector<Task<int>> tasks;
+    for (int i = 0; i < 200; ++i)
+        tasks.push_back(orm::spawn(fmt::format("failing-{}", i), [&, i] {
+            if (i == 0) {  // the first to be joined fails before any other fiber has run
+                ++finished;
+                throw std::runtime_error("fiber 0 gave up at once");
+            }
+            auto c = db->acquire();
+            max_in_use = std::max(max_in_use, db->pool().stats().in_use);
+            int errors = 0;
+            for (int k = 0; k < 3; ++k) {
+                try {
+                    c->execute(bad);
+                } catch (const ProgrammingError&) {
+                    ++errors;
+                }
+                orm::yield_now();  // holding the connection while failing: others queue up
+            }
+            // The same connection still answers after its errors.
+            const bool fine = c->execute("SELECT 1").scalar<std::int64_t>() == 1;
+            ++finished;
+            return fine ? errors : -1;
+        }));
+    try {
+        (void)orm::join_all(tasks);
+        CT_FAIL_AT("join_all returned although fiber 0 threw");
+    } catch (const std::runtime_error& e) {
+        CT_CHECK_EQ(std::string(e.what()), std::string("fiber 0 gave up at once"));
+        // Every other fiber had finished when the first failure reached the joiner.
+        CT_CHECK_EQ(finished.load(), 200);
+    }
+    for (auto& t : tasks) CT_CHECK(!t.valid());
+    auto s = db->pool().stats();
+    CT_CHECK(max_in_use <= size);
+    CT_CHECK_EQ(s.in_use, std::size_t{0});
+    CT_CHECK_EQ(s.waiting, std::size_t{0});
+    CT_CHECK_EQ(s.timeouts, std::uint64_t{0});
+    CT_CHECK(s.created <= size);  // a failed statement never cost a connection
+    // The errors themselves, counted fiber by fiber, on a second round that succeeds as a whole.
+    std::vector<Task<int>> again;
+    for (int i = 0; i < 200; ++i)
+        again.push_back(orm::spawn(fmt::format("failing-again-{}", i), [&] {
+            auto c = db->acquire();
+            try {
+                c->execute(bad);
+            } catch (const ProgrammingError&) {
+                orm::yield_now();
+                return c->execute("SELECT 2").scalar<std::int64_t>() == 2 ? 1 : -1;
+            }
+            return -2;
+        }));
+    int ok = 0;
+    for (int v : orm::join_all(again)) ok += v == 1;
+    CT_CHECK_EQ(ok, 200);
+    CT_CHECK_EQ(db->pool().stats().in_use, std::size_t{0});
 }
 
 CONFORMANCE_TEST("fibers: a fiber waiting on a full pool times out after pool_timeout while other fibers run") {
@@ -171,7 +244,7 @@ CONFORMANCE_TEST("fibers: a full pool serves waiters in arrival order; one givin
         use("first again");  // given back while three wait: asks again behind them
     }));
     for (const char* name : {"a", "b", "c"}) tasks.push_back(orm::spawn(name, [&, name] { use(name); }));
-    for (auto& t : tasks) t.get();
+    orm::join_all(tasks);
     CT_CHECK_EQ(fmt::format("{}", fmt::join(order, ",")), std::string("first,a,b,c,first again"));
     auto s = db->pool().stats();
     CT_CHECK_EQ(s.waiting, std::size_t{0});
@@ -199,7 +272,7 @@ CONFORMANCE_TEST("fibers: the loop keeps running other fibers while queries run"
             return right;
         }));
     int right = 0;
-    for (auto& w : workers) right += w.get();
+    for (int r : orm::join_all(workers)) right += r;
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     ticker.stop();
     CT_CHECK_EQ(right, 6);
@@ -238,7 +311,7 @@ CONFORMANCE_TEST("fibers: flipping set_async while fibers run queries; operation
             return right;
         }));
     int right = 0;
-    for (auto& w : workers) right += w.get();
+    for (int r : orm::join_all(workers)) right += r;
     stop = true;
     flipper.get();
     CT_CHECK_EQ(right, 20 * 25 * 2);

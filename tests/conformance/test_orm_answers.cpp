@@ -240,6 +240,12 @@ CONFORMANCE_TEST("answers: __in lists of 200 different lengths prepare one state
     std::int64_t expected = 0;  // ids 1..n of which 1..20 exist
     for (int q = 0; q < queries; ++q) expected += std::min<std::int64_t>(20, 1 + q % 200);
     CT_CHECK_EQ(total, expected);
+    if (orm::database().acquire()->statement_cache_stats().capacity == 0) {
+        // No statement cache (statement_cache_size=0, or transaction_pooling=on): nothing is
+        // prepared, so there is nothing to count; the answers above still had to be right.
+        ctx.note("no statement cache on this URL: statement counts not checked");
+        return;
+    }
     CT_CHECK(one_param <= 1);
     CT_CHECK(per_value >= 200);
     ctx.note(fmt::format("statements prepared for {} __in queries of 1..200 values: {} with one parameter, {} with "

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "drivers/bridge/bridge.hpp"
+#include "drivers/bridge/join_all.hpp"
 #include "tests/conformance/test_orm_models.hpp"
 
 using namespace orm;
@@ -34,7 +35,7 @@ CONFORMANCE_TEST("orm fibers: many fibers run ORM calls concurrently") {
         }));
     }
     std::int64_t total = 0;
-    for (auto& t : tasks) total += t.get();
+    for (auto n : orm::join_all(tasks)) total += n;
     CT_CHECK_EQ(total, std::int64_t{fibers * 5});
     CT_CHECK_EQ(Author::objects.count(), std::int64_t{fibers});
     CT_CHECK_EQ(Author::objects.filter("email__isnull", true).count(), std::int64_t{0});
@@ -80,9 +81,10 @@ CONFORMANCE_TEST("orm fibers: chunked iteration and querysets interleave across 
             return sum;
         }));
     }
+    auto sums = orm::join_all(tasks);
     for (int f = 0; f < 8; ++f) {
         std::int64_t expected = 0;
         for (int i = f; i < 300; ++i) expected += i;
-        CT_CHECK_EQ(tasks[f].get(), expected);
+        CT_CHECK_EQ(sums[f], expected);
     }
 }

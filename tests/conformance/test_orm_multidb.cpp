@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "drivers/bridge/join_all.hpp"
 #include "tests/conformance/test_orm_models.hpp"
 #include "tests/conformance/two_databases.hpp"
 
@@ -302,7 +303,7 @@ CONFORMANCE_TEST("orm multidb: fibers read and write through the routers concurr
         }));
     }
     std::int64_t found = 0;
-    for (auto& t : tasks) found += t.get();
+    for (auto n : orm::join_all(tasks)) found += n;
     CT_CHECK_EQ(found, std::int64_t{n});
     orm::clear_routers();
     CT_CHECK_EQ(Book::objects.using_db("other").count(), std::int64_t{n / 2});

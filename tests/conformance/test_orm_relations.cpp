@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "drivers/bridge/bridge.hpp"
+#include "drivers/bridge/join_all.hpp"
 #include "tests/conformance/test_rel_models.hpp"
 
 using namespace orm;
@@ -278,7 +279,7 @@ CONFORMANCE_TEST("orm relations: lazy loading from 32 concurrent fibers in async
     for (std::size_t i = 0; i < books.size(); ++i)
         t2.push_back(orm::spawn([&books, i] { return static_cast<std::int64_t>(books[i].author->born); }));
     std::int64_t sum = 0;
-    for (auto& t : t2) sum += t.get();
+    for (auto n : orm::join_all(t2)) sum += n;
     std::int64_t expected = 0;
     for (int i = 0; i < 32; ++i) expected += 1900 + i % 8;
     CT_CHECK_EQ(sum, expected);

@@ -30,6 +30,8 @@ TEST_CASE("SQLSTATEs map to the DB-API families") {
     CHECK(throws_as<ConnectionError>("57P01"));
     CHECK(throws_as<TimeoutError>("57014"));
     CHECK(throws_as<TimeoutError>("55P03"));
+    CHECK(throws_as<ReadOnlyError>("25006"));  // a write on a hot standby or in a READ ONLY transaction
+    CHECK_FALSE(throws_as<ReadOnlyError>("25001"));
     CHECK(throws_as<OperationalError>("40001"));
     CHECK(throws_as<OperationalError>("53300"));
     CHECK(throws_as<NotSupportedError>("0A000"));
@@ -43,6 +45,7 @@ TEST_CASE("the families nest as in DB-API") {
     CHECK(throws_as<Error>("23505"));
     CHECK(throws_as<OperationalError>("57014"));
     CHECK(throws_as<OperationalError>("08006"));
+    CHECK(throws_as<OperationalError>("25006"));  // ReadOnlyError is an OperationalError, as before it existed
     CHECK_FALSE(throws_as<OperationalError>("23505"));
     CHECK_FALSE(throws_as<IntegrityError>("42601"));
 }
@@ -50,5 +53,6 @@ TEST_CASE("the families nest as in DB-API") {
 TEST_CASE("error_family names the family") {
     CHECK(error_family("23505") == "UniqueViolation");
     CHECK(error_family("42P01") == "ProgrammingError");
+    CHECK(error_family("25006") == "ReadOnlyError");
     CHECK(error_family("") == "DatabaseError");
 }
