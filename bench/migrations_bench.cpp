@@ -190,7 +190,7 @@ void run_backend(const std::string& alias, bool postgres, int rounds, std::int64
                               t.fill));
         // A rebuild does more than copy the rows: it drops the old table, rebuilds its indexes and
         // commits twice the pages; against the bare copy it cannot come near 1 (the raw procedure
-        // alone is at about 0.3 of it), so the target there is what the procedure allows, and the
+        // alone is at 0.3-0.45 of it, 100k-1M rows), so the target there is what the procedure allows, and the
         // second row holds the rebuild to the raw procedure's speed.
         out.push_back(rows_per_sec(fmt::format("sqlite: migrate alter_field (table rebuild), {}", n),
                                    "INSERT..SELECT *", 0.2, rows, t.alter, t.copy));
