@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "drivers/errors.hpp"
 
@@ -128,6 +129,86 @@ std::string Dialect::in_list_sql(std::string_view, std::size_t, ValueKind, std::
 
 Value Dialect::in_list_param(ValueKind, std::span<const Value>) const {
     throw InterfaceError(fmt::format("the {} backend binds IN lists one value per parameter", name()));
+}
+
+}  // namespace orm::db
+
+namespace orm::db {
+
+namespace {
+
+std::string_view pg_part_name(Dialect::DatePart p) {
+    using P = Dialect::DatePart;
+    switch (p) {
+        case P::year: return "YEAR";
+        case P::iso_year: return "ISOYEAR";
+        case P::quarter: return "QUARTER";
+        case P::month: return "MONTH";
+        case P::week: return "WEEK";
+        case P::week_day: return "DOW";
+        case P::iso_week_day: return "ISODOW";
+        case P::day: return "DAY";
+        case P::hour: return "HOUR";
+        case P::minute: return "MINUTE";
+        case P::second: return "SECOND";
+    }
+    return "YEAR";
+}
+
+std::string utc(std::string_view x, bool timestamp) {
+    return timestamp ? fmt::format("({} AT TIME ZONE 'UTC')", x) : std::string(x);
+}
+
+}  // namespace
+
+std::string Dialect::extract_sql(DatePart part, std::string_view x, bool timestamp) const {
+    const std::string v = utc(x, timestamp);
+    switch (part) {
+        case DatePart::week_day: return fmt::format("(CAST(EXTRACT(DOW FROM {}) AS INTEGER) + 1)", v);
+        // Whole seconds, as Django reads them (EXTRACT gives the fraction too).
+        case DatePart::second: return fmt::format("CAST(FLOOR(EXTRACT(SECOND FROM {})) AS INTEGER)", v);
+        default: return fmt::format("CAST(EXTRACT({} FROM {}) AS INTEGER)", pg_part_name(part), v);
+    }
+}
+
+std::string Dialect::trunc_sql(DatePart part, std::string_view x, bool timestamp) const {
+    std::string unit(pg_part_name(part));
+    for (auto& c : unit) c = static_cast<char>(c - 'A' + 'a');
+    if (timestamp) return fmt::format("(DATE_TRUNC('{}', {} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')", unit, x);
+    return fmt::format("CAST(DATE_TRUNC('{}', {}) AS DATE)", unit, x);
+}
+
+std::string Dialect::timestamp_date_sql(std::string_view x) const {
+    return fmt::format("CAST({} AT TIME ZONE 'UTC' AS DATE)", x);
+}
+
+std::string Dialect::cast_sql(std::string_view x, ValueKind to) const {
+    std::string_view type;
+    switch (to) {
+        case ValueKind::boolean: type = "BOOLEAN"; break;
+        case ValueKind::int32: type = "INTEGER"; break;
+        case ValueKind::int64: type = "BIGINT"; break;
+        case ValueKind::float64: type = "DOUBLE PRECISION"; break;
+        case ValueKind::text: type = "TEXT"; break;
+        case ValueKind::bytes: type = "BYTEA"; break;
+        case ValueKind::timestamp: type = "TIMESTAMP WITH TIME ZONE"; break;
+        case ValueKind::date: type = "DATE"; break;
+        case ValueKind::null: throw InterfaceError("Cast() needs a type");
+    }
+    return fmt::format("CAST({} AS {})", x, type);
+}
+
+std::string Dialect::greatest_least_sql(bool greatest, std::span<const std::string> args) const {
+    return fmt::format("{}({})", greatest ? "GREATEST" : "LEAST", fmt::join(args, ", "));
+}
+
+std::string Dialect::round_sql(std::string_view x, std::string_view places) const {
+    // numeric rounds halves away from zero; double precision would round them to even.
+    return fmt::format("ROUND(CAST({} AS NUMERIC), {})", x, places);
+}
+
+std::string Dialect::distinct_on_sql(std::span<const std::string> exprs) const {
+    return fmt::format("DISTINCT ON ({}) ", fmt::join(exprs, ", "));
 }
 
 }  // namespace orm::db

@@ -64,6 +64,34 @@ public:
                                     std::span<const Value> values) const;
     virtual Value in_list_param(ValueKind kind, std::span<const Value> values) const;
 
+    // --- Database functions and transforms (orm/functions.hpp). Each takes rendered operands and
+    // returns the expression; user values inside them are placeholders the ORM binds. The
+    // defaults are standard SQL as PostgreSQL spells it; a backend overrides what differs. ---
+
+    // The parts Extract / Trunc and the date transforms take. Timestamps are UTC; `timestamp`
+    // says whether the operand is a timestamp (else a date).
+    enum class DatePart : std::uint8_t { year, iso_year, quarter, month, week, week_day, iso_week_day, day, hour, minute, second };
+    // An integer: the year, ISO year, quarter 1-4, month 1-12, ISO week 1-53, week_day 1 (Sunday)
+    // to 7 (Saturday), iso_week_day 1 (Monday) to 7 (Sunday), day, hour, minute, whole seconds.
+    virtual std::string extract_sql(DatePart part, std::string_view x, bool timestamp) const;
+    // The start of the year / quarter / month / week (a Monday) / day / hour / minute / second
+    // holding x: a timestamp for a timestamp, a date for a date.
+    virtual std::string trunc_sql(DatePart part, std::string_view x, bool timestamp) const;
+    // The UTC date of a timestamp.
+    virtual std::string timestamp_date_sql(std::string_view x) const;
+    // CAST(x AS <the type that holds values of this kind>).
+    virtual std::string cast_sql(std::string_view x, ValueKind to) const;
+    // The current time as a UTC timestamp.
+    virtual std::string now_sql() const { return "CURRENT_TIMESTAMP"; }
+    // GREATEST / LEAST of two or more operands.
+    virtual std::string greatest_least_sql(bool greatest, std::span<const std::string> args) const;
+    // x rounded to `places` decimal places (a rendered operand), halves away from zero.
+    virtual std::string round_sql(std::string_view x, std::string_view places) const;
+    // A random number per row (order_by("?")).
+    virtual std::string random_sql() const { return "RANDOM()"; }
+    // "DISTINCT ON (exprs) " for SELECT (Features::supports_distinct_on_fields).
+    virtual std::string distinct_on_sql(std::span<const std::string> exprs) const;
+
     // Streaming replication, for read-your-writes routing (orm::PrimaryReplicaRouter): one-value
     // queries giving a position in the write-ahead log as a BIGINT. wal_write_position_sql: on a
     // primary, where its WAL ends now (every commit acknowledged so far lies before it);

@@ -25,6 +25,8 @@ const std::vector<FeatureFlag>& feature_flags() {
         {"strict_column_types", &Features::strict_column_types},
         {"text_allows_nul", &Features::text_allows_nul},
         {"is_embedded", &Features::is_embedded},
+        {"supports_distinct_on_fields", &Features::supports_distinct_on_fields},
+        {"greatest_least_ignore_nulls", &Features::greatest_least_ignore_nulls},
     };
     return flags;
 }

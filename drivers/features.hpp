@@ -63,6 +63,12 @@ struct Features {
     bool text_allows_nul = false;
     // The database lives in this process (no server to lose, no network round trip).
     bool is_embedded = false;
+    // The flags below default to true, what standard SQL and PostgreSQL do; a backend that
+    // cannot sets them false.
+    // SELECT DISTINCT ON (fields): distinct("a", "b") (else orm::NotSupportedError).
+    bool supports_distinct_on_fields = true;
+    // Greatest() / Least() skip NULL operands (PostgreSQL); else any NULL makes them NULL (SQLite).
+    bool greatest_least_ignore_nulls = true;
 };
 
 // Flag names with pointers, so runners can print and look up features by name.

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "orm/errors.hpp"
+#include "orm/functions_impl.hpp"
 #include "orm/model_info.hpp"
 
 namespace orm::detail {
@@ -30,16 +31,22 @@ TextMatch text_match_of(Lookup l) {
     }
 }
 
-std::string_view agg_name(AggFn f) {
+std::string_view agg_name(AggFn f, bool sample) {
     switch (f) {
         case AggFn::count: return "COUNT";
         case AggFn::sum: return "SUM";
         case AggFn::avg: return "AVG";
         case AggFn::min: return "MIN";
         case AggFn::max: return "MAX";
+        case AggFn::std_dev: return sample ? "STDDEV_SAMP" : "STDDEV_POP";
+        case AggFn::variance: return sample ? "VAR_SAMP" : "VAR_POP";
     }
     return "COUNT";
 }
+
+class Renderer;
+void render_select(const db::Dialect& d, const Query& q, std::string& out, std::vector<Value>& params,
+                   bool with_order, const Renderer* parent = nullptr);
 
 std::string_view compare_op(Lookup l) {
     switch (l) {
@@ -65,6 +72,17 @@ public:
         out += typed ? d_.typed_placeholder(params_.size(), v.kind()) : d_.placeholder(params_.size());
     }
 
+    // A subquery of `parent` that may refer to it (Subquery, Exists): its tables get aliases of
+    // their own ("U1", "U1T1", ...) so an OuterRef to the same table stays apart.
+    void nest_in(const Renderer& parent, const ModelInfo& m) {
+        parent_ = &parent;
+        level_ = parent.level_ + 1;
+        const std::string alias = "U" + std::to_string(level_);
+        from_table_ = d_.quote_name(m.table()) + " " + d_.quote_name(alias);
+        table_ = d_.quote_name(alias);
+        join_prefix_ = alias + "T";
+    }
+
     void column(std::string& out, const FieldInfo& f, std::uint16_t table = 0) {
         if (table == 0) out += table_;
         else out += d_.quote_name(join_alias(table));
@@ -72,12 +90,12 @@ public:
         out += d_.quote_name(f.column);
     }
 
-    static std::string join_alias(std::uint16_t table) { return "T" + std::to_string(table); }
+    std::string join_alias(std::uint16_t table) const { return join_prefix_ + std::to_string(table); }
 
     // FROM <table> [JOIN ...]
     void from(std::string& out, const Query& q) {
         out += " FROM ";
-        out += table_;
+        out += from_table_.empty() ? table_ : from_table_;
         for (std::size_t i = 0; i < q.joins.size(); ++i) {
             const Join& j = q.joins[i];
             const auto t = static_cast<std::uint16_t>(i + 1);
@@ -110,7 +128,7 @@ public:
                 out += ')';
                 return;
             case ExprKind::aggregate:
-                out += agg_name(e.fn);
+                out += agg_name(e.fn, e.sample);
                 out += '(';
                 if (!e.lhs) {
                     out += '*';
@@ -119,6 +137,43 @@ public:
                     expr(out, *e.lhs);
                 }
                 out += ')';
+                if (!e.resolved.empty() && e.resolved.front()) {
+                    // filter=: standard SQL, on PostgreSQL and SQLite 3.30+ alike.
+                    out += " FILTER (WHERE ";
+                    where(out, *e.resolved.front(), false);
+                    out += ')';
+                }
+                return;
+            case ExprKind::func: function(out, e); return;
+            case ExprKind::case_:
+                out += "CASE";
+                for (std::size_t i = 0; i < e.resolved.size(); ++i) {
+                    out += " WHEN ";
+                    where(out, *e.resolved[i], false);
+                    out += " THEN ";
+                    expr(out, *e.args[i]);
+                }
+                out += " ELSE ";
+                expr(out, *e.args.back());
+                out += " END";
+                return;
+            case ExprKind::subquery:
+                out += '(';
+                render_select(d_, *e.sub, out, params_, true, this);
+                out += ')';
+                return;
+            case ExprKind::exists:
+                out += "EXISTS(";
+                render_select(d_, *e.sub, out, params_, e.sub->sliced(), this);
+                out += ')';
+                return;
+            case ExprKind::outer_ref:
+                if (!e.lhs || !parent_)
+                    throw FieldError(fmt::format("OuterRef('{}') refers to the query around a Subquery() or Exists(), "
+                                                 "and this queryset is not inside one: it may only be used in a "
+                                                 "subquery",
+                                                 e.name));
+                const_cast<Renderer*>(parent_)->expr(out, *e.lhs, typed_values);
                 return;
             case ExprKind::annotation:
                 if (!annotations_from.empty()) {
@@ -132,9 +187,82 @@ public:
         }
     }
 
+    // A database function (orm/functions.hpp); the dialect spells what differs.
+    void function(std::string& out, const ExprNode& e) {
+        std::vector<std::string> args;
+        args.reserve(e.args.size());
+        for (const auto& a : e.args) {
+            std::string t;
+            expr(t, *a);
+            args.push_back(std::move(t));
+        }
+        auto type_of = [&](std::size_t i) { return output_type(*e.args.at(i)); };
+        auto call = [&](std::string_view name) {
+            out += name;
+            out += '(';
+            for (std::size_t i = 0; i < args.size(); ++i) {
+                if (i) out += ", ";
+                out += args[i];
+            }
+            out += ')';
+        };
+        using Part = db::Dialect::DatePart;
+        const bool ts = !e.args.empty() && type_of(0) == db::ColumnType::timestamp;
+        switch (e.func) {
+            case Fn::extract: out += d_.extract_sql(static_cast<Part>(e.part), args[0], ts); return;
+            case Fn::trunc: out += d_.trunc_sql(static_cast<Part>(e.part), args[0], ts); return;
+            case Fn::date: out += d_.timestamp_date_sql(args[0]); return;
+            case Fn::lower: call("LOWER"); return;
+            case Fn::upper: call("UPPER"); return;
+            case Fn::length: call("LENGTH"); return;
+            case Fn::trim: call("TRIM"); return;
+            case Fn::ltrim: call("LTRIM"); return;
+            case Fn::rtrim: call("RTRIM"); return;
+            case Fn::substr: call("SUBSTR"); return;
+            case Fn::replace: call("REPLACE"); return;
+            case Fn::coalesce: call("COALESCE"); return;
+            case Fn::nullif: call("NULLIF"); return;
+            case Fn::abs: call("ABS"); return;
+            case Fn::concat:
+                // A NULL part counts as empty text, as Django's Concat does on every backend.
+                out += '(';
+                for (std::size_t i = 0; i < args.size(); ++i) {
+                    if (i) out += " || ";
+                    out += "COALESCE(" + args[i] + ", '')";
+                }
+                out += ')';
+                return;
+            case Fn::greatest:
+            case Fn::least: out += d_.greatest_least_sql(e.func == Fn::greatest, args); return;
+            case Fn::round: {
+                // Read back as the operand's type on every backend (PostgreSQL rounds a numeric).
+                auto t = function_output_type(e);
+                const std::string r = d_.round_sql(args[0], args[1]);
+                if (t == db::ColumnType::float64) out += d_.cast_sql(r, ValueKind::float64);
+                else if (t == db::ColumnType::int32 || t == db::ColumnType::int64) out += d_.cast_sql(r, ValueKind::int64);
+                else out += r;
+                return;
+            }
+            case Fn::mod: {
+                auto t = function_output_type(e);
+                if (t == db::ColumnType::int64) {
+                    call("MOD");
+                } else {  // MOD of fractions: in numeric (PostgreSQL has no MOD of doubles)
+                    out += d_.cast_sql(fmt::format("MOD(CAST({} AS NUMERIC), CAST({} AS NUMERIC))", args[0], args[1]),
+                                       ValueKind::float64);
+                }
+                return;
+            }
+            case Fn::now: out += d_.now_sql(); return;
+            case Fn::cast: out += d_.cast_sql(args[0], e.cast_to); return;
+            case Fn::random: out += d_.random_sql(); return;
+        }
+    }
+
     void where(std::string& out, const WhereNode& w, bool negated) {
         switch (w.kind) {
             case WhereNode::Kind::nothing: out += "1 = 0"; return;
+            case WhereNode::Kind::expr: expr(out, *w.lhs); return;
             case WhereNode::Kind::in_query:
                 expr(out, *w.lhs);
                 out += " IN (";
@@ -294,6 +422,10 @@ private:
     const db::Dialect& d_;
     std::vector<Value>& params_;
     std::string table_;
+    std::string from_table_;         // FROM text when the table has an alias
+    std::string join_prefix_ = "T";  // joined tables are <prefix>1, <prefix>2, ...
+    const Renderer* parent_ = nullptr;
+    int level_ = 0;
 };
 
 void where_clause(Renderer& r, std::string& out, const Query& q) {
@@ -302,10 +434,7 @@ void where_clause(Renderer& r, std::string& out, const Query& q) {
     r.where(out, *q.where, false);
 }
 
-void render_select(const db::Dialect& d, const Query& q, std::string& out, std::vector<Value>& params,
-                   bool with_order);
-
-void Renderer::subquery(std::string& out, const Query& sub) { render_select(d_, sub, out, params_, false); }
+void Renderer::subquery(std::string& out, const Query& sub) { render_select(d_, sub, out, params_, sub.sliced()); }
 
 // UPDATE / DELETE cannot join: a filter across relations becomes `pk IN (SELECT pk ... JOIN ...)`.
 void write_where(Renderer& r, std::string& out, const Query& q) {
@@ -330,10 +459,21 @@ bool grouped(const Query& q) { return q.has_aggregate_select() || q.having; }
 
 // SELECT ... FROM ... WHERE ... GROUP BY ... HAVING ... ORDER BY ... LIMIT, into `out`.
 void render_select(const db::Dialect& d, const Query& q, std::string& out, std::vector<Value>& params,
-                   bool with_order) {
+                   bool with_order, const Renderer* parent) {
     const ModelInfo& m = *q.model;
     Renderer r(d, params, d.quote_name(m.table()));
-    out += q.distinct ? "SELECT DISTINCT " : "SELECT ";
+    if (parent) r.nest_in(*parent, m);
+    if (!q.distinct_on.empty()) {
+        std::vector<std::string> on;
+        for (const auto& e : q.distinct_on) {
+            std::string t;
+            r.expr(t, *e);
+            on.push_back(std::move(t));
+        }
+        out += "SELECT " + d.distinct_on_sql(on);
+    } else {
+        out += q.distinct ? "SELECT DISTINCT " : "SELECT ";
+    }
     const auto& items = q.values_mode ? q.values : q.annotations;
     std::vector<std::string> group;  // GROUP BY terms: columns, or select-list positions
     std::size_t pos = 0;

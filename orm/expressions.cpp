@@ -101,6 +101,14 @@ Q::Q(std::string lookup, Operand rhs) {
     node_ = std::make_shared<const detail::QNode>(std::move(n));
 }
 
+Q::Q(const Expr& condition) {
+    detail::QNode n;
+    n.kind = detail::QNode::Kind::leaf;
+    n.rhs = Operand(condition);
+    n.depth = condition.node() ? condition.node()->depth : 1;
+    node_ = std::make_shared<const detail::QNode>(std::move(n));
+}
+
 namespace {
 
 Q combine(detail::QNode::Kind kind, const Q& a, const Q& b) {

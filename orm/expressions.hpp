@@ -33,20 +33,46 @@ concept iterable = requires(const R& r) {
 template <class R>
 using iterable_reference_t = decltype(*std::begin(std::declval<const R&>()));
 
-enum class ExprKind : std::uint8_t { field, value, arith, aggregate, annotation };
-enum class AggFn : std::uint8_t { count, sum, avg, min, max };
+// func: a database function or transform (orm/functions.hpp); case_: Case(When...); subquery /
+// exists: Subquery(qs) / Exists(qs); outer_ref: OuterRef("name") (lhs: the outer query's
+// column once the enclosing query resolved it).
+enum class ExprKind : std::uint8_t { field, value, arith, aggregate, annotation, func, case_, subquery, exists, outer_ref };
+enum class AggFn : std::uint8_t { count, sum, avg, min, max, std_dev, variance };
+// The functions and transforms a func node computes (orm/functions.cpp knows their types).
+enum class Fn : std::uint8_t {
+    extract,  // part: a DatePart (year, month, ..., second)
+    trunc,    // part: a DatePart
+    date,     // a timestamp's UTC date
+    lower, upper, length, trim, ltrim, rtrim, concat, substr, replace,
+    coalesce, greatest, least, nullif, abs, round, mod, now, cast, random,
+};
+
+struct QNode;
+struct WhereNode;
+struct Query;
 
 struct ExprNode {
     ExprKind kind = ExprKind::value;
     char op = 0;  // arith: '+', '-', '*', '/'
     AggFn fn = AggFn::count;
     bool distinct = false;         // COUNT(DISTINCT ...)
+    bool sample = false;           // StdDev / Variance: of a sample (else of the population)
+    Fn func = Fn::lower;           // func
+    std::uint8_t part = 0;         // func extract / trunc: a db::Dialect::DatePart
+    ValueKind cast_to = ValueKind::null;  // func cast: the kind of value it yields
     std::string name;              // field/annotation name as written; an aggregate's default alias
     const FieldInfo* field = nullptr;  // set once resolved against a model
     std::uint16_t table = 0;           // field: the query's table it belongs to (0: the model's own; n: join n)
     std::uint16_t depth = 1;           // levels of nesting, this node included (max_expression_depth)
     Value value;
     std::shared_ptr<const ExprNode> lhs, rhs;  // arith operands; an aggregate's argument (null: COUNT(*))
+    // func: its operands; case_: the When results in order, then the default.
+    std::vector<std::shared_ptr<const ExprNode>> args;
+    // Conditions as written (aggregate: its filter=, at most one; case_: one per When) and as
+    // resolved against the query (WHERE trees, same order).
+    std::vector<std::shared_ptr<const QNode>> conditions;
+    std::vector<std::shared_ptr<const WhereNode>> resolved;
+    std::shared_ptr<const Query> sub;  // subquery / exists: the inner query
 };
 using ExprPtr = std::shared_ptr<const ExprNode>;
 
@@ -147,19 +173,29 @@ concept HasPk = !ValueLike<V> && requires(const V& v) {
     { v.pk() } -> std::same_as<Value>;
 };
 
+// A queryset (anything with query_ptr()): the value of __in as a subquery.
+template <class V>
+concept QueryLike = requires(const V& v) {
+    { v.query_ptr() } -> std::convertible_to<std::shared_ptr<const detail::Query>>;
+};
+
 // The right-hand side of a lookup or an update: a value, a list of values (for __in and
-// __range: any range, a std::pair or a braced list), or an expression.
+// __range: any range, a std::pair or a braced list), an expression, or a queryset (for __in:
+// a subquery, never evaluated on its own).
 class Operand {
 public:
-    enum class Kind : std::uint8_t { value, list, expr };
+    enum class Kind : std::uint8_t { value, list, expr, query };
 
     Operand(Expr e) : kind_(Kind::expr), expr_(std::move(e).node()) {}
+    template <QueryLike QS>
+    Operand(const QS& qs) : kind_(Kind::query), query_(qs.query_ptr()) {}
     template <ValueLike V>
     Operand(V&& v) : kind_(Kind::value), value_(std::forward<V>(v)) {}
     template <HasPk M>
     Operand(const M& obj) : kind_(Kind::value), value_(obj.pk()) {}
     template <detail::iterable R>
-        requires(!ValueLike<R> && !HasPk<R> && HasPk<std::remove_cvref_t<detail::iterable_reference_t<R>>>)
+        requires(!ValueLike<R> && !HasPk<R> && !QueryLike<R> &&
+                 HasPk<std::remove_cvref_t<detail::iterable_reference_t<R>>>)
     Operand(const R& r) : kind_(Kind::list) {
         for (auto&& x : r) list_.push_back(x.pk());
     }
@@ -167,7 +203,7 @@ public:
     template <class A, class B>
     Operand(const std::pair<A, B>& p) : kind_(Kind::list), list_{Value(p.first), Value(p.second)} {}
     template <detail::iterable R>
-        requires(!ValueLike<R> && std::is_constructible_v<Value, detail::iterable_reference_t<R>>)
+        requires(!ValueLike<R> && !QueryLike<R> && std::is_constructible_v<Value, detail::iterable_reference_t<R>>)
     Operand(const R& r) : kind_(Kind::list) {
         for (auto&& x : r) list_.emplace_back(x);
     }
@@ -176,12 +212,14 @@ public:
     const Value& value() const noexcept { return value_; }
     const std::vector<Value>& list() const noexcept { return list_; }
     const detail::ExprPtr& expr() const noexcept { return expr_; }
+    const std::shared_ptr<const detail::Query>& query() const noexcept { return query_; }
 
 private:
     Kind kind_;
     Value value_;
     std::vector<Value> list_;
     detail::ExprPtr expr_;
+    std::shared_ptr<const detail::Query> query_;
 };
 
 // update() assignments and get_or_create() values: {{"price", F("price") * 2}, {"title", "x"}}.

@@ -24,11 +24,34 @@ public:
     QuerySet<T> filter(std::string lookup, Operand v) const { return all().filter(std::move(lookup), std::move(v)); }
     QuerySet<T> exclude(const Q& q) const { return all().exclude(q); }
     QuerySet<T> exclude(std::string lookup, Operand v) const { return all().exclude(std::move(lookup), std::move(v)); }
+    template <class A, class B, class... R>
+        requires FilterTerms<A, B, R...>
+    QuerySet<T> filter(const A& a, const B& b, const R&... rest) const {
+        return all().filter(a, b, rest...);
+    }
+    template <class A, class B, class... R>
+        requires FilterTerms<A, B, R...>
+    QuerySet<T> exclude(const A& a, const B& b, const R&... rest) const {
+        return all().exclude(a, b, rest...);
+    }
     template <class... S>
     QuerySet<T> order_by(const S&... names) const {
         return all().order_by(names...);
     }
     QuerySet<T> distinct() const { return all().distinct(); }
+    template <class... S>
+        requires(sizeof...(S) > 0 && (std::is_convertible_v<const S&, std::string_view> && ...))
+    QuerySet<T> distinct(const S&... names) const {
+        return all().distinct(names...);
+    }
+    template <class... S>
+    T latest(const S&... fields) const {
+        return all().latest(fields...);
+    }
+    template <class... S>
+    T earliest(const S&... fields) const {
+        return all().earliest(fields...);
+    }
     template <class... S>
         requires(std::is_convertible_v<const S&, std::string_view> && ...)
     QuerySet<T> select_related(const S&... names) const {
@@ -46,7 +69,7 @@ public:
         return all().values(names...);
     }
     template <class... S>
-    ValuesQuerySet values_list(const S&... names) const {
+    auto values_list(const S&... names) const {  // ValuesQuerySet; with orm::flat, the values
         return all().values_list(names...);
     }
     std::vector<Value> values_list(const std::string& name, flat_t f) const { return all().values_list(name, f); }
@@ -77,6 +100,10 @@ public:
     template <class K = std::int64_t>
     std::map<K, T> in_bulk(const std::vector<K>& ids) const {
         return all().in_bulk(ids);
+    }
+    template <class K>
+    std::map<K, T> in_bulk(const std::vector<K>& ids, std::string_view field_name) const {
+        return all().in_bulk(ids, field_name);
     }
 
     T create(T obj) const { return all().create(std::move(obj)); }

@@ -25,6 +25,7 @@
 #include "orm/connections.hpp"
 #include "orm/errors.hpp"
 #include "orm/expressions.hpp"
+#include "orm/functions.hpp"
 #include "orm/logger.hpp"
 #include "orm/manager.hpp"
 #include "orm/meta.hpp"

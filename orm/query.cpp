@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "orm/errors.hpp"
+#include "orm/functions_impl.hpp"
 #include "orm/model_info.hpp"
 
 namespace orm::detail {
@@ -60,7 +61,10 @@ std::string allowed_lookups(std::optional<db::ColumnType> t) {
     for (std::size_t i = 0; i < lookup_names.size(); ++i)
         if (lookup_allowed(t, static_cast<Lookup>(i))) names.push_back(lookup_names[i]);
     std::sort(names.begin(), names.end());
-    return fmt::format("{}", fmt::join(names, ", "));
+    std::string out = fmt::format("{}", fmt::join(names, ", "));
+    const std::string transforms = transform_names(t);
+    if (!transforms.empty()) out += "; transforms: " + transforms;
+    return out;
 }
 
 ExprPtr make(ExprNode n) { return std::make_shared<const ExprNode>(std::move(n)); }
@@ -274,6 +278,7 @@ PathEnd walk_path(Query& q, std::span<const std::string_view> parts, JoinPolicy 
 
 std::string describe_lhs(const ExprNode& e) {
     if (e.field) return fmt::format("field {} ({})", e.field->name, e.field->type_name());
+    if (e.kind == ExprKind::func) return fmt::format("'{}' ({})", e.name.empty() ? function_name(e) : e.name, function_name(e));
     return fmt::format("annotation '{}'", e.name);
 }
 
@@ -308,8 +313,19 @@ std::string describe_lhs(const ExprNode& e) {
 ExprPtr resolve_name(Query& q, std::string_view name, std::string_view what) {
     auto parts = split_path(name);
     PathEnd end = walk_path(q, parts, JoinPolicy{}, true);
-    if (end.consumed != parts.size()) throw_cannot_follow(q, name, what, parts, end, {});
-    return end.expr;
+    ExprPtr e = end.expr;
+    for (std::size_t i = end.consumed; i < parts.size(); ++i) {
+        ExprPtr t = apply_transform(e, parts[i]);
+        if (!t) {
+            if (i == end.consumed) throw_cannot_follow(q, name, what, parts, end, {});
+            throw FieldError(fmt::format("Cannot resolve keyword '{}' into field{}: '{}' is not a transform of {}. "
+                                         "Choices are: {}",
+                                         name, what, parts[i], function_name(*e) + "(" + std::string(parts[i - 1]) + ")",
+                                         transform_names(output_type(*e))));
+        }
+        e = std::move(t);
+    }
+    return e;
 }
 
 WherePtr and_of(const WherePtr& a, WherePtr b) {
@@ -327,7 +343,9 @@ WherePtr and_of(const WherePtr& a, WherePtr b) {
 // that is lossless; numbers stay numbers (price__lt=9.5 on an integer field compares as numbers).
 Value prepare_value(const Query& q, const ExprNode& lhs, std::optional<db::ColumnType> t, const Value& v) {
     if (!t || v.is_null() || kind_matches(*t, v.kind())) return v;
-    std::string what = lhs.field ? q.model->type_name() + "." + lhs.field->name : "annotation '" + lhs.name + "'";
+    std::string what = lhs.field                     ? q.model->type_name() + "." + lhs.field->name
+                       : lhs.kind == ExprKind::func ? "'" + lhs.name + "' (" + function_name(lhs) + ")"
+                                                    : "annotation '" + lhs.name + "'";
     const bool numeric_field = *t == db::ColumnType::int32 || *t == db::ColumnType::int64;
     if (numeric_field && v.kind() == ValueKind::float64) return v;
     // An integer beyond 2^53 against a double field: compared as a number, not refused.
@@ -340,6 +358,22 @@ Value prepare_value(const Query& q, const ExprNode& lhs, std::optional<db::Colum
 }
 
 WherePtr resolve_leaf(Query& q, const QNode& node, JoinPolicy pol);
+
+// Q(expr): a boolean expression as the whole condition (Exists(...), a boolean field).
+WherePtr resolve_condition_expr(Query& q, const QNode& node) {
+    if (node.rhs.kind() != Operand::Kind::expr) throw FieldError("a condition needs a lookup name or a boolean expression");
+    ExprPtr e = resolve_expr(q, node.rhs.expr(), false);
+    auto t = output_type(*e);
+    if (!t || *t != db::ColumnType::boolean)
+        throw FieldError(fmt::format("a condition given as an expression must be boolean (Exists(...), a boolean "
+                                     "field, Q(\"lookup\", value)), not {}",
+                                     t ? std::string(db::to_string(*t)) : std::string("an expression of unknown type")));
+    WhereNode w;
+    w.kind = WhereNode::Kind::expr;
+    w.lhs = std::move(e);
+    w.aggregate = contains_aggregate(*w.lhs);
+    return std::make_shared<const WhereNode>(std::move(w));
+}
 
 // exclude() across a multi-valued relation (Django's semantics: drop the rows having ANY related
 // row that matches): `owner.pk IN (SELECT <key> FROM <related> WHERE <rest of the lookup>)`,
@@ -394,11 +428,31 @@ WherePtr resolve_leaf(Query& q, const QNode& node, JoinPolicy pol) {
         throw FieldError(fmt::format("the typed expression on field '{}' belongs to model {}, but this query is on {}",
                                      node.path.substr(0, node.path.find("__")), node.model->type_name(),
                                      q.model->type_name()));
+    if (node.path.empty()) return resolve_condition_expr(q, node);
     auto parts = split_path(node.path);
     if (parts[0].empty()) throw FieldError(fmt::format("empty field name in lookup '{}'", node.path));
     PathEnd end = walk_path(q, parts, pol, true);
     if (end.split) return split_exclude(q, node, parts, end);
     ExprPtr lhs = end.expr;
+    // Transforms between the field and the lookup: "published__year__gte", "title__lower".
+    while (parts.size() - end.consumed >= 1) {
+        const std::string_view next = parts[end.consumed];
+        const bool last = end.consumed + 1 == parts.size();
+        if (last) {
+            auto l = parse_lookup(next);
+            if (l && lookup_allowed(output_type(*lhs), *l)) break;
+        }
+        ExprPtr t = apply_transform(lhs, next);
+        if (!t) {
+            if (lhs == end.expr) break;  // the field's own errors below
+            throw FieldError(fmt::format("Unsupported lookup '{}' for {}({}) in '{}'. Choices are: {}", next,
+                                         function_name(*lhs), parts[end.consumed - 1], node.path,
+                                         allowed_lookups(output_type(*lhs))));
+        }
+        lhs = std::move(t);
+        end.consumed += 1;
+        end.relation = nullptr;
+    }
     const auto type = output_type(*lhs);
     Lookup lookup = Lookup::exact;
     const std::size_t rest = parts.size() - end.consumed;
@@ -429,6 +483,31 @@ WherePtr resolve_leaf(Query& q, const QNode& node, JoinPolicy pol) {
         return ValidationError(fmt::format("lookup '{}' on {} expects {}", node.path, describe_lhs(*lhs), expected));
     };
 
+    if (rhs.kind() == Operand::Kind::query) {
+        if (lookup != Lookup::in)
+            throw FieldError(fmt::format("lookup '{}' takes a value, not a queryset (a queryset is the value of __in: "
+                                         "'{}__in')",
+                                         node.path, node.path.substr(0, node.path.rfind("__") == std::string::npos
+                                                                             ? node.path.size()
+                                                                             : node.path.rfind("__"))));
+        WhereNode in;
+        in.kind = WhereNode::Kind::in_query;
+        in.lhs = lhs;
+        in.sub = as_in_subquery(*rhs.query());
+        WherePtr node_in = std::make_shared<const WhereNode>(std::move(in));
+        if (!w.lhs_nullable) return node_in;
+        // Under exclude(), a NULL key must not make the row disappear (as Django): the inner
+        // condition also says the key is not NULL.
+        WhereNode not_null;
+        not_null.kind = WhereNode::Kind::leaf;
+        not_null.lhs = lhs;
+        not_null.lookup = Lookup::isnull;
+        not_null.rhs.push_back(value_node(Value(false)));
+        WhereNode both;
+        both.kind = WhereNode::Kind::and_;
+        both.children = {node_in, std::make_shared<const WhereNode>(std::move(not_null))};
+        return std::make_shared<const WhereNode>(std::move(both));
+    }
     if (rhs.kind() == Operand::Kind::expr) {
         if (lookup != Lookup::exact && lookup != Lookup::gt && lookup != Lookup::gte && lookup != Lookup::lt &&
             lookup != Lookup::lte && lookup != Lookup::iexact)
@@ -520,6 +599,13 @@ bool contains_aggregate(const ExprNode& e) noexcept {
         case ExprKind::aggregate: return true;
         case ExprKind::arith: return contains_aggregate(*e.lhs) || contains_aggregate(*e.rhs);
         case ExprKind::annotation: return e.lhs && contains_aggregate(*e.lhs);
+        case ExprKind::func:
+        case ExprKind::case_:
+            for (const auto& a : e.args)
+                if (a && contains_aggregate(*a)) return true;
+            for (const auto& w : e.resolved)
+                if (w && w->aggregate) return true;
+            return false;
         default: return false;
     }
 }
@@ -560,12 +646,94 @@ std::optional<db::ColumnType> output_type(const ExprNode& e) noexcept {
                 }
                 case AggFn::min:
                 case AggFn::max: return e.lhs ? output_type(*e.lhs) : std::nullopt;
+                case AggFn::std_dev:
+                case AggFn::variance: return CT::float64;
             }
             return std::nullopt;
         case ExprKind::annotation: return e.lhs ? output_type(*e.lhs) : std::nullopt;
+        case ExprKind::func:
+        case ExprKind::case_: return function_output_type(e);
+        case ExprKind::subquery:
+            return e.sub && e.sub->values.size() == 1 ? output_type(*e.sub->values[0].expr) : std::nullopt;
+        case ExprKind::exists: return CT::boolean;
+        case ExprKind::outer_ref: return e.lhs ? output_type(*e.lhs) : std::nullopt;
     }
     return std::nullopt;
 }
+
+namespace {
+
+// A subquery's OuterRef("name") nodes bound to the enclosing query `outer` (its columns, joins
+// added there). Nested subqueries keep theirs: they refer to the query they sit in.
+ExprPtr bind_outer(Query& outer, const ExprPtr& e);
+
+WherePtr bind_outer_where(Query& outer, const WherePtr& w) {
+    if (!w) return w;
+    WhereNode n = *w;
+    bool changed = false;
+    for (auto& c : n.children) {
+        auto b = bind_outer_where(outer, c);
+        changed = changed || b != c;
+        c = std::move(b);
+    }
+    if (n.lhs) {
+        auto b = bind_outer(outer, n.lhs);
+        changed = changed || b != n.lhs;
+        n.lhs = std::move(b);
+    }
+    for (auto& r : n.rhs) {
+        auto b = bind_outer(outer, r);
+        changed = changed || b != r;
+        r = std::move(b);
+    }
+    return changed ? std::make_shared<const WhereNode>(std::move(n)) : w;
+}
+
+ExprPtr bind_outer(Query& outer, const ExprPtr& e) {
+    if (!e) return e;
+    if (e->kind == ExprKind::outer_ref) {
+        if (e->lhs) return e;
+        ExprNode n = *e;
+        n.lhs = resolve_name(outer, e->name, "");
+        return make(std::move(n));
+    }
+    if (e->kind == ExprKind::subquery || e->kind == ExprKind::exists) return e;
+    ExprNode n = *e;
+    bool changed = false;
+    for (auto* p : {&n.lhs, &n.rhs}) {
+        auto b = bind_outer(outer, *p);
+        changed = changed || b != *p;
+        *p = std::move(b);
+    }
+    for (auto& a : n.args) {
+        auto b = bind_outer(outer, a);
+        changed = changed || b != a;
+        a = std::move(b);
+    }
+    for (auto& w : n.resolved) {
+        auto b = bind_outer_where(outer, w);
+        changed = changed || b != w;
+        w = std::move(b);
+    }
+    return changed ? make(std::move(n)) : e;
+}
+
+std::shared_ptr<Query> bind_outer_query(Query& outer, const Query& sub) {
+    auto out = std::make_shared<Query>(sub);
+    out->where = bind_outer_where(outer, sub.where);
+    out->having = bind_outer_where(outer, sub.having);
+    for (auto& a : out->annotations) a.expr = bind_outer(outer, a.expr);
+    for (auto& v : out->values) v.expr = bind_outer(outer, v.expr);
+    for (auto& t : out->order_by) t.expr = bind_outer(outer, t.expr);
+    return out;
+}
+
+WherePtr resolve_condition(Query& q, const QPtr& cond) {
+    if (!cond) return nullptr;
+    return resolve_q(q, *cond, JoinPolicy{});
+}
+
+}  // namespace
 
 ExprPtr resolve_expr(Query& q, const ExprPtr& e, bool allow_aggregate) {
     if (!e) return e;
@@ -575,6 +743,35 @@ ExprPtr resolve_expr(Query& q, const ExprPtr& e, bool allow_aggregate) {
             return resolve_name(q, e->name, "");
         case ExprKind::value:
         case ExprKind::annotation: return e;
+        // Bound by the query enclosing the subquery it sits in (bind_outer); left as it is here.
+        case ExprKind::outer_ref: return e;
+        case ExprKind::func:
+        case ExprKind::case_: {
+            ExprNode n = *e;
+            for (auto& a : n.args) a = resolve_expr(q, a, allow_aggregate);
+            n.resolved.clear();
+            for (const auto& c : e->conditions) n.resolved.push_back(resolve_condition(q, c));
+            check_function(n);
+            return make(std::move(n));
+        }
+        case ExprKind::subquery: {
+            ExprNode n = *e;
+            n.sub = bind_outer_query(q, *e->sub);
+            return make(std::move(n));
+        }
+        case ExprKind::exists: {
+            ExprNode n = *e;
+            auto sub = bind_outer_query(q, *e->sub);
+            // Whether a row exists: one constant column, no ordering (kept when sliced).
+            sub->values_mode = true;
+            sub->values = {SelectItem{sub->model->pk().name, field_ref(sub->model->pk()), false}};
+            sub->annotations.clear();
+            sub->select_related.clear();
+            sub->prefetch.clear();
+            if (!sub->sliced()) sub->order_by.clear();
+            n.sub = std::move(sub);
+            return make(std::move(n));
+        }
         case ExprKind::arith: {
             ExprNode n = *e;
             n.lhs = resolve_expr(q, e->lhs, allow_aggregate);
@@ -594,11 +791,23 @@ ExprPtr resolve_expr(Query& q, const ExprPtr& e, bool allow_aggregate) {
                 return false;
             };
             if (n.lhs && direct(direct, *n.lhs)) throw FieldError("an aggregate cannot contain another aggregate");
-            if ((n.fn == AggFn::sum || n.fn == AggFn::avg) && n.lhs) {
+            if ((n.fn == AggFn::sum || n.fn == AggFn::avg || n.fn == AggFn::std_dev || n.fn == AggFn::variance) &&
+                n.lhs) {
                 auto t = output_type(*n.lhs);
+                const std::string_view fname = n.fn == AggFn::sum   ? "Sum"
+                                               : n.fn == AggFn::avg ? "Avg"
+                                               : n.fn == AggFn::std_dev ? "StdDev"
+                                                                        : "Variance";
                 if (t && !(*t == db::ColumnType::int32 || *t == db::ColumnType::int64 || *t == db::ColumnType::float64))
-                    throw FieldError(fmt::format("{} needs a numeric expression, but '{}' is {}",
-                                                 n.fn == AggFn::sum ? "Sum" : "Avg", n.lhs->name, db::to_string(*t)));
+                    throw FieldError(fmt::format("{} needs a numeric expression, but '{}' is {}", fname,
+                                                 n.lhs->name.empty() ? std::string("the expression") : n.lhs->name,
+                                                 db::to_string(*t)));
+            }
+            n.resolved.clear();
+            for (const auto& c : e->conditions) {
+                n.resolved.push_back(resolve_condition(q, c));
+                if (n.resolved.back()->aggregate)
+                    throw FieldError("an aggregate's filter= cannot refer to an aggregate");
             }
             return make(std::move(n));
         }
@@ -616,6 +825,13 @@ OrderTerm resolve_order_term(Query& q, std::string_view name) {
     if (n.empty() || n.starts_with("__") || n.ends_with("__"))
         throw FieldError(fmt::format("Cannot resolve keyword '{}' into field for order_by. Choices are: {}", name,
                                      choices(q)));
+    if (name == "?") {  // random order
+        ExprNode r;
+        r.kind = ExprKind::func;
+        r.func = Fn::random;
+        t.expr = make(std::move(r));
+        return t;
+    }
     auto parts = split_path(n);
     if (parts.size() == 1 && !find_annotation(q, n) && !names_member(*q.model, n))
         throw FieldError(fmt::format("Cannot resolve keyword '{}' into field for order_by. Choices are: {}", n,
@@ -701,6 +917,42 @@ QueryPtr with_distinct(const Query& q, bool on) {
     check_not_sliced(q, "change distinct on a query");
     auto out = copy(q);
     out->distinct = on;
+    return out;
+}
+
+QueryPtr with_distinct_fields(const Query& q, std::span<const std::string> names) {
+    check_not_sliced(q, "change distinct on a query");
+    auto out = copy(q);
+    out->distinct = true;
+    out->distinct_on.clear();
+    for (const auto& n : names) out->distinct_on.push_back(resolve_name(*out, n, " for distinct"));
+    if (!out->ordered_explicitly) {
+        // DISTINCT ON keeps the first row of each group, so the rows are ordered by its fields
+        // first (PostgreSQL requires it); order_by() chooses which row of a group is kept.
+        out->order_by.clear();
+        for (const auto& e : out->distinct_on) out->order_by.push_back(OrderTerm{e, false, Nulls::database});
+    }
+    return out;
+}
+
+QueryPtr as_in_subquery(const Query& q) {
+    auto out = copy(q);
+    if (q.values_mode) {
+        if (q.values.size() != 1)
+            throw FieldError(fmt::format("a values() queryset used as the value of __in must select one column, not "
+                                         "{} ({})",
+                                         q.values.size(), fmt::join([&] {
+                                             std::vector<std::string> names;
+                                             for (const auto& v : q.values) names.push_back(v.name);
+                                             return names;
+                                         }(), ", ")));
+    } else {
+        out->values_mode = true;
+        out->values = {SelectItem{q.model->pk().name, field_ref(q.model->pk()), false}};
+    }
+    out->select_related.clear();
+    out->prefetch.clear();
+    if (!out->sliced()) out->order_by.clear();
     return out;
 }
 

@@ -37,7 +37,8 @@ struct Query;
 struct WhereNode {
     // in_query: lhs IN (sub), sub being a values query of one column (exclude across a
     // multi-valued relation, and related sets).
-    enum class Kind : std::uint8_t { leaf, and_, or_, not_, nothing, in_query };
+    // expr: lhs is a boolean expression (Exists(...), a boolean field or transform).
+    enum class Kind : std::uint8_t { leaf, and_, or_, not_, nothing, in_query, expr };
     Kind kind = Kind::leaf;
     std::vector<std::shared_ptr<const WhereNode>> children;
     // leaf: lhs <lookup> rhs
@@ -110,6 +111,7 @@ struct Query {
     std::optional<std::int64_t> limit;
     std::int64_t offset = 0;
     bool distinct = false;
+    std::vector<ExprPtr> distinct_on;    // distinct("a", "b"): SELECT DISTINCT ON (a, b)
     bool none = false;                   // none(): no rows and no SQL
     std::vector<SelectItem> annotations; // annotate(): computed per row (or per group)
     bool values_mode = false;            // values()/values_list(): rows of Values
@@ -137,6 +139,11 @@ QueryPtr with_order_by(const Query& q, std::span<const std::string> names);
 QueryPtr with_reverse(const Query& q);
 QueryPtr with_slice(const Query& q, std::int64_t start, std::optional<std::int64_t> stop);
 QueryPtr with_distinct(const Query& q, bool on);
+// distinct("a", "b"): DISTINCT ON those fields (checked against Features when it runs).
+QueryPtr with_distinct_fields(const Query& q, std::span<const std::string> names);
+// The query `q` as a subquery of one column (`__in`): a values() query of one item, or the
+// primary key of a model query. Throws FieldError naming the columns otherwise.
+QueryPtr as_in_subquery(const Query& q);
 QueryPtr with_none(const Query& q);
 QueryPtr with_annotation(const Query& q, std::string name, const Expr& e);
 QueryPtr with_values(const Query& q, std::span<const std::string> names);

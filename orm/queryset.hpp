@@ -78,6 +78,19 @@ public:
     QuerySet filter(std::string lookup, Operand v) const { return filter(Q(std::move(lookup), std::move(v))); }
     QuerySet exclude(const Q& q) const { return chain(detail::with_filter(*q_, q, true)); }
     QuerySet exclude(std::string lookup, Operand v) const { return exclude(Q(std::move(lookup), std::move(v))); }
+    // Several conditions in one call, as Django's filter(a=1, b=2): filter("a__gt", 1, "b", 2) or
+    // filter(q1, q2, orm::Exists(...)). Across a multi-valued relation they must hold for the same
+    // related row; separate filter() calls may match different rows.
+    template <class A, class B, class... R>
+        requires FilterTerms<A, B, R...>
+    QuerySet filter(const A& a, const B& b, const R&... rest) const {
+        return filter(detail::all_terms(a, b, rest...));
+    }
+    template <class A, class B, class... R>
+        requires FilterTerms<A, B, R...>
+    QuerySet exclude(const A& a, const B& b, const R&... rest) const {
+        return exclude(detail::all_terms(a, b, rest...));
+    }
     // Field (or annotation) names, "-" for descending; no names: unordered.
     template <class... S>
     QuerySet order_by(const S&... names) const {
@@ -93,6 +106,14 @@ public:
         return chain(detail::with_slice(*q_, start, stop));
     }
     QuerySet distinct(bool on = true) const { return chain(detail::with_distinct(*q_, on)); }
+    // SELECT DISTINCT ON (fields) (Features::supports_distinct_on_fields: PostgreSQL); elsewhere
+    // orm::NotSupportedError naming the backend when it runs. order_by() must start with them.
+    template <class... S>
+        requires(sizeof...(S) > 0 && (std::is_convertible_v<const S&, std::string_view> && ...))
+    QuerySet distinct(const S&... names) const {
+        const std::string list[] = {std::string(names)...};
+        return chain(detail::with_distinct_fields(*q_, list));
+    }
     // A queryset that yields nothing and sends no SQL.
     QuerySet none() const { return chain(detail::with_none(*q_)); }
     // A computed value per row (or per group with aggregates), usable in filter, order_by and values.
@@ -128,6 +149,12 @@ public:
     template <class... S>
         requires(std::is_convertible_v<const S&, std::string_view> && ...)
     ValuesQuerySet values_list(const S&... names) const {
+        return values(names...);
+    }
+    // values_list(orm::named, "title", "price"): rows read by name, row["title"], or position.
+    template <class... S>
+        requires(std::is_convertible_v<const S&, std::string_view> && ...)
+    ValuesQuerySet values_list(named_t, const S&... names) const {
         return values(names...);
     }
     // values_list("title", orm::flat): one Value per row (evaluates now).
@@ -214,6 +241,21 @@ public:
         return ordered.reverse().slice(0, 1).one_or_none();
     }
 
+    // The row with the greatest / least values of these fields ("-f" reverses one), as Django's
+    // latest("published") / earliest("published"); T::DoesNotExist when there is none.
+    template <class... S>
+        requires(std::is_convertible_v<const S&, std::string_view> && ...)
+    T latest(const S&... fields) const {
+        const std::string list[] = {std::string(fields)..., std::string()};
+        return chain(detail::latest_query(*q_, std::span<const std::string>(list, sizeof...(S)), true)).get();
+    }
+    template <class... S>
+        requires(std::is_convertible_v<const S&, std::string_view> && ...)
+    T earliest(const S&... fields) const {
+        const std::string list[] = {std::string(fields)..., std::string()};
+        return chain(detail::latest_query(*q_, std::span<const std::string>(list, sizeof...(S)), false)).get();
+    }
+
     std::int64_t count() const {
         if (cache_) return static_cast<std::int64_t>(cache_->size());
         return QuerySetBase::count();
@@ -241,6 +283,26 @@ public:
                                   for_update());
             for (auto& obj : rows) {
                 K key = convert<K>(pk.access->get(&obj), pk.name);
+                out.emplace(std::move(key), std::move(obj));
+            }
+        }
+        return out;
+    }
+    // Objects keyed by a unique field: in_bulk(std::vector<std::string>{"a", "b"}, "isbn").
+    template <class K>
+    std::map<K, T> in_bulk(const std::vector<K>& ids, std::string_view field_name) const {
+        std::map<K, T> out;
+        const FieldInfo& f = detail::in_bulk_field(model_info<T>(), field_name);
+        const std::size_t batch = detail::max_in_list(detail::read_alias(*q_));
+        for (std::size_t start = 0; start < ids.size(); start += batch) {
+            std::vector<Value> keys;
+            for (std::size_t i = start; i < std::min(ids.size(), start + batch); ++i)
+                keys.push_back(detail::to_value(ids[i]));
+            std::vector<T> rows;
+            auto q = detail::with_filter(*q_, Q(f.name + "__in", Operand(std::move(keys))), false);
+            detail::fetch_objects(*q, [&]() -> void* { return &rows.emplace_back(); }, for_update());
+            for (auto& obj : rows) {
+                K key = convert<K>(f.access->get(&obj), f.name);
                 out.emplace(std::move(key), std::move(obj));
             }
         }

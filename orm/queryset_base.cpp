@@ -434,6 +434,38 @@ QueryPtr with_pk_in(const Query& q, std::span<const Value> ids) {
     return with_filter(q, Q("pk__in", Operand(std::vector<Value>(ids.begin(), ids.end()))), false);
 }
 
+QueryPtr latest_query(const Query& q, std::span<const std::string> fields, bool latest) {
+    const char* what = latest ? "latest" : "earliest";
+    if (fields.empty())
+        throw FieldError(fmt::format("{}() needs at least one field name to order by: {}(\"published\") (weft has "
+                                     "no Meta.get_latest_by)",
+                                     what, what));
+    if (q.sliced()) throw InterfaceError(fmt::format("Cannot change a query once a slice has been taken ({}())", what));
+    std::vector<std::string> names;
+    for (const auto& f : fields) {
+        if (!latest) {
+            names.push_back(f);
+        } else if (f.starts_with('-')) {
+            names.push_back(f.substr(1));
+        } else {
+            names.push_back("-" + f);
+        }
+    }
+    auto ordered = with_order_by(q, std::span<const std::string>(names));
+    return with_slice(*ordered, 0, 1);
+}
+
+const FieldInfo& in_bulk_field(const ModelInfo& m, std::string_view name) {
+    const FieldInfo* f = name == "pk" ? &m.pk() : m.find(name);
+    if (!f) throw FieldError(fmt::format("in_bulk(): Cannot resolve keyword '{}' into field. Choices are: {}", name, m.choices()));
+    if (f == &m.pk() || f->unique) return *f;
+    std::vector<std::string> unique;
+    for (const auto& g : m.fields())
+        if (&g == &m.pk() || g.unique) unique.push_back(g.name);
+    throw FieldError(fmt::format("in_bulk()'s field_name must be a unique field but '{}' isn't. Unique fields of {}: {}",
+                                 name, m.type_name(), fmt::join(unique, ", ")));
+}
+
 ChunkReader::ChunkReader(QueryPtr q, std::size_t chunk_size, std::optional<ForUpdate> lock)
     : q_(std::move(q)), chunk_(std::max<std::size_t>(1, chunk_size)), lock_(lock) {
     const Query& query = *q_;

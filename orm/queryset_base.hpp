@@ -145,6 +145,8 @@ private:
 class QuerySetBase {
 public:
     const detail::Query& query() const noexcept { return *q_; }
+    // The query itself, shared: what a queryset used as a value (__in, Exists, Subquery) carries.
+    const detail::QueryPtr& query_ptr() const noexcept { return q_; }
     // The database this queryset reads from: its using_db() alias, else the routers'
     // db_for_read, else "default" (Django's QuerySet.db).
     std::string db_alias() const;
@@ -198,6 +200,9 @@ private:
 
 struct flat_t {};
 inline constexpr flat_t flat{};
+// values_list(orm::named, "title", "price"): rows read by name (row["title"]) as well as by position.
+struct named_t {};
+inline constexpr named_t named{};
 
 // values() / values_list(): a lazy queryset whose rows are ValuesRow. Chains like QuerySet.
 class ValuesQuerySet : public QuerySetBase {
@@ -214,6 +219,17 @@ public:
     ValuesQuerySet filter(std::string lookup, Operand v) const { return filter(Q(std::move(lookup), std::move(v))); }
     ValuesQuerySet exclude(const Q& q) const;
     ValuesQuerySet exclude(std::string lookup, Operand v) const { return exclude(Q(std::move(lookup), std::move(v))); }
+    // Several conditions in one call: filter("a__gt", 1, "b", 2), filter(q1, q2).
+    template <class A, class B, class... R>
+        requires FilterTerms<A, B, R...>
+    ValuesQuerySet filter(const A& a, const B& b, const R&... rest) const {
+        return filter(detail::all_terms(a, b, rest...));
+    }
+    template <class A, class B, class... R>
+        requires FilterTerms<A, B, R...>
+    ValuesQuerySet exclude(const A& a, const B& b, const R&... rest) const {
+        return exclude(detail::all_terms(a, b, rest...));
+    }
     template <class... S>
     ValuesQuerySet order_by(const S&... names) const {
         const OrderBy list[] = {OrderBy(names)..., OrderBy("")};
@@ -223,6 +239,13 @@ public:
     ValuesQuerySet reverse() const;
     ValuesQuerySet slice(std::int64_t start, std::optional<std::int64_t> stop) const;
     ValuesQuerySet distinct(bool on = true) const;
+    // DISTINCT ON these fields (Features::supports_distinct_on_fields; else NotSupportedError when it runs).
+    template <class... S>
+        requires(sizeof...(S) > 0 && (std::is_convertible_v<const S&, std::string_view> && ...))
+    ValuesQuerySet distinct(const S&... names) const {
+        const std::string list[] = {std::string(names)...};
+        return chain(detail::with_distinct_fields(*q_, list));
+    }
     ValuesQuerySet annotate(std::string name, const Expr& e) const;
     ValuesQuerySet annotate(const Expr& e) const { return annotate(std::string(), e); }
 
@@ -246,6 +269,10 @@ private:
 
 namespace detail {
 std::vector<Value> flat_values(const Query& q, const ForUpdate* lock = nullptr);
+// latest(fields...) / earliest(fields...): the query for the one row (a FieldError without fields).
+QueryPtr latest_query(const Query& q, std::span<const std::string> fields, bool latest);
+// in_bulk(ids, field_name): the field, which must be unique (FieldError naming the unique ones otherwise).
+const FieldInfo& in_bulk_field(const ModelInfo& m, std::string_view name);
 // Runs a values-mode query, rows as Values converted to the items' types.
 std::vector<std::vector<Value>> fetch_values(const Query& q, const ForUpdate* lock = nullptr);
 }  // namespace detail

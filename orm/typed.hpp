@@ -22,7 +22,13 @@ public:
     static constexpr bool is_text = std::is_same_v<scalar, std::string>;
     static constexpr bool is_nullable = detail::field_traits<M>::nullable;
 
+    static constexpr bool is_date = std::is_same_v<scalar, Date>;
+    static constexpr bool is_temporal = detail::is_sys_time<scalar>::value;
+    static constexpr bool is_timestamp = is_temporal && !is_date;
+
     explicit Col(M T::*member) : name_(field_of(member).name) {}
+    // A transform of another column: the path "published__year" (see the transforms below).
+    Col(std::string path, const Col<T, M>*) : name_(std::move(path)) {}
     const std::string& name() const noexcept { return name_; }
     // As an expression (F(name)), for arithmetic, update() values and aggregates.
     Expr expr() const { return F(name_); }
@@ -66,11 +72,34 @@ public:
     friend Q operator>(const Col& c, const Expr& e) { return c.leaf("gt", e); }
     friend Q operator>=(const Col& c, const Expr& e) { return c.leaf("gte", e); }
 
+    // Transforms, the typed spellings of "published__year", "title__lower", ...: a column of
+    // the transform's type, with the same lookups: col(&Book::published).year() >= 2000.
+    Col<T, std::int64_t> year() const requires is_temporal { return transform<std::int64_t>("year"); }
+    Col<T, std::int64_t> iso_year() const requires is_temporal { return transform<std::int64_t>("iso_year"); }
+    Col<T, std::int64_t> quarter() const requires is_temporal { return transform<std::int64_t>("quarter"); }
+    Col<T, std::int64_t> month() const requires is_temporal { return transform<std::int64_t>("month"); }
+    Col<T, std::int64_t> week() const requires is_temporal { return transform<std::int64_t>("week"); }
+    Col<T, std::int64_t> week_day() const requires is_temporal { return transform<std::int64_t>("week_day"); }
+    Col<T, std::int64_t> iso_week_day() const requires is_temporal { return transform<std::int64_t>("iso_week_day"); }
+    Col<T, std::int64_t> day() const requires is_temporal { return transform<std::int64_t>("day"); }
+    Col<T, std::int64_t> hour() const requires is_timestamp { return transform<std::int64_t>("hour"); }
+    Col<T, std::int64_t> minute() const requires is_timestamp { return transform<std::int64_t>("minute"); }
+    Col<T, std::int64_t> second() const requires is_timestamp { return transform<std::int64_t>("second"); }
+    Col<T, Date> date() const requires is_timestamp { return transform<Date>("date"); }
+    Col<T, std::string> lower() const requires is_text { return transform<std::string>("lower"); }
+    Col<T, std::string> upper() const requires is_text { return transform<std::string>("upper"); }
+    Col<T, std::string> trim() const requires is_text { return transform<std::string>("trim"); }
+    Col<T, std::int64_t> length() const requires is_text { return transform<std::int64_t>("length"); }
+
     // Descending / ascending order terms for order_by.
     std::string desc() const { return "-" + name_; }
     std::string asc() const { return name_; }
 
 private:
+    template <class S>
+    Col<T, S> transform(std::string_view name) const {
+        return Col<T, S>(name_ + "__" + std::string(name), static_cast<const Col<T, S>*>(nullptr));
+    }
     Q leaf(std::string_view lookup, Operand rhs) const {
         Q q(name_ + "__" + std::string(lookup), std::move(rhs));
         auto node = std::make_shared<detail::QNode>(*q.node());

@@ -2,8 +2,10 @@
 #include "drivers/sqlite/sqlite_dialect.hpp"
 
 #include <cmath>
+#include <functional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "drivers/errors.hpp"
 
@@ -127,6 +129,98 @@ Value SqliteDialect::in_list_param(ValueKind kind, std::span<const Value> values
     }
     out += ']';
     return Value(std::move(out));
+}
+
+}  // namespace orm::db::sqlite
+
+namespace orm::db::sqlite {
+
+namespace {
+
+// The Thursday of x's ISO week: its year and day of the year give the ISO year and week.
+std::string iso_thursday(std::string_view x) { return fmt::format("date({}, '-3 days', 'weekday 4')", x); }
+
+// A rendered operand used more than once: bound once through a one-row subquery when it holds a
+// placeholder (SQLite numbers '?' by position), as itself otherwise.
+std::string once(std::string_view x, const std::function<std::string(std::string_view)>& body) {
+    if (x.find('?') == std::string_view::npos) return body(x);
+    return fmt::format("(SELECT {} FROM (SELECT {} AS \"weft_v\"))", body("\"weft_v\""), x);
+}
+
+}  // namespace
+
+std::string SqliteDialect::extract_sql(DatePart part, std::string_view x, bool) const {
+    auto field = [&](std::string_view f) { return fmt::format("CAST(strftime('{}', {}) AS INTEGER)", f, x); };
+    switch (part) {
+        case DatePart::year: return field("%Y");
+        case DatePart::iso_year: return fmt::format("CAST(strftime('%Y', {}) AS INTEGER)", iso_thursday(x));
+        case DatePart::quarter: return fmt::format("((CAST(strftime('%m', {}) AS INTEGER) + 2) / 3)", x);
+        case DatePart::month: return field("%m");
+        case DatePart::week:
+            return fmt::format("((CAST(strftime('%j', {}) AS INTEGER) - 1) / 7 + 1)", iso_thursday(x));
+        case DatePart::week_day: return fmt::format("(CAST(strftime('%w', {}) AS INTEGER) + 1)", x);
+        case DatePart::iso_week_day: return fmt::format("((CAST(strftime('%w', {}) AS INTEGER) + 6) % 7 + 1)", x);
+        case DatePart::day: return field("%d");
+        case DatePart::hour: return field("%H");
+        case DatePart::minute: return field("%M");
+        case DatePart::second: return field("%S");
+    }
+    return field("%Y");
+}
+
+std::string SqliteDialect::trunc_sql(DatePart part, std::string_view x, bool timestamp) const {
+    // The start as a date, then (for a timestamp) midnight of it, or the time kept to the unit.
+    const std::string_view midnight = timestamp ? " 00:00:00.000000" : "";
+    switch (part) {
+        case DatePart::year: return fmt::format("strftime('%Y-01-01{}', {})", midnight, x);
+        case DatePart::quarter:
+            return once(x, [&](std::string_view v) {
+                return fmt::format("strftime('%Y-%m-%d{}', {}, 'start of month', '-' || ((CAST(strftime('%m', {}) AS "
+                                   "INTEGER) - 1) % 3) || ' months')",
+                                   midnight, v, v);
+            });
+        case DatePart::month: return fmt::format("strftime('%Y-%m-01{}', {})", midnight, x);
+        case DatePart::week: return fmt::format("strftime('%Y-%m-%d{}', {}, '-6 days', 'weekday 1')", midnight, x);
+        case DatePart::day: return fmt::format("strftime('%Y-%m-%d{}', {})", midnight, x);
+        case DatePart::hour: return fmt::format("strftime('%Y-%m-%d %H:00:00.000000', {})", x);
+        case DatePart::minute: return fmt::format("strftime('%Y-%m-%d %H:%M:00.000000', {})", x);
+        case DatePart::second: return fmt::format("strftime('%Y-%m-%d %H:%M:%S.000000', {})", x);
+        default: break;
+    }
+    throw InterfaceError("Trunc: this part has no truncation");
+}
+
+std::string SqliteDialect::timestamp_date_sql(std::string_view x) const { return fmt::format("date({})", x); }
+
+std::string SqliteDialect::cast_sql(std::string_view x, ValueKind to) const {
+    switch (to) {
+        case ValueKind::boolean: return fmt::format("(CAST({} AS INTEGER) <> 0)", x);
+        case ValueKind::int32:
+        case ValueKind::int64: return fmt::format("CAST({} AS INTEGER)", x);
+        case ValueKind::float64: return fmt::format("CAST({} AS REAL)", x);
+        case ValueKind::text: return fmt::format("CAST({} AS TEXT)", x);
+        case ValueKind::bytes: return fmt::format("CAST({} AS BLOB)", x);
+        // The stored forms: "YYYY-MM-DD HH:MM:SS.ffffff" and "YYYY-MM-DD".
+        case ValueKind::timestamp: return fmt::format("strftime('%Y-%m-%d %H:%M:%f000', {})", x);
+        case ValueKind::date: return fmt::format("date({})", x);
+        case ValueKind::null: break;
+    }
+    throw InterfaceError("Cast() needs a type");
+}
+
+std::string SqliteDialect::now_sql() const { return "strftime('%Y-%m-%d %H:%M:%f000', 'now')"; }
+
+std::string SqliteDialect::greatest_least_sql(bool greatest, std::span<const std::string> args) const {
+    return fmt::format("{}({})", greatest ? "MAX" : "MIN", fmt::join(args, ", "));
+}
+
+std::string SqliteDialect::round_sql(std::string_view x, std::string_view places) const {
+    return fmt::format("ROUND({}, {})", x, places);
+}
+
+std::string SqliteDialect::distinct_on_sql(std::span<const std::string>) const {
+    throw NotSupportedError("distinct(fields...) (SELECT DISTINCT ON) is not supported on sqlite; "
+                            "Features::supports_distinct_on_fields is false");
 }
 
 }  // namespace orm::db::sqlite

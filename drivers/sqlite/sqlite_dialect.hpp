@@ -25,6 +25,18 @@ public:
     std::string in_list_sql(std::string_view lhs, std::size_t index, ValueKind kind,
                             std::span<const Value> values) const override;
     Value in_list_param(ValueKind kind, std::span<const Value> values) const override;
+    // Timestamps are text "YYYY-MM-DD HH:MM:SS.ffffff" (UTC) and dates "YYYY-MM-DD": parts come
+    // from strftime(), the ISO week from the Thursday of the week, truncations keep the format.
+    std::string extract_sql(DatePart part, std::string_view x, bool timestamp) const override;
+    std::string trunc_sql(DatePart part, std::string_view x, bool timestamp) const override;
+    std::string timestamp_date_sql(std::string_view x) const override;
+    std::string cast_sql(std::string_view x, ValueKind to) const override;
+    std::string now_sql() const override;
+    // The scalar MAX / MIN: NULL when any operand is (Features::greatest_least_ignore_nulls false).
+    std::string greatest_least_sql(bool greatest, std::span<const std::string> args) const override;
+    std::string round_sql(std::string_view x, std::string_view places) const override;
+    // NotSupportedError (Features::supports_distinct_on_fields false).
+    std::string distinct_on_sql(std::span<const std::string> exprs) const override;
 };
 
 }  // namespace orm::db::sqlite

@@ -35,6 +35,8 @@ Features make_features() {
     // functions (length, LIKE, substr) still stop at the first NUL.
     f.text_allows_nul = true;
     f.is_embedded = true;
+    f.supports_distinct_on_fields = false;  // no SELECT DISTINCT ON
+    f.greatest_least_ignore_nulls = false;  // the scalar MAX() / MIN() are NULL when an operand is
 
     f.max_query_params = 999;  // SQLite's historical default, if probing fails
     sqlite3* raw = nullptr;

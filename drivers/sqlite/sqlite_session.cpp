@@ -11,6 +11,7 @@
 #include "drivers/hints.hpp"
 #include "drivers/sqlite/sqlite_errors.hpp"
 #include "drivers/sqlite/sqlite_regexp.hpp"
+#include "drivers/sqlite/sqlite_statistics.hpp"
 #include "drivers/sqlite/sqlite_vfs.hpp"
 
 namespace orm::db::sqlite {
@@ -68,6 +69,7 @@ Session::Session(const std::string& path, const SqliteOptions& o, std::size_t ca
     sqlite3_extended_result_codes(raw, 1);
     sqlite3_busy_timeout(raw, static_cast<int>(std::min<std::int64_t>(o.busy_timeout.count(), INT_MAX)));
     register_regexp(raw);  // REGEXP and the ORM's regex lookups (sqlite_regexp.cpp)
+    register_statistics(raw);  // STDDEV_POP, VAR_SAMP, ... for StdDev / Variance (sqlite_statistics.cpp)
 
     std::string journal = o.journal_mode;
     if (journal.empty() && o.mode != OpenMode::ro) journal = is_memory_target(path) ? "MEMORY" : "WAL";
