@@ -89,7 +89,11 @@ std::vector<std::string> PgSchemaEditor::alter_column_sql(const TableSpec& befor
     if (from.default_value && (type_changed || default_changed)) out.push_back(alter("DROP DEFAULT"));
     if (type_changed) {
         const std::string type = column_type_sql(to);
-        out.push_back(alter(fmt::format("TYPE {} USING {}::{}", type, col, type)));
+        // Between string types the assignment cast applies, which refuses a value longer than a
+        // new varchar(n); an explicit USING col::varchar(n) would cut it silently.
+        auto is_string = [](ColumnType t) { return t == ColumnType::varchar || t == ColumnType::text; };
+        if (is_string(from.type) && is_string(to.type)) out.push_back(alter("TYPE " + type));
+        else out.push_back(alter(fmt::format("TYPE {} USING {}::{}", type, col, type)));
     }
     if (to.default_value && (type_changed || default_changed))
         out.push_back(alter("SET DEFAULT " + dialect_.literal(*to.default_value)));

@@ -16,10 +16,12 @@
 //   v10 index (title, pages); unique (author, title)
 //   v11 + publisher; + book.publisher (nullable, set_null)
 //   v12 publisher renamed press
-//   v13 - book.pages (with its indexes); tag.label no longer unique
+//   v13 - book.pages (with its indexes); tag.label no longer unique; + book.imprint (a NOT NULL
+//       foreign key, one-off default)
 //   v14 - tag and the many-to-many (two tables deleted)
-//   v15 author.email nullable with a default; + author.born (date); book.author on_delete restrict
-//   v16 - book.publisher (a foreign key), - press, - unique (author, title)
+//   v15 author.email nullable with a default; + author.born (date); + author.nickname (unique,
+//       nullable); book.author on_delete restrict
+//   v16 - book.publisher (a foreign key), - unique (author, title)
 #pragma once
 
 #include <optional>
@@ -368,6 +370,7 @@ struct Book : orm::Model<Book> {
     std::string title;
     orm::ForeignKey<Author> author;
     std::string isbn;
+    orm::ForeignKey<Press> imprint;
     orm::ManyToMany<Tag> tags;
     orm::ForeignKey<Press> publisher;
     static void describe(orm::Meta<Book>& m) {
@@ -376,6 +379,7 @@ struct Book : orm::Model<Book> {
         m.field(&Book::title, "title").max_length(200);
         m.field(&Book::author, "author").related_name("books_v13");
         m.field(&Book::isbn, "isbn").unique();
+        m.field(&Book::imprint, "imprint").related_name("imprints_v13");
         m.field(&Book::tags, "tags").related_name("books_v13");
         m.field(&Book::publisher, "publisher").related_name("books_v13").null().on_delete(orm::OnDelete::set_null);
         m.unique_together({"author", "title"});
@@ -391,6 +395,7 @@ struct Book : orm::Model<Book> {
     std::string title;
     orm::ForeignKey<Author> author;
     std::string isbn;
+    orm::ForeignKey<Press> imprint;
     orm::ForeignKey<Press> publisher;
     static void describe(orm::Meta<Book>& m) {
         m.table(book_table);
@@ -398,6 +403,7 @@ struct Book : orm::Model<Book> {
         m.field(&Book::title, "title").max_length(200);
         m.field(&Book::author, "author").related_name("books_v14");
         m.field(&Book::isbn, "isbn").unique();
+        m.field(&Book::imprint, "imprint").related_name("imprints_v14");
         m.field(&Book::publisher, "publisher").related_name("books_v14").null().on_delete(orm::OnDelete::set_null);
         m.unique_together({"author", "title"});
     }
@@ -411,12 +417,14 @@ struct Author : orm::Model<Author> {
     std::string full_name;
     std::optional<std::string> email;
     std::optional<orm::Date> born;
+    std::optional<std::string> nickname;
     static void describe(orm::Meta<Author>& m) {
         m.table(author_table);
         m.field(&Author::id, "id").primary_key();
         m.field(&Author::full_name, "full_name").max_length(50).index();
         m.field(&Author::email, "email").default_value("n/a");
         m.field(&Author::born, "born");
+        m.field(&Author::nickname, "nickname").max_length(20).unique();
     }
 };
 struct Book : orm::Model<Book> {
@@ -424,6 +432,7 @@ struct Book : orm::Model<Book> {
     std::string title;
     orm::ForeignKey<Author> author;
     std::string isbn;
+    orm::ForeignKey<Press> imprint;
     orm::ForeignKey<Press> publisher;
     static void describe(orm::Meta<Book>& m) {
         m.table(book_table);
@@ -431,6 +440,7 @@ struct Book : orm::Model<Book> {
         m.field(&Book::title, "title").max_length(200);
         m.field(&Book::author, "author").related_name("books_v15").on_delete(orm::OnDelete::restrict);
         m.field(&Book::isbn, "isbn").unique();
+        m.field(&Book::imprint, "imprint").related_name("imprints_v15");
         m.field(&Book::publisher, "publisher").related_name("books_v15").null().on_delete(orm::OnDelete::set_null);
         m.unique_together({"author", "title"});
     }
@@ -439,17 +449,20 @@ struct Book : orm::Model<Book> {
 
 namespace v16 {
 using v15::Author;
+using v15::Press;
 struct Book : orm::Model<Book> {
     std::int64_t id = 0;
     std::string title;
     orm::ForeignKey<Author> author;
     std::string isbn;
+    orm::ForeignKey<Press> imprint;
     static void describe(orm::Meta<Book>& m) {
         m.table(book_table);
         m.field(&Book::id, "id").primary_key();
         m.field(&Book::title, "title").max_length(200);
         m.field(&Book::author, "author").related_name("books_v16").on_delete(orm::OnDelete::restrict);
         m.field(&Book::isbn, "isbn").unique();
+        m.field(&Book::imprint, "imprint").related_name("imprints_v16");
     }
 };
 }  // namespace v16

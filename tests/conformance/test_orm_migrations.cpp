@@ -11,7 +11,9 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <thread>
 
+#include "drivers/bridge/bridge.hpp"
 #include "orm/migrations.hpp"
 #include "tests/conformance/test_orm_migration_models.hpp"
 
@@ -393,7 +395,8 @@ std::vector<Version> all_versions() {
     }
     {
         auto v = version<v13::Author, v13::Book, v13::Tag, v13::Press>("v13");
-        v.effects = {drop_column(B, "pages", "1")};
+        v.fills = {{B + ".imprint_id", Value(std::int64_t{2})}};
+        v.effects = {drop_column(B, "pages", "1"), add_column(B, "imprint_id", "2")};
         v.seed = [](Seeder& s) {
             s.insert(T, {{"id", std::int64_t{5}}, {"label", "db"}});
             s.insert(J, {{"id", std::int64_t{4}}, {"book_id", std::int64_t{8}}, {"tag_id", std::int64_t{5}}});
@@ -405,27 +408,28 @@ std::vector<Version> all_versions() {
         v.effects = {drop_table(J), drop_table(T)};
         v.seed = [](Seeder& s) {
             s.insert(B, {{"id", std::int64_t{9}}, {"title", "No Tags"}, {"author_id", std::int64_t{2}}, {"isbn", "999"},
-                         {"publisher_id", Value()}});
+                         {"publisher_id", Value()}, {"imprint_id", std::int64_t{1}}});
         };
         vs.push_back(std::move(v));
     }
     {
         auto v = version<v15::Author, v15::Book, v15::Press>("v15");
-        v.effects = {add_column(A, "born", "NULL")};
+        v.effects = {add_column(A, "born", "NULL"), add_column(A, "nickname", "NULL")};
         v.seed = [](Seeder& s) {
             using std::chrono::year;
             s.insert(A, {{"id", std::int64_t{6}}, {"full_name", "Fay"}, {"email", "fay@example.org"},
-                         {"born", Date(year(1990) / 5 / 17)}});
+                         {"born", Date(year(1990) / 5 / 17)}, {"nickname", "fay"}});
             // email left to its new default
-            s.insert(A, {{"id", std::int64_t{7}}, {"full_name", "Gus"}}, {{"email", "n/a"}, {"born", "NULL"}});
+            s.insert(A, {{"id", std::int64_t{7}}, {"full_name", "Gus"}}, {{"email", "n/a"}, {"born", "NULL"}, {"nickname", "NULL"}});
         };
         vs.push_back(std::move(v));
     }
     {
-        auto v = version<v16::Author, v16::Book>("v16");
-        v.effects = {drop_column(B, "publisher_id", "NULL"), drop_table(R)};
+        auto v = version<v16::Author, v16::Book, v16::Press>("v16");
+        v.effects = {drop_column(B, "publisher_id", "NULL")};
         v.seed = [](Seeder& s) {
-            s.insert(B, {{"id", std::int64_t{10}}, {"title", "Last"}, {"author_id", std::int64_t{6}}, {"isbn", "1010"}});
+            s.insert(B, {{"id", std::int64_t{10}}, {"title", "Last"}, {"author_id", std::int64_t{6}}, {"isbn", "1010"},
+                         {"imprint_id", std::int64_t{2}}});
         };
         vs.push_back(std::move(v));
     }
@@ -1005,4 +1009,152 @@ CONFORMANCE_TEST("orm migrations: two heads are an error naming both") {
     const auto cols = column_names(B);
     CT_CHECK(std::find(cols.begin(), cols.end(), "a") != cols.end() && std::find(cols.begin(), cols.end(), "b") != cols.end());
     CT_CHECK_EQ(count_rows(B), std::int64_t{0});
+}
+
+CONFORMANCE_TEST("orm migrations: a shorter max_length never cuts a value silently") {
+    Fixture fx(ctx);
+    std::vector<mig::Migration> ms;
+    ms.push_back(mig::Migration("0001_initial").create_model(
+        T, {mig::Column("id", mig::Type::int64).primary_key().auto_increment(),
+            mig::Column("label", mig::Type::varchar).max_length(60)}));
+    CT_REQUIRE(mig::migrate(mig::Project{ms, {}}, {}) == 1);
+    const std::string long_label(40, 'x');
+    {
+        auto conn = orm::database().acquire();
+        conn->execute(fmt::format("INSERT INTO {} (label) VALUES ('{}')", T, long_label));
+    }
+    ms.push_back(mig::Migration("0002_shorter").depends_on("0001_initial").alter_field(
+        T, mig::Column("label", mig::Type::varchar).max_length(30)));
+    const mig::Project p{ms, {}};
+    bool applied = false;
+    try {
+        applied = mig::migrate(p, {}) == 1;
+    } catch (const orm::Error& e) {
+        // Where the database enforces lengths, it refuses; nothing of the migration stays.
+        CT_CHECK(ctx.features().enforces_max_length);
+        CT_CHECK_EQ(applied_names(p), std::vector<std::string>{"0001_initial"});
+    }
+    if (applied) CT_CHECK(!ctx.features().enforces_max_length);
+    auto conn = orm::database().acquire();
+    auto r = conn->execute(fmt::format("SELECT label FROM {}", T));
+    CT_REQUIRE(r.next());
+    CT_CHECK_EQ(canon(r.row().value(0)), long_label);
+}
+
+CONFORMANCE_TEST("orm migrations: a migrate that fails half-way keeps what it finished and the next one continues") {
+    Fixture fx(ctx);
+    auto fail_now = std::make_shared<bool>(true);
+    std::vector<mig::Migration> ms;
+    ms.push_back(mig::Migration("0001_initial").create_model(
+        B, {mig::Column("id", mig::Type::int64).primary_key().auto_increment(), mig::Column("title", mig::Type::text)}));
+    ms.push_back(mig::Migration("0002_pages").depends_on("0001_initial").add_field(B, mig::Column("pages", mig::Type::int32).default_value(0)));
+    ms.push_back(mig::Migration("0003_flaky")
+                     .depends_on("0002_pages")
+                     .add_field(B, mig::Column("isbn", mig::Type::text).null())
+                     .run_code(
+                         "a step that fails the first time",
+                         [fail_now](mig::Context& c) {
+                             c.execute(fmt::format("INSERT INTO {} (title) VALUES ('written by 0003')", B));
+                             if (*fail_now) throw std::runtime_error("the data migration failed");
+                         },
+                         mig::Code{}));
+    ms.push_back(mig::Migration("0004_rating").depends_on("0003_flaky").add_field(B, mig::Column("rating", mig::Type::float64).null()));
+    const mig::Project p{ms, {}};
+    CT_CHECK_THROWS_WITH(mig::migrate(p, {}), std::runtime_error, "the data migration failed");
+    CT_CHECK_EQ(applied_names(p), (std::vector<std::string>{"0001_initial", "0002_pages"}));
+    auto cols = column_names(B);
+    CT_CHECK(std::find(cols.begin(), cols.end(), "pages") != cols.end());
+    CT_CHECK(std::find(cols.begin(), cols.end(), "isbn") == cols.end());
+    CT_CHECK_EQ(count_rows(B), std::int64_t{0});
+    *fail_now = false;
+    CT_CHECK_EQ(mig::migrate(p, {}), std::size_t{2});
+    CT_CHECK_EQ(applied_names(p).size(), std::size_t{4});
+    cols = column_names(B);
+    CT_CHECK(std::find(cols.begin(), cols.end(), "isbn") != cols.end());
+    CT_CHECK(std::find(cols.begin(), cols.end(), "rating") != cols.end());
+    CT_CHECK_EQ(count_rows(B), std::int64_t{1});
+    // fake records without running; a fake unapply unrecords without running.
+    CT_CHECK_EQ(mig::migrate(p, {.target = "0002_pages", .fake = true}), std::size_t{2});
+    CT_CHECK_EQ(applied_names(p).size(), std::size_t{2});
+    cols = column_names(B);
+    CT_CHECK(std::find(cols.begin(), cols.end(), "rating") != cols.end());
+    CT_CHECK_EQ(mig::migrate(p, {.fake = true}), std::size_t{2});
+    CT_CHECK_EQ(count_rows(B), std::int64_t{1});
+}
+
+namespace {
+
+// Runs `fn` beside the test body: on a fiber in async mode, on a thread in sync mode.
+class Beside {
+public:
+    explicit Beside(std::function<void()> fn) {
+        if (orm::is_async()) {
+            task_.emplace(orm::spawn("beside", std::move(fn)));
+        } else {
+            thread_ = std::thread([this, fn = std::move(fn)] {
+                try {
+                    fn();
+                } catch (...) {
+                    error_ = std::current_exception();
+                }
+            });
+        }
+    }
+    ~Beside() {
+        try {
+            join();
+        } catch (...) {
+        }
+    }
+    Beside(const Beside&) = delete;
+    Beside& operator=(const Beside&) = delete;
+    void join() {
+        if (task_) {
+            auto t = std::move(*task_);
+            task_.reset();
+            t.get();
+            return;
+        }
+        weft::conformance::join(thread_);
+        if (auto e = std::exchange(error_, nullptr)) std::rethrow_exception(e);
+    }
+
+private:
+    std::optional<orm::Task<void>> task_;
+    std::thread thread_;
+    std::exception_ptr error_;
+};
+
+}  // namespace
+
+CONFORMANCE_TEST("orm migrations: two migrates at once apply each migration exactly once") {
+    ctx.require_multiple_connections();
+    Fixture fx(ctx);
+    orm::connect(ctx.url(), "other");  // a second pool on the same database: another process's view
+    std::vector<mig::Migration> ms;
+    ms.push_back(mig::Migration("0001_initial").create_model(
+        B, {mig::Column("id", mig::Type::int64).primary_key().auto_increment(), mig::Column("title", mig::Type::text)}));
+    for (int i = 2; i <= 8; ++i) {
+        const std::string name = fmt::format("{:04d}_step", i);
+        ms.push_back(mig::Migration(name)
+                         .depends_on(ms.back().name())
+                         .add_field(B, mig::Column(fmt::format("c{}", i), mig::Type::int32).default_value(i))
+                         .run_code("count the run", [](mig::Context& c) {
+                             c.execute(fmt::format("INSERT INTO {} (title) VALUES ('one run')", B));
+                         }, mig::Code{}));
+    }
+    const mig::Project p{ms, {}};
+    std::size_t ran_other = 0, ran_here = 0;
+    {
+        Beside other([&] { ran_other = mig::migrate(p, {.alias = "other"}); });
+        ran_here = mig::migrate(p, {});
+        other.join();
+    }
+    orm::disconnect("other");
+    CT_CHECK_EQ(ran_here + ran_other, ms.size());
+    CT_CHECK_EQ(applied_names(p).size(), ms.size());
+    CT_CHECK_EQ(count_rows("weft_migrations"), static_cast<std::int64_t>(ms.size()));
+    CT_CHECK_EQ(count_rows(B), static_cast<std::int64_t>(ms.size() - 1));
+    CT_CHECK_EQ(column_names(B).size(), ms.size() + 1);
+    ctx.note(fmt::format("this side applied {}, the other {}", ran_here, ran_other));
 }
