@@ -37,15 +37,17 @@ db::TableSpec recorder_spec() {
     id.name = "id";
     id.primary_key = true;
     id.auto_increment = true;
-    db::ColumnSpec name;
+    db::ColumnSpec app;
+    app.name = "app";
+    app.type = db::ColumnType::varchar;
+    app.max_length = 255;
+    db::ColumnSpec name = app;
     name.name = "name";
-    name.type = db::ColumnType::varchar;
-    name.max_length = 255;
-    name.unique = true;
     db::ColumnSpec applied;
     applied.name = "applied";
     applied.type = db::ColumnType::timestamp;
-    t.columns = {id, name, applied};
+    t.columns = {id, app, name, applied};
+    t.indexes.push_back(db::IndexSpec{"weft_migrations_app_name_uniq", {"app", "name"}, true});
     return t;
 }
 
@@ -59,10 +61,13 @@ bool recorder_exists(Lease& lease) {
     return lease.conn().backend().introspection().table_exists(lease.conn(), recorder);
 }
 
-std::map<std::string, std::optional<Timestamp>> read_applied(Lease& lease) {
+std::map<std::string, std::optional<Timestamp>> read_applied(Lease& lease, const std::string& app) {
     std::map<std::string, std::optional<Timestamp>> out;
     if (!recorder_exists(lease)) return out;
-    auto result = lease.execute(fmt::format("SELECT name, applied FROM {}", lease.dialect().quote_name(recorder)), {});
+    const Value p[] = {Value(app)};
+    auto result = lease.execute(fmt::format("SELECT name, applied FROM {} WHERE app = {}", lease.dialect().quote_name(recorder),
+                                            lease.dialect().placeholder(1)),
+                                p);
     for (auto& row : result.fetch_all()) {
         std::optional<Timestamp> at;
         if (row.size() > 1 && row[1].kind() == ValueKind::timestamp) at = row[1].as_timestamp();
@@ -72,25 +77,28 @@ std::map<std::string, std::optional<Timestamp>> read_applied(Lease& lease) {
     return out;
 }
 
-bool is_recorded(Lease& lease, const std::string& name) {
-    const Value p[] = {Value(name)};
+bool is_recorded(Lease& lease, const std::string& app, const std::string& name) {
+    const Value p[] = {Value(app), Value(name)};
     bool found = false;
-    lease.query_first(fmt::format("SELECT 1 FROM {} WHERE name = {}", lease.dialect().quote_name(recorder),
-                                  lease.dialect().placeholder(1)),
+    lease.query_first(fmt::format("SELECT 1 FROM {} WHERE app = {} AND name = {}", lease.dialect().quote_name(recorder),
+                                  lease.dialect().placeholder(1), lease.dialect().placeholder(2)),
                       p, [&](const db::Row&) { found = true; });
     return found;
 }
 
-void record(Lease& lease, const std::string& name, bool applied) {
+void record(Lease& lease, const std::string& app, const std::string& name, bool applied) {
     const auto& d = lease.dialect();
     if (applied) {
-        const Value p[] = {Value(name), Value(std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now()))};
-        (void)lease.execute(fmt::format("INSERT INTO {} (name, applied) VALUES ({}, {})", d.quote_name(recorder),
-                                        d.placeholder(1), d.placeholder(2)),
+        const Value p[] = {Value(app), Value(name),
+                           Value(std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now()))};
+        (void)lease.execute(fmt::format("INSERT INTO {} (app, name, applied) VALUES ({}, {}, {})", d.quote_name(recorder),
+                                        d.placeholder(1), d.placeholder(2), d.placeholder(3)),
                             p);
     } else {
-        const Value p[] = {Value(name)};
-        (void)lease.execute(fmt::format("DELETE FROM {} WHERE name = {}", d.quote_name(recorder), d.placeholder(1)), p);
+        const Value p[] = {Value(app), Value(name)};
+        (void)lease.execute(fmt::format("DELETE FROM {} WHERE app = {} AND name = {}", d.quote_name(recorder),
+                                        d.placeholder(1), d.placeholder(2)),
+                            p);
     }
 }
 
@@ -250,7 +258,7 @@ std::size_t migrate(const Project& p, const MigrateOptions& o) {
     std::map<std::string, std::optional<Timestamp>> applied;
     {
         Lease lease(alias);
-        applied = read_applied(lease);
+        applied = read_applied(lease, p.app);
     }
     auto say = [&](const std::string& line) {
         if (o.out) *o.out << line << std::flush;
@@ -291,11 +299,11 @@ std::size_t migrate(const Project& p, const MigrateOptions& o) {
                 Lease lease(alias);
                 ForeignKeysOff fk(lease);
                 lock(lease);
-                if (is_recorded(lease, m.name())) return false;  // another process applied it meanwhile
+                if (is_recorded(lease, p.app, m.name())) return false;  // another process applied it meanwhile
                 adopt(lease);
                 if (!fake) run_steps(lease, plan, k, true);
                 fk.check();
-                record(lease, m.name(), true);
+                record(lease, p.app, m.name(), true);
                 fk.commit();
                 return true;
             });
@@ -333,10 +341,10 @@ std::size_t migrate(const Project& p, const MigrateOptions& o) {
                 Lease lease(alias);
                 ForeignKeysOff fk(lease);
                 lock(lease);
-                if (!is_recorded(lease, m.name())) return false;
+                if (!is_recorded(lease, p.app, m.name())) return false;
                 if (!o.fake) run_steps(lease, plan, k, false);
                 fk.check();
-                record(lease, m.name(), false);
+                record(lease, p.app, m.name(), false);
                 fk.commit();
                 return true;
             });
@@ -357,7 +365,7 @@ std::vector<MigrationStatus> show_migrations(const Project& p, std::string_view 
     std::map<std::string, std::optional<Timestamp>> applied;
     {
         Lease lease(alias);
-        applied = read_applied(lease);
+        applied = read_applied(lease, p.app);
     }
     std::vector<MigrationStatus> out;
     for (const Migration* m : plan.order) {
@@ -403,8 +411,13 @@ std::string sql_migrate(const Project& p, std::string_view name, std::string_vie
             emit(i, detail::backward_steps(m, i, between[i], between[i + 1], editor, d));
     }
     if (sqlite) out += "PRAGMA foreign_key_check;\n";
-    if (backwards) out += fmt::format("DELETE FROM {} WHERE name = '{}';\n", d.quote_name(recorder), m.name());
-    else out += fmt::format("INSERT INTO {} (name, applied) VALUES ('{}', CURRENT_TIMESTAMP);\n", d.quote_name(recorder), m.name());
+    if (backwards) {
+        out += fmt::format("DELETE FROM {} WHERE app = {} AND name = {};\n", d.quote_name(recorder), d.literal(Value(p.app)),
+                           d.literal(Value(m.name())));
+    } else {
+        out += fmt::format("INSERT INTO {} (app, name, applied) VALUES ({}, {}, CURRENT_TIMESTAMP);\n", d.quote_name(recorder),
+                           d.literal(Value(p.app)), d.literal(Value(m.name())));
+    }
     out += "COMMIT;\n";
     return out;
 }

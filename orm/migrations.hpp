@@ -189,6 +189,9 @@ struct Project {
     std::vector<Migration> migrations;
     std::vector<const ModelInfo*> models;
     std::string directory = "migrations";  // where makemigrations writes (and finds) the files
+    // The label the record of applied migrations keeps them under (Django's app label): two
+    // programs with their own migrations may share a database when their labels differ.
+    std::string app = "main";
 };
 Project& project();
 
