@@ -64,6 +64,9 @@ const std::string& Expr::default_alias() const noexcept {
     return none;
 }
 
+OrderBy Expr::asc() const { return OrderBy(*this, false); }
+OrderBy Expr::desc() const { return OrderBy(*this, true); }
+
 F::F(std::string name) : Expr(field_node(std::move(name))) {}
 
 Expr value_expr(Value v) {

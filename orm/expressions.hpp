@@ -87,6 +87,8 @@ using ExprPtr = std::shared_ptr<const ExprNode>;
 // level however many terms they have.
 inline constexpr std::size_t max_expression_depth = 64;
 
+class OrderBy;
+
 // An expression over a model's fields. Build with F, aggregates and arithmetic.
 class Expr {
 public:
@@ -94,6 +96,9 @@ public:
     const detail::ExprPtr& node() const noexcept { return node_; }
     // The alias values()/annotate() use when none is given ("price__avg"); empty if none.
     const std::string& default_alias() const noexcept;
+    // order_by() terms ordering by this expression: order_by(orm::Lower("title").desc()).
+    OrderBy asc() const;
+    OrderBy desc() const;
 
 private:
     detail::ExprPtr node_;
@@ -111,15 +116,20 @@ enum class Nulls : std::uint8_t { database, first, last };
 
 // One order_by() term: a field or annotation name ("-" for descending, as in plain strings)
 // and where its NULLs go: order_by(orm::asc("born").nulls_last(), orm::desc("price").nulls_first()).
+// An expression orders too: order_by(orm::Case(...)), order_by(orm::Lower("title").desc()).
 class OrderBy {
 public:
     OrderBy(const char* name) : name_(name) {}
     OrderBy(std::string name) : name_(std::move(name)) {}
     OrderBy(std::string_view name) : name_(name) {}
+    OrderBy(const Expr& e, bool descending = false) : expr_(e.node()), descending_(descending) {}
     OrderBy nulls_first() const { return with(Nulls::first); }
     OrderBy nulls_last() const { return with(Nulls::last); }
     const std::string& name() const noexcept { return name_; }
     Nulls nulls() const noexcept { return nulls_; }
+    // An expression term (null for a name) and its direction.
+    const detail::ExprPtr& expr() const noexcept { return expr_; }
+    bool descending() const noexcept { return descending_; }
 
 private:
     OrderBy with(Nulls n) const {
@@ -128,6 +138,8 @@ private:
         return o;
     }
     std::string name_;
+    detail::ExprPtr expr_;
+    bool descending_ = false;
     Nulls nulls_ = Nulls::database;
 };
 inline OrderBy asc(std::string_view name) { return OrderBy(name); }

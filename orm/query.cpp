@@ -877,6 +877,11 @@ QueryPtr with_order_by(const Query& q, std::span<const OrderBy> terms) {
     out->order_by.clear();
     out->ordered_explicitly = true;
     for (const auto& t : terms) {
+        if (t.expr()) {
+            // An expression: resolved like an annotation's (aggregates allowed: they group).
+            out->order_by.push_back(OrderTerm{resolve_expr(*out, t.expr(), true), t.descending(), t.nulls()});
+            continue;
+        }
         out->order_by.push_back(resolve_order_term(*out, t.name()));
         out->order_by.back().nulls = t.nulls();
     }

@@ -205,6 +205,8 @@ TEST_CASE("functions: database functions and Case / When bind every value") {
           "SELECT (DATE_TRUNC('month', \"book\".\"added\" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS \"m\" FROM \"book\"");
     CHECK(Book::objects.annotate("m", orm::TruncMonth("published")).values("m").sql(sqlite()).text ==
           "SELECT strftime('%Y-%m-01', \"book\".\"published\") AS \"m\" FROM \"book\"");
+    CHECK(Book::objects.annotate("l", orm::Lower(orm::col(&Book::title))).values("l").sql(pg()).text ==
+          Book::objects.annotate("l", orm::Lower("title")).values("l").sql(pg()).text);
     CHECK(Book::objects.annotate("t", orm::Cast("pages", orm::CastType::text)).values("t").sql(pg()).text ==
           "SELECT CAST(\"book\".\"pages\" AS TEXT) AS \"t\" FROM \"book\"");
     // Case in update() and order_by.
@@ -216,6 +218,18 @@ TEST_CASE("functions: database functions and Case / When bind every value") {
               orm::Case({orm::When(Q("title__startswith", "F"), orm::F("pages") + 1)}, orm::F("pages")).node(), false)}});
     CHECK(upd.text == "UPDATE \"book\" SET \"pages\" = CASE WHEN \"book\".\"title\" LIKE $1 ESCAPE '\\' THEN "
                       "(\"book\".\"pages\" + $2::integer) ELSE \"book\".\"pages\" END");
+}
+
+TEST_CASE("functions: expressions as order_by terms") {
+    auto kase = Book::objects.order_by(orm::Case({orm::When(Q("pages__gt", 300), 1)}, 2), orm::Lower("title").desc(), "id");
+    CHECK(tail(kase, pg()) == " ORDER BY CASE WHEN \"book\".\"pages\" > $1 THEN $2::integer ELSE $3::integer END ASC, "
+                              "LOWER(\"book\".\"title\") DESC, \"book\".\"id\" ASC");
+    CHECK(tail(kase.reverse(), sqlite()) ==
+          " ORDER BY CASE WHEN \"book\".\"pages\" > ? THEN ? ELSE ? END DESC, LOWER(\"book\".\"title\") ASC, "
+          "\"book\".\"id\" DESC");
+    CHECK(tail(Book::objects.order_by(orm::F("published__year").desc().nulls_last()), pg()) ==
+          " ORDER BY CAST(EXTRACT(YEAR FROM \"book\".\"published\") AS INTEGER) DESC NULLS LAST");
+    CHECK_THROWS_AS((void)Book::objects.order_by(orm::Lower("pages")), orm::FieldError);
 }
 
 TEST_CASE("functions: wrong argument types and a Case without When are FieldErrors") {
