@@ -220,6 +220,26 @@ TEST_CASE("functions: database functions and Case / When bind every value") {
                       "(\"book\".\"pages\" + $2::integer) ELSE \"book\".\"pages\" END");
 }
 
+TEST_CASE("functions: user values reaching Cast, Round, When and Concat are parameters") {
+    const std::string hostile = "1'); DROP TABLE book; --";
+    auto qs = Book::objects
+                  .annotate("c", orm::Cast(orm::Val(hostile), orm::CastType::int64))
+                  .annotate("r", orm::Round(orm::Val(2.5), 3))
+                  .annotate("w", orm::Case({orm::When(Q("title", hostile), orm::Concat(orm::Val(hostile), "title"))}))
+                  .values("c", "r", "w");
+    for (auto* d : {&pg(), &sqlite()}) {
+        auto s = qs.sql(*d);
+        CHECK(s.text.find("DROP") == std::string::npos);
+        REQUIRE(s.params.size() == 6);  // the last: the Case's default, NULL
+        CHECK(s.params[0].as_text() == hostile);
+        CHECK(s.params[1].as_double() == 2.5);
+        CHECK(s.params[2].as_int64() == 3);
+        CHECK(s.params[3].as_text() == hostile);
+        CHECK(s.params[4].as_text() == hostile);
+        CHECK(s.params[5].is_null());
+    }
+}
+
 TEST_CASE("functions: expressions as order_by terms") {
     auto kase = Book::objects.order_by(orm::Case({orm::When(Q("pages__gt", 300), 1)}, 2), orm::Lower("title").desc(), "id");
     CHECK(tail(kase, pg()) == " ORDER BY CASE WHEN \"book\".\"pages\" > $1 THEN $2::integer ELSE $3::integer END ASC, "
