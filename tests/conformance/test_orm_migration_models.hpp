@@ -21,7 +21,8 @@
 //   v14 - tag and the many-to-many (two tables deleted)
 //   v15 author.email nullable with a default; + author.born (date); + author.nickname (unique,
 //       nullable); book.author on_delete restrict
-//   v16 - book.publisher (a foreign key), - unique (author, title)
+//   v16 - book.publisher (a foreign key), - unique (author, title); book.author renamed writer
+//       (a foreign key column: author_id -> writer_id)
 #pragma once
 
 #include <optional>
@@ -453,14 +454,14 @@ using v15::Press;
 struct Book : orm::Model<Book> {
     std::int64_t id = 0;
     std::string title;
-    orm::ForeignKey<Author> author;
+    orm::ForeignKey<Author> writer;
     std::string isbn;
     orm::ForeignKey<Press> imprint;
     static void describe(orm::Meta<Book>& m) {
         m.table(book_table);
         m.field(&Book::id, "id").primary_key();
         m.field(&Book::title, "title").max_length(200);
-        m.field(&Book::author, "author").related_name("books_v16").on_delete(orm::OnDelete::restrict);
+        m.field(&Book::writer, "writer").related_name("books_v16").on_delete(orm::OnDelete::restrict);
         m.field(&Book::isbn, "isbn").unique();
         m.field(&Book::imprint, "imprint").related_name("imprints_v16");
     }

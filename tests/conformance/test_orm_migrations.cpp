@@ -426,9 +426,10 @@ std::vector<Version> all_versions() {
     }
     {
         auto v = version<v16::Author, v16::Book, v16::Press>("v16");
-        v.effects = {drop_column(B, "publisher_id", "NULL")};
+        v.renames = {fmt::format("field {}.author_id->writer_id", B)};
+        v.effects = {drop_column(B, "publisher_id", "NULL"), rename_column(B, "author_id", "writer_id")};
         v.seed = [](Seeder& s) {
-            s.insert(B, {{"id", std::int64_t{10}}, {"title", "Last"}, {"author_id", std::int64_t{6}}, {"isbn", "1010"},
+            s.insert(B, {{"id", std::int64_t{10}}, {"title", "Last"}, {"writer_id", std::int64_t{6}}, {"isbn", "1010"},
                          {"imprint_id", std::int64_t{2}}});
         };
         vs.push_back(std::move(v));
@@ -651,7 +652,7 @@ CONFORMANCE_TEST("orm migrations: 16 model versions up and down; each step equal
             // Without a yes, a rename is never guessed: check() sees a column or table go.
             bool names_old = false;
             for (const auto& line : drift)
-                names_old = names_old || line.find(k == 5 ? std::string(".name") : P) != std::string::npos;
+                names_old = names_old || line.find(k == 5 ? std::string(".name") : k == 11 ? P : ".author_id") != std::string::npos;
             CT_CHECK(names_old);
         }
         for (const auto& op : m->operations()) kinds.insert(op.kind);
@@ -684,7 +685,10 @@ CONFORMANCE_TEST("orm migrations: 16 model versions up and down; each step equal
         again.yes = v.renames;
         CT_CHECK(!mig::detect_changes(p, again).has_value());
         CT_CHECK(mig::check(p).empty());
-        CT_CHECK_EQ(applied_names(p).size(), migs.size());
+        for (const auto& s : mig::show_migrations(p)) {
+            CT_CHECK(s.applied);
+            CT_CHECK(s.applied_at.has_value());  // recorded with the time it was applied
+        }
         if (!ctx.failures().empty()) throw Abort{};  // the steps after build on this one
     }
     CT_CHECK_EQ(*tags_seen, std::int64_t{3});
@@ -1139,17 +1143,26 @@ CONFORMANCE_TEST("orm migrations: two migrates at once apply each migration exac
         ms.push_back(mig::Migration(name)
                          .depends_on(ms.back().name())
                          .add_field(B, mig::Column(fmt::format("c{}", i), mig::Type::int32).default_value(i))
-                         .run_code("count the run", [](mig::Context& c) {
+                         .run_code("count the run", [i](mig::Context& c) {
                              c.execute(fmt::format("INSERT INTO {} (title) VALUES ('one run')", B));
+                             // Holds the lock a while, so that the other side waits for it with
+                             // these migrations still unapplied when it looked.
+                             if (i == 2) {
+                                 if (orm::in_fiber()) orm::sleep_for(std::chrono::milliseconds(200));
+                                 else std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                             }
                          }, mig::Code{}));
     }
     const mig::Project p{ms, {}};
     std::size_t ran_other = 0, ran_here = 0;
+    std::ostringstream said_here, said_other;
     {
-        Beside other([&] { ran_other = mig::migrate(p, {.alias = "other"}); });
-        ran_here = mig::migrate(p, {});
+        Beside other([&] { ran_other = mig::migrate(p, {.alias = "other", .out = &said_other}); });
+        ran_here = mig::migrate(p, {.out = &said_here});
         other.join();
     }
+    // The side that waited for the lock found the work done ("already applied"), never twice.
+    CT_CHECK(said_here.str().find("FAILED") == std::string::npos && said_other.str().find("FAILED") == std::string::npos);
     orm::disconnect("other");
     CT_CHECK_EQ(ran_here + ran_other, ms.size());
     CT_CHECK_EQ(applied_names(p).size(), ms.size());
@@ -1157,4 +1170,130 @@ CONFORMANCE_TEST("orm migrations: two migrates at once apply each migration exac
     CT_CHECK_EQ(count_rows(B), static_cast<std::int64_t>(ms.size() - 1));
     CT_CHECK_EQ(column_names(B).size(), ms.size() + 1);
     ctx.note(fmt::format("this side applied {}, the other {}", ran_here, ran_other));
+}
+
+CONFORMANCE_TEST("orm migrations: unapplying remove_field brings the column back with its type's zero, and the indexes with it") {
+    Fixture fx(ctx);
+    std::vector<mig::Migration> ms;
+    ms.push_back(mig::Migration("0001_initial").create_model(
+        T,
+        {mig::Column("id", mig::Type::int64).primary_key().auto_increment(), mig::Column("b", mig::Type::boolean),
+         mig::Column("i", mig::Type::int32), mig::Column("f", mig::Type::float64), mig::Column("s", mig::Type::text),
+         mig::Column("v", mig::Type::varchar).max_length(10), mig::Column("y", mig::Type::bytes),
+         mig::Column("ts", mig::Type::timestamp), mig::Column("d", mig::Type::date),
+         mig::Column("keep", mig::Type::text)},
+        {mig::Index("mig_zero_i_s", {"i", "s"}), mig::Index("mig_zero_v", {"v"}).unique()}));
+    ms.push_back(mig::Migration("0002_remove").depends_on("0001_initial"));
+    for (const char* c : {"b", "i", "f", "s", "v", "y", "ts", "d"}) ms.back().remove_field(T, c);
+    const mig::Project p{ms, {}};
+    CT_REQUIRE(mig::migrate(p, {.target = "0001_initial"}) == 1);
+    {
+        auto conn = orm::database().acquire();
+        conn->execute(fmt::format("INSERT INTO {} (b, i, f, s, v, y, ts, d, keep) VALUES ({}, 7, 1.5, 'x', 'y', {}, {}, {}, 'row')",
+                                  T, conn->dialect().literal(Value(true)), conn->dialect().literal(Value(Bytes{1, 2})),
+                                  conn->dialect().literal(Value(Timestamp(std::chrono::seconds(86400)))),
+                                  conn->dialect().literal(Value(Date(std::chrono::days(3))))));
+    }
+    CT_REQUIRE(mig::migrate(p, {}) == 1);
+    CT_CHECK_EQ(column_names(T), (std::vector<std::string>{"id", "keep"}));
+    CT_CHECK_EQ(mig::migrate(p, {.target = "0001_initial"}), std::size_t{1});
+    {
+        auto conn = orm::database().acquire();
+        const auto& in = conn->backend().introspection();
+        for (const auto& c : in.columns(*conn, T)) CT_CHECK(!c.nullable);
+        std::set<std::string> indexes;
+        for (const auto& ix : in.indexes(*conn, T)) indexes.insert(fmt::format("{}{}", ix.name, ix.unique ? " unique" : ""));
+        CT_CHECK(indexes.count("mig_zero_i_s") == 1);
+        CT_CHECK(indexes.count("mig_zero_v unique") == 1);
+        auto r = conn->execute(fmt::format("SELECT b, i, f, s, v, y, ts, d, keep FROM {}", T));
+        CT_REQUIRE(r.next());
+        auto row = r.row();
+        CT_CHECK_EQ(row.get<bool>(0), false);
+        CT_CHECK_EQ(row.get<std::int32_t>(1), std::int32_t{0});
+        CT_CHECK_EQ(row.get<double>(2), 0.0);
+        CT_CHECK_EQ(row.get<std::string>(3), std::string());
+        CT_CHECK_EQ(row.get<std::string>(4), std::string());
+        CT_CHECK(row.get<Bytes>(5).empty());
+        CT_CHECK(row.get<Timestamp>(6) == Timestamp{});
+        CT_CHECK(row.get<Date>(7) == Date{});
+        CT_CHECK_EQ(row.get<std::string>(8), std::string("row"));
+    }
+}
+
+CONFORMANCE_TEST("orm migrations: keys of deleted rows are not handed out again after a table is rebuilt") {
+    Fixture fx(ctx);
+    std::vector<mig::Migration> ms;
+    ms.push_back(mig::Migration("0001_initial").create_model(
+        B, {mig::Column("id", mig::Type::int64).primary_key().auto_increment(), mig::Column("title", mig::Type::text)}));
+    ms.push_back(mig::Migration("0002_title").depends_on("0001_initial").alter_field(B, mig::Column("title", mig::Type::varchar).max_length(40)));
+    const mig::Project p{ms, {}};
+    CT_REQUIRE(mig::migrate(p, {.target = "0001_initial"}) == 1);
+    auto insert = [] {
+        auto conn = orm::database().acquire();
+        conn->execute(fmt::format("INSERT INTO {} (title) VALUES ('t')", B));
+    };
+    for (int i = 0; i < 3; ++i) insert();
+    {
+        auto conn = orm::database().acquire();
+        conn->execute(fmt::format("DELETE FROM {} WHERE id = 3", B));
+    }
+    CT_REQUIRE(mig::migrate(p, {}) == 1);
+    insert();
+    auto conn = orm::database().acquire();
+    auto r = conn->execute(fmt::format("SELECT max(id) FROM {}", B));
+    CT_REQUIRE(r.next());
+    CT_CHECK_EQ(r.row().value(0).as_int64(), std::int64_t{4});
+}
+
+CONFORMANCE_TEST("orm migrations: a constraint the rows break fails the migration; nothing changes and the connection works") {
+    Fixture fx(ctx);
+    std::vector<mig::Migration> ms;
+    ms.push_back(mig::Migration("0001_initial").create_model(
+        B, {mig::Column("id", mig::Type::int64).primary_key().auto_increment(), mig::Column("isbn", mig::Type::text)}));
+    CT_REQUIRE(mig::migrate(mig::Project{ms, {}}, {}) == 1);
+    {
+        auto conn = orm::database().acquire();
+        conn->execute(fmt::format("INSERT INTO {} (isbn) VALUES ('same'), ('same')", B));
+    }
+    auto unique = ms;
+    unique.push_back(mig::Migration("0002_unique")
+                         .depends_on("0001_initial")
+                         .add_field(B, mig::Column("note", mig::Type::text).null())
+                         .alter_field(B, mig::Column("isbn", mig::Type::text).unique()));
+    auto index = ms;
+    index.push_back(mig::Migration("0002_unique")
+                        .depends_on("0001_initial")
+                        .add_field(B, mig::Column("note", mig::Type::text).null())
+                        .add_index(B, mig::Index("mig_isbn_uniq", {"isbn"}).unique()));
+    for (const auto& attempt : {unique, index}) {
+        const mig::Project p{attempt, {}};
+        CT_CHECK_THROWS_AS(mig::migrate(p, {}), IntegrityError);
+        CT_CHECK_EQ(applied_names(p), std::vector<std::string>{"0001_initial"});
+        CT_CHECK_EQ(column_names(B), (std::vector<std::string>{"id", "isbn"}));
+        CT_CHECK_EQ(count_rows(B), std::int64_t{2});
+        auto conn = orm::database().acquire();
+        for (const auto& ix : conn->backend().introspection().indexes(*conn, B)) CT_CHECK(ix.primary);
+    }
+    // A reference to a row that does not exist, added with a one-off default.
+    auto reference = ms;
+    reference.push_back(mig::Migration("0002_ref").depends_on("0001_initial").create_model(
+        A, {mig::Column("id", mig::Type::int64).primary_key().auto_increment()}));
+    reference.push_back(mig::Migration("0003_ref").depends_on("0002_ref").add_field(
+        B, mig::Column("author_id", mig::Type::int64).references(A), Value(std::int64_t{42})));
+    const mig::Project p{reference, {}};
+    CT_CHECK_THROWS_AS(mig::migrate(p, {}), IntegrityError);
+    CT_CHECK_EQ(applied_names(p), (std::vector<std::string>{"0001_initial", "0002_ref"}));
+    CT_CHECK_EQ(column_names(B), (std::vector<std::string>{"id", "isbn"}));
+    // Still usable, foreign key checks included (SQLite turned them off for the migration).
+    {
+        auto conn = orm::database().acquire();
+        conn->execute(fmt::format("INSERT INTO {} (isbn) VALUES ('third')", B));
+    }
+    CT_CHECK_EQ(count_rows(B), std::int64_t{3});
+    reference.back() = mig::Migration("0003_ref").depends_on("0002_ref").add_field(
+        B, mig::Column("author_id", mig::Type::int64).null().references(A));
+    CT_CHECK_EQ(mig::migrate(mig::Project{reference, {}}, {}), std::size_t{1});
+    auto conn = orm::database().acquire();
+    CT_CHECK_THROWS_AS(conn->execute(fmt::format("UPDATE {} SET author_id = 42", B)), IntegrityError);
+    conn->execute("SELECT 1");
 }
