@@ -192,6 +192,17 @@ CONFORMANCE_TEST("orm expressions: transforms in values, order_by, annotate and 
                 (Ids{pools, async, fibers2, fibers}));
     CT_CHECK_EQ(ids(Novel::objects.annotate("y", F("published__year")).filter("y__lt", 2020)), (Ids{pools, fibers2}));
     CT_CHECK_EQ(ids(Novel::objects.annotate("y", ExtractYear("published")).filter("y__lt", 2020)), (Ids{pools, fibers2}));
+    // In arithmetic and aggregates, through F and names.
+    CT_CHECK_EQ(Novel::objects.aggregate(Max("published__year")), Value(std::int64_t{2021}));
+    CT_CHECK_EQ(Novel::objects.aggregate(Count("written__year", {.distinct = true})), Value(std::int64_t{5}));
+    CT_CHECK_EQ(Novel::objects.aggregate(Count("published__quarter", {.distinct = true})), Value(std::int64_t{3}));
+    CT_CHECK_EQ(Novel::objects.annotate("next", F("published__year") + 1).filter("pk", fibers).values_list("next", orm::flat),
+                (std::vector<Value>{Value(std::int64_t{2022})}));
+    // Typed and string spellings of functions on the same rows.
+    CT_CHECK_EQ(Novel::objects.annotate("l", Lower(col(&Novel::title))).values_list("l", orm::flat),
+                Novel::objects.annotate("l", Lower("title")).values_list("l", orm::flat));
+    CT_CHECK_EQ(Novel::objects.aggregate(Sum(col(&Novel::pages), {.filter = Q(col(&Novel::price) < 20.0)})),
+                Novel::objects.aggregate(Sum("pages", {.filter = Q("price__lt", 20.0)})));
 
     // Text: lower, upper, length, trim, chained with lookups and each other.
     auto f = [](const char* lookup, Operand v) { return ids(Novel::objects.filter(lookup, std::move(v))); };
