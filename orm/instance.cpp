@@ -100,7 +100,7 @@ void assign_fields(const ModelInfo& m, void* obj, const Assignments& lookup, con
             if (skip_lookups && name.find("__") != std::string::npos) continue;
             const FieldInfo& f = m.field(name);
             if (op.kind() != Operand::Kind::value)
-                throw ValidationError(fmt::format("{}.{} needs a value here, not a list or an expression",
+                throw ValidationError(fmt::format("{}.{} needs a value here, not a list, an expression or a queryset",
                                                   m.type_name(), f.name),
                                       f.name);
             f.access->set(obj, m.clean(f, op.value()));

@@ -580,8 +580,9 @@ void update_from_defaults(const ModelInfo& m, void* obj, const Assignments& defa
     Assignments expressions;
     for (const auto& [name, op] : defaults) {
         const FieldInfo& f = m.field(name);
-        if (op.kind() == Operand::Kind::list)
-            throw ValidationError(fmt::format("update_or_create(): {}.{} takes a value or an expression, not a list",
+        if (op.kind() == Operand::Kind::list || op.kind() == Operand::Kind::query)
+            throw ValidationError(fmt::format("update_or_create(): {}.{} takes a value or an expression, not a list "
+                                              "or a queryset",
                                               m.type_name(), f.name),
                                   f.name);
         if (op.kind() == Operand::Kind::expr) expressions.emplace_back(name, op);
@@ -628,7 +629,9 @@ std::int64_t QuerySetBase::update(const Assignments& set) const {
                 break;
             }
             case Operand::Kind::list:
-                throw ValidationError(fmt::format("update(): {}.{} takes a value or an expression, not a list",
+            case Operand::Kind::query:
+                throw ValidationError(fmt::format("update(): {}.{} takes a value or an expression, not a list or a "
+                                                  "queryset (a one-column queryset's value is orm::Subquery(qs))",
                                                   m.type_name(), f.name),
                                       f.name);
         }

@@ -106,9 +106,6 @@ Strings names(const QS& qs) {
     return out;
 }
 
-// The id of the row with this title.
-std::int64_t id_of(const char* title) { return Novel::objects.get("title", title).id; }
-
 // One annotated value of the row with this title.
 Value one(const char* title, const Expr& e) {
     return Novel::objects.filter("title", title).annotate("v", e).values_list("v", orm::flat).at(0);
@@ -403,6 +400,12 @@ CONFORMANCE_TEST("orm expressions: Case / When in annotate, filter, order_by, up
     CT_CHECK_EQ(Novel::objects.values_list("pages", orm::flat),
                 (std::vector<Value>{Value(std::int32_t{320}), Value(std::int32_t{150}), Value(std::int32_t{1090}),
                                     Value(std::int32_t{200}), Value(std::int32_t{1000})}));
+    // A queryset is no value for update(); Subquery() makes it one.
+    CT_CHECK_THROWS_AS(Novel::objects.update({{"pages", Novel::objects.values("pages")}}), ValidationError);
+    CT_CHECK_EQ(Novel::objects.filter("title", "Zero")
+                    .update({{"pages", Subquery(Novel::objects.filter("title", "Async").values("pages"))}}),
+                std::int64_t{1});
+    CT_CHECK_EQ(Novel::objects.get("title", "Zero").pages, std::int32_t{200});
     CT_CHECK_THROWS_WITH(Case({}, 1), FieldError, "Case() needs at least one When");
     CT_CHECK_THROWS_WITH(Novel::objects.annotate("x", Case({When(Q("pages__gt", 1), "a")}, 2)), FieldError,
                          "mixed types");
