@@ -89,6 +89,12 @@ public:
     std::optional<T> first() const { return all().first(); }
     std::optional<T> last() const { return all().last(); }
     std::int64_t count() const { return all().count(); }
+    std::vector<Date> dates(std::string_view field, std::string_view kind, bool descending = false) const {
+        return all().dates(field, kind, descending);
+    }
+    std::vector<Timestamp> datetimes(std::string_view field, std::string_view kind, bool descending = false) const {
+        return all().datetimes(field, kind, descending);
+    }
     bool exists() const { return all().exists(); }
     Value aggregate(const Expr& e) const { return all().aggregate(e); }
     std::map<std::string, Value> aggregate(std::initializer_list<Expr> exprs) const { return all().aggregate(exprs); }

@@ -13,6 +13,7 @@
 #include "drivers/features.hpp"
 #include "drivers/hints.hpp"
 #include "orm/errors.hpp"
+#include "orm/functions.hpp"
 #include "orm/model_info.hpp"
 #include "orm/routers.hpp"
 #include "orm/session.hpp"
@@ -523,6 +524,57 @@ Sql QuerySetBase::sql() const {
 }
 
 std::string QuerySetBase::db_alias() const { return detail::read_alias(*q_); }
+
+namespace {
+
+// dates() / datetimes(): the distinct truncated values of a field, NULLs left out, ordered.
+std::vector<Value> truncated_values(const detail::Query& q, std::string_view field, std::string_view kind,
+                                    bool descending, bool datetimes) {
+    const char* what = datetimes ? "datetimes" : "dates";
+    const std::vector<std::string_view> kinds =
+        datetimes ? std::vector<std::string_view>{"year", "month", "week", "day", "hour", "minute", "second"}
+                  : std::vector<std::string_view>{"year", "month", "week", "day"};
+    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
+        throw FieldError(fmt::format("{}(): '{}' is not a kind it takes. Choices are: {}", what, kind,
+                                     fmt::join(kinds, ", ")));
+    detail::Query scratch = q;
+    auto resolved = detail::resolve_expr(scratch, F(std::string(field)).node(), false);
+    const auto type = detail::output_type(*resolved);
+    Expr e = F(std::string(field));
+    if (type == db::ColumnType::timestamp) {
+        if (!datetimes) e = TruncDate(e);
+    } else if (type != db::ColumnType::date || datetimes) {
+        throw FieldError(fmt::format("{}(): '{}' is {}, not a {} field", what, field,
+                                     type ? std::string(db::to_string(*type)) : std::string("of unknown type"),
+                                     datetimes ? "timestamp" : "date or timestamp"));
+    }
+    e = Trunc(e, kind);
+    const std::string name = "weftdatefield";
+    auto sub = detail::with_filter(q, Q(std::string(field) + "__isnull", false), false);
+    sub = detail::with_annotation(*sub, name, e);
+    const std::string names[] = {name};
+    sub = detail::with_values(*sub, names);
+    sub = detail::with_distinct(*sub, true);
+    const std::string order[] = {descending ? "-" + name : name};
+    sub = detail::with_order_by(*sub, std::span<const std::string>(order));
+    std::vector<Value> out;
+    for (auto& row : detail::fetch_values(*sub)) out.push_back(std::move(row[0]));
+    return out;
+}
+
+}  // namespace
+
+std::vector<Date> QuerySetBase::dates(std::string_view field, std::string_view kind, bool descending) const {
+    std::vector<Date> out;
+    for (const auto& v : truncated_values(*q_, field, kind, descending, false)) out.push_back(v.as_date());
+    return out;
+}
+
+std::vector<Timestamp> QuerySetBase::datetimes(std::string_view field, std::string_view kind, bool descending) const {
+    std::vector<Timestamp> out;
+    for (const auto& v : truncated_values(*q_, field, kind, descending, true)) out.push_back(v.as_timestamp());
+    return out;
+}
 
 std::int64_t QuerySetBase::count() const {
     if (q_->none) return 0;

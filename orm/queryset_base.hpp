@@ -160,6 +160,11 @@ public:
     // COUNT(*) in the database.
     std::int64_t count() const;
     bool exists() const;
+    // The distinct dates of a date or timestamp field's values truncated to `kind` ("year",
+    // "month", "week", "day"), NULLs left out, ascending (or descending), as Django's dates().
+    std::vector<Date> dates(std::string_view field, std::string_view kind, bool descending = false) const;
+    // The same for a timestamp field with kind "year" ... "second" (UTC), as Django's datetimes().
+    std::vector<Timestamp> datetimes(std::string_view field, std::string_view kind, bool descending = false) const;
     // UPDATE ... SET field = value|expression WHERE ...; returns the rows matched.
     std::int64_t update(const Assignments& set) const;
     // DELETE ... WHERE ...; returns the rows deleted.

@@ -460,7 +460,7 @@ CONFORMANCE_TEST("orm expressions: querysets as __in values, Exists, Subquery an
     CT_CHECK_THROWS_AS(Writer::objects.filter(Exists(Novel::objects.filter("writer", OuterRef("nope")))), FieldError);
 }
 
-CONFORMANCE_TEST("orm expressions: latest / earliest, order_by(\"?\"), in_bulk by field, values_list(named), distinct(fields)") {
+CONFORMANCE_TEST("orm expressions: latest / earliest, dates / datetimes, order_by(\"?\"), in_bulk by field, values_list(named), distinct(fields)") {
     Tables<Writer, Novel> tables(ctx);
     seed();
     CT_CHECK_EQ(Novel::objects.latest("written").title, std::string("Zero"));
@@ -471,6 +471,21 @@ CONFORMANCE_TEST("orm expressions: latest / earliest, order_by(\"?\"), in_bulk b
     CT_CHECK_EQ(Novel::objects.filter("price", 12.5).latest("price", "-pages").title, std::string("Async"));
     CT_CHECK_THROWS_AS(Novel::objects.filter("pages__gt", 1000).latest("written"), Novel::DoesNotExist);
     CT_CHECK_THROWS_WITH(Novel::objects.latest(), FieldError, "latest() needs at least one field");
+
+    // dates() / datetimes(): distinct truncated values, NULLs left out.
+    CT_CHECK_EQ(Novel::objects.dates("published", "year"),
+                (std::vector<Date>{ymd(2000, 1, 1), ymd(2019, 1, 1), ymd(2020, 1, 1), ymd(2021, 1, 1)}));
+    CT_CHECK_EQ(Novel::objects.filter("published__year__gte", 2019).dates("published", "month", true),
+                (std::vector<Date>{ymd(2021, 3, 1), ymd(2020, 7, 1), ymd(2019, 12, 1)}));
+    CT_CHECK_EQ(Novel::objects.dates("published", "week"),  // the Mondays
+                (std::vector<Date>{ymd(1999, 12, 27), ymd(2019, 12, 30), ymd(2020, 7, 13), ymd(2021, 3, 1)}));
+    CT_CHECK_EQ(Novel::objects.dates("written", "year").size(), std::size_t{5});
+    CT_CHECK_EQ(Novel::objects.filter("writer__name", "Ann").datetimes("written", "hour"),
+                (std::vector<Timestamp>{at(2000, 1, 1, 0, 0, 0), at(2021, 3, 1, 23, 0, 0)}));
+    CT_CHECK_THROWS_WITH(Novel::objects.dates("published", "hour"), FieldError,
+                         "Choices are: year, month, week, day");
+    CT_CHECK_THROWS_WITH(Novel::objects.datetimes("published", "day"), FieldError, "not a timestamp field");
+    CT_CHECK_THROWS_AS(Novel::objects.dates("title", "day"), FieldError);
 
     Ids shuffled = ids(Novel::objects.order_by("?"));
     std::sort(shuffled.begin(), shuffled.end());
