@@ -161,7 +161,8 @@ TEST_CASE("result code names and SQLSTATE translation") {
     CHECK(sqlstate_for(SQLITE_FULL, "") == "53100");
     CHECK(sqlstate_for(SQLITE_ERROR, "something else entirely") == "42000");
     CHECK(error_family(sqlstate_for(SQLITE_BUSY, "")) == "TimeoutError");
-    CHECK(error_family(sqlstate_for(SQLITE_READONLY, "")) == "OperationalError");
+    // A read-only database is ReadOnlyError (an OperationalError), as a write on a hot standby is.
+    CHECK(error_family(sqlstate_for(SQLITE_READONLY, "")) == "ReadOnlyError");
     CHECK(shorten_sql("SELECT\n   1\t+\n 2") == "SELECT 1 + 2");
     // Cutting never leaves half a UTF-8 character.
     std::string s = shorten_sql(std::string(10, 'a') + "ééééé", 12);
@@ -208,5 +209,7 @@ TEST_CASE("a read-only database refuses writes") {
     auto [state, what] = failure<OperationalError>(*c, "INSERT INTO t VALUES (1)");
     CHECK(state == "25006");
     CHECK(what.find("SQLITE_READONLY") != std::string::npos);
+    // The same type a write on a PostgreSQL hot standby gets.
+    CHECK(failure<ReadOnlyError>(*c, "INSERT INTO t VALUES (2)").first == "25006");
     still_usable(*c);
 }
