@@ -1,6 +1,8 @@
 // Backend-neutral DDL: CREATE TABLE with constraints, indexes, DROP. Backends supply types.
 #include "drivers/schema.hpp"
 
+#include "drivers/column_zero.hpp"
+
 #include <fmt/format.h>
 
 #include "drivers/connection.hpp"
@@ -22,6 +24,21 @@ std::string_view to_string(ColumnType t) noexcept {
         case ColumnType::date: return "date";
     }
     return "unknown";
+}
+
+Value zero_value(ColumnType t) {
+    switch (t) {
+        case ColumnType::boolean: return Value(false);
+        case ColumnType::int32: return Value(std::int32_t{0});
+        case ColumnType::int64: return Value(std::int64_t{0});
+        case ColumnType::float64: return Value(0.0);
+        case ColumnType::varchar:
+        case ColumnType::text: return Value(std::string());
+        case ColumnType::bytes: return Value(Bytes{});
+        case ColumnType::timestamp: return Value(Timestamp{});
+        case ColumnType::date: return Value(Date{});
+    }
+    return Value(std::int64_t{0});
 }
 
 std::string SchemaEditor::referential_action_sql(ReferentialAction a) const {

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "drivers/column_zero.hpp"
 #include "drivers/dialect.hpp"
 #include "drivers/schema.hpp"
 #include "orm/migration_impl.hpp"
@@ -51,6 +52,18 @@ std::string Operation::describe() const {
     return std::string(k);
 }
 
+namespace {
+
+// Appends an operation of kind k on `table` to m; the caller fills in the rest.
+Operation& push(Migration& m, OpKind k, std::string table) {
+    Operation& op = m.operations().emplace_back();
+    op.kind = k;
+    op.table = std::move(table);
+    return op;
+}
+
+}  // namespace
+
 Migration::Migration(std::string name, std::source_location where) : name_(std::move(name)), file_(where.file_name()) {}
 
 Migration& Migration::depends_on(std::string name) {
@@ -59,107 +72,72 @@ Migration& Migration::depends_on(std::string name) {
 }
 
 Migration& Migration::create_model(std::string table, std::vector<Column> columns, std::vector<Index> indexes) {
-    Operation op;
-    op.kind = OpKind::create_model;
-    op.table = std::move(table);
+    Operation& op = push(*this, OpKind::create_model, std::move(table));
     for (auto& c : columns) op.columns.push_back(std::move(c.spec));
     for (auto& ix : indexes) op.indexes.push_back(std::move(ix.spec));
-    operations_.push_back(std::move(op));
     return *this;
 }
 
 Migration& Migration::delete_model(std::string table) {
-    Operation op;
-    op.kind = OpKind::delete_model;
-    op.table = std::move(table);
-    operations_.push_back(std::move(op));
+    push(*this, OpKind::delete_model, std::move(table));
     return *this;
 }
 
 Migration& Migration::rename_model(std::string table, std::string new_name) {
-    Operation op;
-    op.kind = OpKind::rename_model;
-    op.table = std::move(table);
-    op.name = std::move(new_name);
-    operations_.push_back(std::move(op));
+    push(*this, OpKind::rename_model, std::move(table)).name = std::move(new_name);
     return *this;
 }
 
 Migration& Migration::add_field(std::string table, Column column, std::optional<Value> fill) {
-    Operation op;
-    op.kind = OpKind::add_field;
-    op.table = std::move(table);
+    Operation& op = push(*this, OpKind::add_field, std::move(table));
     op.columns.push_back(std::move(column.spec));
     op.fill = std::move(fill);
-    operations_.push_back(std::move(op));
     return *this;
 }
 
 Migration& Migration::remove_field(std::string table, std::string column) {
-    Operation op;
-    op.kind = OpKind::remove_field;
-    op.table = std::move(table);
-    op.name = std::move(column);
-    operations_.push_back(std::move(op));
+    push(*this, OpKind::remove_field, std::move(table)).name = std::move(column);
     return *this;
 }
 
 Migration& Migration::alter_field(std::string table, Column column, std::optional<Value> fill) {
-    Operation op;
-    op.kind = OpKind::alter_field;
-    op.table = std::move(table);
+    Operation& op = push(*this, OpKind::alter_field, std::move(table));
     op.columns.push_back(std::move(column.spec));
     op.fill = std::move(fill);
-    operations_.push_back(std::move(op));
     return *this;
 }
 
 Migration& Migration::rename_field(std::string table, std::string column, std::string new_name) {
-    Operation op;
-    op.kind = OpKind::rename_field;
-    op.table = std::move(table);
+    Operation& op = push(*this, OpKind::rename_field, std::move(table));
     op.name = std::move(column);
     op.new_name = std::move(new_name);
-    operations_.push_back(std::move(op));
     return *this;
 }
 
 Migration& Migration::add_index(std::string table, Index index) {
-    Operation op;
-    op.kind = OpKind::add_index;
-    op.table = std::move(table);
-    op.indexes.push_back(std::move(index.spec));
-    operations_.push_back(std::move(op));
+    push(*this, OpKind::add_index, std::move(table)).indexes.push_back(std::move(index.spec));
     return *this;
 }
 
 Migration& Migration::remove_index(std::string table, std::string index_name) {
-    Operation op;
-    op.kind = OpKind::remove_index;
-    op.table = std::move(table);
-    op.name = std::move(index_name);
-    operations_.push_back(std::move(op));
+    push(*this, OpKind::remove_index, std::move(table)).name = std::move(index_name);
     return *this;
 }
 
 Migration& Migration::run_sql(SqlByBackend forward, std::optional<SqlByBackend> backward) {
-    Operation op;
-    op.kind = OpKind::run_sql;
+    Operation& op = push(*this, OpKind::run_sql, {});
     op.forward_sql = std::move(forward);
     op.reversible = backward.has_value();
     if (backward) op.backward_sql = std::move(*backward);
-    operations_.push_back(std::move(op));
     return *this;
 }
 
 Migration& Migration::run_code(std::string description, Code forward, std::optional<Code> backward) {
-    Operation op;
-    op.kind = OpKind::run_code;
+    Operation& op = push(*this, OpKind::run_code, {});
     op.name = std::move(description);
     op.forward = std::move(forward);
     op.reversible = backward.has_value();
     if (backward) op.backward = std::move(*backward);
-    operations_.push_back(std::move(op));
     return *this;
 }
 
@@ -558,22 +536,6 @@ const db::ColumnSpec& column_in(const Migration& m, std::size_t i, const db::Tab
     return *c;
 }
 
-// A value for rows of a column re-added by a reversal (its data is gone): its default, else
-// the type's zero.
-Value zero_of(db::ColumnType t) {
-    switch (t) {
-        case db::ColumnType::boolean: return Value(false);
-        case db::ColumnType::int32: return Value(std::int32_t{0});
-        case db::ColumnType::int64: return Value(std::int64_t{0});
-        case db::ColumnType::float64: return Value(0.0);
-        case db::ColumnType::varchar:
-        case db::ColumnType::text: return Value(std::string());
-        case db::ColumnType::bytes: return Value(Bytes{});
-        case db::ColumnType::timestamp: return Value(Timestamp{});
-        case db::ColumnType::date: return Value(Date{});
-    }
-    return Value();
-}
 
 }  // namespace
 
@@ -648,7 +610,7 @@ std::vector<Step> backward_steps(const Migration& m, std::size_t i, const State&
             const auto& now = table_in(m, i, after, op.table);
             const auto& c = column_in(m, i, was, op.name);
             std::optional<Value> fill;
-            if (!c.nullable && !c.default_value) fill = zero_of(c.type);  // the rows' values are gone
+            if (!c.nullable && !c.default_value) fill = db::zero_value(c.type);  // the rows' values are gone
             add_sql(out, editor.add_column_sql(now, was, op.name, fill));
             // The indexes that went with the column (a rebuild has made them already).
             for (const auto& ix : was.indexes) {

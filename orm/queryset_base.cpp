@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "drivers/column_zero.hpp"
 #include "drivers/features.hpp"
 #include "drivers/hints.hpp"
 #include "orm/errors.hpp"
@@ -235,20 +236,7 @@ namespace {
 const std::string& shared_select_by_pk_sql(const ModelInfo& m, const db::Dialect& d);
 
 // Any value of the primary key's kind (only the SQL text of a query built with it is kept).
-Value shared_select_by_pk_sample(const ModelInfo& m) {
-    switch (m.pk().type) {
-        case db::ColumnType::boolean: return Value(false);
-        case db::ColumnType::int32: return Value(std::int32_t{0});
-        case db::ColumnType::int64: return Value(std::int64_t{0});
-        case db::ColumnType::float64: return Value(0.0);
-        case db::ColumnType::varchar:
-        case db::ColumnType::text: return Value(std::string());
-        case db::ColumnType::bytes: return Value(Bytes{});
-        case db::ColumnType::timestamp: return Value(Timestamp{});
-        case db::ColumnType::date: return Value(Date{});
-    }
-    return Value(std::int64_t{0});
-}
+Value shared_select_by_pk_sample(const ModelInfo& m) { return db::zero_value(m.pk().type); }
 
 // "SELECT <all columns> FROM t WHERE t.pk = $1", per model and dialect, compiled once.
 WEFT_HOT const std::string& select_by_pk_sql(const ModelInfo& m, const db::Dialect& d) {
