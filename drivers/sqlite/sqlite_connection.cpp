@@ -34,6 +34,10 @@ auto run_where(bool async, F&& fn) {
     return fn();
 }
 
+// How long a query may run on the loop's thread before it is stopped and re-run on a worker.
+// Eight fibers each spending it back to back keep a 1 ms ticker within 2 ms of its time.
+constexpr std::chrono::microseconds inline_budget{250};
+
 [[noreturn]] WEFT_COLD void refuse_concurrent_use(const std::string& target, std::string_view what) {
     throw InterfaceError(fmt::format(
         "SQLite connection to '{}': {} called while another operation is running on it; a "
@@ -102,7 +106,11 @@ void SqliteConnection::too_many_params(std::string_view sql, std::size_t n) cons
 
 std::unique_ptr<SqliteCursor> SqliteConnection::run(std::string_view sql, std::span<const Value> params,
                                                     bool buffer_rows) {
-    Ref<Statement> st = session_->acquire(sql);
+    return run(session_->acquire(sql), params, buffer_rows);
+}
+
+std::unique_ptr<SqliteCursor> SqliteConnection::run(Ref<Statement> st, std::span<const Value> params,
+                                                    bool buffer_rows) {
     try {
         // A statement that writes runs to its end inside this call (its RETURNING rows, if any, are
         // buffered), so it can bind text and blobs without copying them.
@@ -124,6 +132,69 @@ std::unique_ptr<SqliteCursor> SqliteConnection::run(std::string_view sql, std::s
     }
 }
 
+std::unique_ptr<SqliteCursor> SqliteConnection::first_batch(Ref<Statement> st) {
+    BufferedRows rows;
+    describe_columns(*st, rows);
+    if (fill(*session_, *st, rows, batch_rows, false) == Fill::done) {
+        session_->release(*st);
+        return std::make_unique<SqliteCursor>(std::move(rows), 0);
+    }
+    return std::make_unique<SqliteCursor>(session_, std::move(st), std::move(rows));
+}
+
+std::unique_ptr<SqliteCursor> SqliteConnection::run_async(std::string_view sql, std::span<const Value> params,
+                                                          Ref<Statement> st, bool cached_is_busy) {
+    if (st && st->inline_ok && st->skip_inline == 0) {
+        try {
+            // Copies: a streamed result may outlive `params`.
+            session_->bind(*st, params, /*copy=*/true);
+            BufferedRows rows;
+            describe_columns(*st, rows);
+            Fill f;
+            {
+                Session::Inline scope(*session_, inline_budget);
+                f = fill(*session_, *st, rows, batch_rows, /*on_loop=*/true);
+            }
+            if (f != Fill::moved) {
+                ++session_->offload_stats().inline_runs;
+                if (f == Fill::done) {
+                    session_->release(*st);
+                    return std::make_unique<SqliteCursor>(std::move(rows), 0);
+                }
+                return std::make_unique<SqliteCursor>(session_, std::move(st), std::move(rows));
+            }
+        } catch (...) {
+            session_->release(*st);
+            throw;
+        }
+        // Out of time or at a lock: the same statement, bindings and all, again on a worker.
+        ++session_->offload_stats().worker_runs;
+        return run_where(true, [&] {
+            try {
+                return first_batch(st);
+            } catch (...) {
+                session_->release(*st);
+                throw;
+            }
+        });
+    }
+    if (st && st->skip_inline > 0) --st->skip_inline;
+    // Not cached yet (preparing may read the schema from the file), a statement that writes, or a
+    // query that recently ran out of time on the loop thread: all of it on a worker.
+    ++session_->offload_stats().worker_runs;
+    return run_where(true, [&]() -> std::unique_ptr<SqliteCursor> {
+        if (!st) st = session_->acquire_uncached(sql, cached_is_busy);
+        if (!st->inline_ok) return run(std::move(st), params, /*buffer_rows=*/true);
+        try {
+            session_->bind(*st, params, /*copy=*/true);
+            return first_batch(st);
+        } catch (...) {
+            session_->release(*st);
+            throw;
+        }
+    });
+}
+
 void SqliteConnection::run_to_end(std::string_view sql) {
     Operation op(*this, sql);
     op([&] { run(sql, {}, /*buffer_rows=*/true); });
@@ -133,9 +204,12 @@ Result SqliteConnection::execute(std::string_view sql, std::span<const Value> pa
     if (params.size() > features().max_query_params) [[unlikely]]
         too_many_params(sql, params.size());
     Operation op(*this, "execute()");
-    // Async mode buffers every row (see sqlite_cursor.hpp): the statement must be finished before
-    // the fiber resumes, since later steps would otherwise run on the loop's thread.
-    return Result(op([&] { return run(sql, params, /*buffer_rows=*/op.async()); }));
+    if (!op.async()) return Result(run(sql, params, /*buffer_rows=*/false));
+    // Async mode: a query tries the loop thread first and streams its rows in batches; anything
+    // else runs to its end on a worker (see sqlite_connection.hpp).
+    bool cached_is_busy = false;
+    Ref<Statement> st = session_->find_idle(sql, cached_is_busy);
+    return Result(run_async(sql, params, std::move(st), cached_is_busy));
 }
 
 WEFT_HOT bool SqliteConnection::query_first(std::string_view sql, std::span<const Value> params,
@@ -160,9 +234,56 @@ WEFT_HOT bool SqliteConnection::query_first(std::string_view sql, std::span<cons
                 return true;
             }
             session_->release(*st);  // a statement that writes runs to its end: execute() does that
+        } else {
+            return query_first_async(sql, params, on_row, context);
         }
     }
     return Connection::query_first(sql, params, on_row, context);
+}
+
+bool SqliteConnection::query_first_async(std::string_view sql, std::span<const Value> params, RowCallback on_row,
+                                         void* context) {
+    {
+        bool cached_is_busy = false;
+        Ref<Statement> st = session_->find_idle(sql, cached_is_busy);
+        std::unique_ptr<SqliteCursor> cursor;
+        if (st && st->inline_ok && st->skip_inline == 0) {
+            // Async mode, a cached query: its first step on the loop thread under the budget; the
+            // live cursor is read there, as in sync mode.
+            Session::Step step;
+            try {
+                session_->bind(*st, params, /*copy=*/false);
+                Session::Inline scope(*session_, inline_budget);
+                step = session_->step_inline(*st);
+            } catch (...) {
+                session_->release(*st);
+                throw;
+            }
+            if (step != Session::Step::moved) {
+                ++session_->offload_stats().inline_runs;
+                SqliteCursor live(session_, std::move(st), step == Session::Step::row);
+                if (!live.next()) return false;
+                on_row(context, Row(&live));
+                return true;
+            }
+            // Out of time or at a lock: the first row from a worker, the statement kept bound.
+            ++session_->offload_stats().worker_runs;
+            cursor = run_where(true, [&] {
+                try {
+                    bool row = session_->step(*st);
+                    return std::make_unique<SqliteCursor>(session_, st, row);
+                } catch (...) {
+                    session_->release(*st);
+                    throw;
+                }
+            });
+        } else {
+            cursor = run_async(sql, params, std::move(st), cached_is_busy);
+        }
+        if (!cursor->next()) return false;
+        on_row(context, Row(cursor.get()));
+        return true;
+    }
 }
 
 void SqliteConnection::execute_script(std::string_view sql) {

@@ -1,12 +1,24 @@
 // SqliteConnection: orm::db::Connection over one sqlite3 handle (held by a Session).
 //
 // Both modes run the same code; only where it runs differs. Each operation reads
-// orm::is_async() once when it starts: in sync mode its sqlite3 calls run on the calling thread;
-// in async mode they run as one orm::run_in_thread() job on a worker thread while the calling
-// fiber waits (outside any fiber the caller drives its loop meanwhile), so a loop never blocks
-// on SQLite, not even in busy_timeout waits, which then sleep on the worker. Results of async
-// operations are buffered whole before the fiber resumes (a statement cannot be left half-run
-// on a worker); reading them costs no further sqlite3 calls.
+// orm::is_async() once when it starts: in sync mode its sqlite3 calls run on the calling thread.
+// In async mode:
+//  - a query (SELECT / WITH / VALUES that writes nothing) whose statement is already prepared
+//    runs on the calling (loop) thread first, under a time budget of 250 us enforced by the
+//    progress handler, with a busy handler that refuses to wait. Out of time, or at a lock, it
+//    is stopped (sqlite3_interrupt semantics: a read-only statement stopped part-way has changed
+//    nothing, not even inside a transaction), reset with its bindings kept, and run again on a
+//    worker, none of its rows having reached the caller. A query that ran out of time goes
+//    straight to a worker for its next 16 runs.
+//  - everything else (statements that write, BEGIN/COMMIT/ROLLBACK, scripts, the first run of
+//    a query, which prepares it) runs as one orm::run_in_thread() job on a worker thread while
+//    the calling fiber waits (outside any fiber the caller drives its loop meanwhile), so a
+//    loop never blocks on writes, commits or busy_timeout waits, which sleep on the worker.
+//    Writes are never tried on the loop thread: stopping a write inside a transaction would
+//    roll the whole transaction back, and commits do file I/O.
+//  - a query's rows come in batches of up to batch_rows (sqlite_cursor.hpp): the first from
+//    wherever the statement ran, each later one from a worker job; results of statements that
+//    write are buffered whole.
 #pragma once
 
 #include <atomic>
@@ -58,12 +70,24 @@ public:
     // so callbacks registered on it (functions, hooks) run there too.
     sqlite3* native_handle() const noexcept { return session_->native_handle(); }
 
+    // Where async mode ran this connection's statements (diagnostics and tests).
+    OffloadStats offload_stats() const noexcept { return session_->offload_stats(); }
+
 private:
     [[noreturn]] void too_many_params(std::string_view sql, std::size_t n) const;
     // The whole of one execute: prepare (or take from the cache), bind, the first step, and for
     // statements that write (or when `buffer_rows`), every remaining step. Async mode runs this
-    // one call on a worker thread with `buffer_rows` set.
+    // one call on a worker thread with `buffer_rows` set for statements that write.
     std::unique_ptr<SqliteCursor> run(std::string_view sql, std::span<const Value> params, bool buffer_rows);
+    std::unique_ptr<SqliteCursor> run(Ref<Statement> st, std::span<const Value> params, bool buffer_rows);
+    // Async mode's execute(): see the top of this file.
+    // query_first() in async mode, inside its Operation.
+    bool query_first_async(std::string_view sql, std::span<const Value> params, RowCallback on_row, void* context);
+    // `st` and `cached_is_busy` from Session::find_idle.
+    std::unique_ptr<SqliteCursor> run_async(std::string_view sql, std::span<const Value> params, Ref<Statement> st,
+                                            bool cached_is_busy);
+    // The first batch of a bound query, stepped here (on a worker); a streamed cursor when more follow.
+    std::unique_ptr<SqliteCursor> first_batch(Ref<Statement> st);
     // Runs `sql` to its end in the mode read at this call (begin, commit, rollback).
     void run_to_end(std::string_view sql);
     class Operation;

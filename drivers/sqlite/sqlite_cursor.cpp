@@ -15,6 +15,8 @@
 
 #include <fmt/format.h>
 
+#include "drivers/bridge/mode.hpp"
+#include "drivers/bridge/offload.hpp"
 #include "drivers/errors.hpp"
 #include "drivers/hints.hpp"
 #include "drivers/plain_store.hpp"
@@ -120,9 +122,8 @@ DeclaredKind declared_kind(const char* decl) noexcept {
     return DeclaredKind::other;
 }
 
-BufferedRows drain(Session& session, Statement& st, bool have_row) {
+void describe_columns(const Statement& st, BufferedRows& rows) {
     sqlite3_stmt* s = st.handle.get();
-    BufferedRows rows;
     const int n = sqlite3_column_count(s);
     rows.names.reserve(static_cast<std::size_t>(n));
     rows.kinds.reserve(static_cast<std::size_t>(n));
@@ -131,14 +132,43 @@ BufferedRows drain(Session& session, Statement& st, bool have_row) {
         rows.names.emplace_back(name ? name : "");
         rows.kinds.push_back(declared_kind(sqlite3_column_decltype(s, i)));
     }
-    for (bool row = have_row; row; row = session.step(st)) {
-        for (int i = 0; i < n; ++i) {
-            ValuePtr copy(sqlite3_value_dup(sqlite3_column_value(s, i)));
-            if (!copy) throw_error(SQLITE_NOMEM, "out of memory copying a row", "buffering rows", st.sql);
-            rows.cells.push_back(std::move(copy));
-        }
+}
+
+namespace {
+
+void copy_row(const Statement& st, BufferedRows& rows) {
+    sqlite3_stmt* s = st.handle.get();
+    const int n = static_cast<int>(rows.names.size());
+    for (int i = 0; i < n; ++i) {
+        ValuePtr copy(sqlite3_value_dup(sqlite3_column_value(s, i)));
+        if (!copy) throw_error(SQLITE_NOMEM, "out of memory copying a row", "buffering rows", st.sql);
+        rows.cells.push_back(std::move(copy));
     }
+}
+
+}  // namespace
+
+BufferedRows drain(Session& session, Statement& st, bool have_row) {
+    BufferedRows rows;
+    describe_columns(st, rows);
+    for (bool row = have_row; row; row = session.step(st)) copy_row(st, rows);
     return rows;
+}
+
+WEFT_HOT Fill fill(Session& session, Statement& st, BufferedRows& rows, std::size_t limit, bool on_loop) {
+    for (std::size_t got = 0; got < limit; ++got) {
+        if (on_loop) {
+            switch (session.step_inline(st)) {
+                case Session::Step::row: break;
+                case Session::Step::done: return Fill::done;
+                case Session::Step::moved: return Fill::moved;
+            }
+        } else if (!session.step(st)) {
+            return Fill::done;
+        }
+        copy_row(st, rows);
+    }
+    return Fill::more;
 }
 
 WEFT_HOT SqliteCursor::SqliteCursor(Ref<Session> session, Ref<Statement> st, bool have_row)
@@ -154,6 +184,36 @@ SqliteCursor::SqliteCursor(BufferedRows rows, std::int64_t rows_affected)
     : rows_(std::make_unique<BufferedRows>(std::move(rows))), columns_(rows_->names.size()),
       rows_affected_(rows_affected) {}
 
+SqliteCursor::SqliteCursor(Ref<Session> session, Ref<Statement> st, BufferedRows first)
+    : session_(std::move(session)), st_(std::move(st)), released_(false),
+      rows_(std::make_unique<BufferedRows>(std::move(first))), more_(true) {
+    columns_ = rows_->names.size();
+}
+
+bool SqliteCursor::next_batch() {
+    rows_->cells.clear();
+    rows_read_ = 0;
+    Fill f;
+    try {
+        if (orm::is_async()) {
+            ++session_->offload_stats().worker_runs;
+            f = orm::run_in_thread([&] {
+                orm::CpuSlot slot;  // as every statement on a worker (see sqlite_connection.cpp)
+                return fill(*session_, *st_, *rows_, batch_rows, false);
+            });
+        } else {
+            f = fill(*session_, *st_, *rows_, batch_rows, false);
+        }
+    } catch (...) {
+        more_ = false;
+        release();  // a failed step already reset it; resetting again is harmless
+        throw;
+    }
+    more_ = f == Fill::more;
+    if (!more_) release();  // let go of the read transaction now, not when the Result goes
+    return !rows_->cells.empty();
+}
+
 WEFT_HOT SqliteCursor::~SqliteCursor() { release(); }
 
 WEFT_HOT void SqliteCursor::release() noexcept {
@@ -167,14 +227,22 @@ WEFT_HOT bool SqliteCursor::next() {
         on_row_ = false;
         return false;
     }
-    if (!st_) {  // buffered
+    if (rows_) {  // buffered or streamed
         if (columns_ != 0 && (rows_read_ + 1) * columns_ <= rows_->cells.size()) {
             ++rows_read_;
             on_row_ = true;
             return true;
         }
         on_row_ = false;
+        if (more_ && columns_ != 0) {
+            if (next_batch()) {
+                rows_read_ = 1;
+                on_row_ = true;
+                return true;
+            }
+        }
         done_ = true;
+        release();
         return false;
     }
     if (pending_) {
@@ -204,7 +272,7 @@ WEFT_HOT bool SqliteCursor::next() {
 std::string_view SqliteCursor::column_name(std::size_t i) const {
     if (i >= columns_)
         throw InterfaceError(fmt::format("column index {} out of range: the result has {} columns", i, columns_));
-    if (!st_) return rows_->names[i];
+    if (rows_) return rows_->names[i];
     const char* name = sqlite3_column_name(st_->handle.get(), static_cast<int>(i));
     return name ? std::string_view(name) : std::string_view();
 }
@@ -219,7 +287,7 @@ void SqliteCursor::bad_cell(std::size_t i) const {
 inline sqlite3_value* SqliteCursor::cell(std::size_t i) const {
     if (i >= columns_ || !on_row_) [[unlikely]]
         bad_cell(i);
-    if (!st_) return rows_->cells[(rows_read_ - 1) * columns_ + i].get();
+    if (rows_) return rows_->cells[(rows_read_ - 1) * columns_ + i].get();
     if (i < cached_columns) [[likely]] {
         const std::uint32_t bit = std::uint32_t{1} << i;
         if (!(fetched_ & bit)) {
@@ -232,7 +300,7 @@ inline sqlite3_value* SqliteCursor::cell(std::size_t i) const {
 }
 
 DeclaredKind SqliteCursor::kind(std::size_t i) const {
-    if (!st_) return rows_->kinds[i];
+    if (rows_) return rows_->kinds[i];
     return declared_kind(sqlite3_column_decltype(st_->handle.get(), static_cast<int>(i)));
 }
 
@@ -263,7 +331,7 @@ WEFT_HOT std::uint64_t SqliteCursor::read_plain(std::size_t first, std::span<con
     const std::size_t n = std::min<std::size_t>(slots.size(), 64);
     if (!on_row_ || first + n > columns_) [[unlikely]]
         return n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;  // the getters report it
-    sqlite3_stmt* stmt = st_ ? st_->handle.get() : nullptr;
+    sqlite3_stmt* stmt = rows_ ? nullptr : st_->handle.get();
     std::uint64_t missed = 0;
     for (std::size_t k = 0; k < n; ++k) {
         const PlainSlot& s = slots[k];

@@ -1,9 +1,11 @@
-// SqliteCursor: rows of one SQLite statement, read either live off the statement (sync mode,
-// SELECTs: nothing is copied) or from a buffer of rows copied off it (statements that write and
-// return rows, and every statement in async mode, where the statement runs to its end on a worker
-// thread before control returns to the calling fiber). Async mode therefore holds a whole result
-// in memory at once; fetching it in batches, one worker job per batch, would bound that at the
-// price of keeping the statement (and its read transaction) open between jobs.
+// SqliteCursor: rows of one SQLite statement, read in one of three ways:
+//  - live off the statement (sync mode, queries: nothing is copied);
+//  - from a buffer holding the whole result (statements that write and return rows: they run to
+//    their end at once);
+//  - streamed in batches of up to batch_rows copied rows (queries in async mode): the statement
+//    stays open between batches, and each later batch is one worker job (or, once the process
+//    is back in sync mode, steps on the calling thread), so memory stays bounded by a batch and
+//    the first rows arrive before the query has run to its end.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,19 @@ struct BufferedRows {
 // stepping to the end. The statement is left done but not reset.
 BufferedRows drain(Session& session, Statement& st, bool have_row);
 
+// Rows per batch of a streamed result.
+constexpr std::size_t batch_rows = 1024;
+
+// Copies the column names and declared kinds of `st` into `rows`.
+void describe_columns(const Statement& st, BufferedRows& rows);
+// Steps `st` and appends its rows to rows.cells, at most `limit` of them: `done` when the
+// statement ran to its end, `more` when `limit` rows were copied and more may follow (the next
+// call steps first), `moved` when `on_loop` (steps by step_inline, inside a Session::Inline
+// scope) and the statement had to leave the loop thread (it was reset; nothing it produced
+// reached anyone). The rows of the current call are appended after those already held.
+enum class Fill : std::uint8_t { done, more, moved };
+Fill fill(Session& session, Statement& st, BufferedRows& rows, std::size_t limit, bool on_loop);
+
 class SqliteCursor final : public Cursor {
 public:
     // Live: the statement was stepped once by execute(); `have_row` says that step gave a row.
@@ -38,6 +53,8 @@ public:
     SqliteCursor(Ref<Session> session, Ref<Statement> st, bool have_row);
     // Buffered: the statement is already finished and released.
     SqliteCursor(BufferedRows rows, std::int64_t rows_affected);
+    // Streamed: `first` holds the first batch; `st` (not released) gives the rest, batch by batch.
+    SqliteCursor(Ref<Session> session, Ref<Statement> st, BufferedRows first);
     ~SqliteCursor() override;
 
     bool next() override;
@@ -72,6 +89,8 @@ private:
     std::string describe(std::size_t i) const;
     [[noreturn]] void type_error(std::size_t i, sqlite3_value* v, std::string_view wanted) const;
     void release() noexcept;
+    // A streamed cursor's next batch into rows_ (in the mode read now); false when there is none.
+    bool next_batch();
 
     // Live mode
     Ref<Session> session_;
@@ -84,9 +103,11 @@ private:
     static constexpr std::size_t cached_columns = 16;
     mutable sqlite3_value* row_values_[cached_columns];
     mutable std::uint32_t fetched_ = 0;  // bit i: row_values_[i] holds the current row's value
-    // Buffered mode (null for a live cursor, which then has nothing of it to build or destroy)
+    // Buffered and streamed modes (null for a live cursor, which then has nothing of it to build
+    // or destroy). A streamed cursor also holds session_ and st_, until its last batch.
     std::unique_ptr<BufferedRows> rows_;
     std::size_t rows_read_ = 0;
+    bool more_ = false;  // streamed: st_ may give more rows
 
     std::size_t columns_ = 0;
     bool on_row_ = false;

@@ -2,8 +2,10 @@
 #include "drivers/sqlite/sqlite_session.hpp"
 #include "drivers/utf8.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -43,6 +45,44 @@ std::string_view mode_name(OpenMode mode) {
     return "?";
 }
 
+char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool contains_nocase(std::string_view s, std::string_view word) noexcept {
+    if (word.size() > s.size()) return false;
+    for (std::size_t i = 0; i + word.size() <= s.size(); ++i) {
+        std::size_t k = 0;
+        while (k < word.size() && lower(s[i + k]) == word[k]) ++k;
+        if (k == word.size()) return true;
+    }
+    return false;
+}
+
+// The first keyword of `sql` (comments are not skipped: they only cost the loop-thread attempt).
+std::string_view first_word(std::string_view sql) noexcept {
+    std::size_t i = 0;
+    while (i < sql.size() && (sql[i] == ' ' || sql[i] == '\n' || sql[i] == '\t' || sql[i] == '\r' || sql[i] == '('))
+        ++i;
+    std::size_t j = i;
+    while (j < sql.size() && ((sql[j] >= 'a' && sql[j] <= 'z') || (sql[j] >= 'A' && sql[j] <= 'Z'))) ++j;
+    return sql.substr(i, j - i);
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
+
+// A query that may try the loop thread first in async mode: it writes nothing (so stopping it
+// part-way undoes nothing; sqlite3_stmt_readonly is also true of BEGIN and COMMIT, hence the
+// keyword) and does not end or start a transaction.
+bool may_run_inline(std::string_view sql, bool readonly) noexcept {
+    if (!readonly) return false;
+    std::string_view w = first_word(sql);
+    return iequals(w, "select") || iequals(w, "with") || iequals(w, "values");
+}
+
 bool only_separators(std::string_view s) {
     for (char c : s)
         if (c != ' ' && c != '\n' && c != '\t' && c != '\r' && c != ';' && c != '\f' && c != '\v') return false;
@@ -68,6 +108,9 @@ Session::Session(const std::string& path, const SqliteOptions& o, std::size_t ca
 
     sqlite3_extended_result_codes(raw, 1);
     sqlite3_busy_timeout(raw, static_cast<int>(std::min<std::int64_t>(o.busy_timeout.count(), INT_MAX)));
+    // Always installed: it costs a call per progress_interval VM instructions, and returns at
+    // once unless a statement timeout or the loop thread's budget is armed.
+    sqlite3_progress_handler(raw, progress_interval, &Session::on_progress, this);
     register_regexp(raw);  // REGEXP and the ORM's regex lookups (sqlite_regexp.cpp)
     register_statistics(raw);  // STDDEV_POP, VAR_SAMP, ... for StdDev / Variance (sqlite_statistics.cpp)
 
@@ -124,6 +167,8 @@ Ref<Statement> Session::prepare(std::string_view sql, bool persistent) {
         check_single_statement(sql.substr(static_cast<std::size_t>(tail - sql.data())), sql);
     st->sql = std::string(sql);
     st->readonly = sqlite3_stmt_readonly(raw) != 0;
+    st->inline_ok = may_run_inline(sql, st->readonly);
+    st->sets_busy_timeout = contains_nocase(sql, "busy_timeout");
     st->parameters = sqlite3_bind_parameter_count(raw);
     return st;
 }
@@ -154,7 +199,20 @@ WEFT_HOT Ref<Statement> Session::acquire(std::string_view sql) {
     }
 }
 
+Ref<Statement> Session::find_idle(std::string_view sql, bool& cached_is_busy) {
+    ensure_open();
+    auto* hit = cache_.find(sql);
+    cached_is_busy = hit != nullptr;
+    if (!hit || (*hit)->busy) return {};
+    (*hit)->busy = true;
+    (*hit)->spent = {};
+    return *hit;
+}
+
+// acquire() when the cache has no idle statement for `sql`: prepares one (and caches it unless a
+// cached one is busy, i.e. held by a live cursor).
 Ref<Statement> Session::acquire_uncached(std::string_view sql, bool cached_is_busy) {
+    ensure_open();
     Ref<Statement> st;
     if (cached_is_busy) {
         st = prepare(sql, false);  // the cached one is held by a live cursor
@@ -244,9 +302,31 @@ void Session::bind_failed(int rc, Statement& st, int n, ValueKind kind) {
 
 int Session::on_progress(void* self) noexcept {
     auto* s = static_cast<Session*>(self);
-    if (Clock::now() < s->deadline_) return 0;
-    s->timed_out_ = true;
+    if (s->deadline_ == Clock::time_point::max()) [[likely]]
+        return 0;
+    const auto now = Clock::now();
+    if (now < s->deadline_) return 0;
+    if (now >= s->timeout_deadline_)
+        s->timed_out_ = true;
+    else
+        s->budget_hit_ = true;
     return 1;  // makes the running statement fail with SQLITE_INTERRUPT
+}
+
+int Session::refuse_busy(void* self, int) noexcept {
+    static_cast<Session*>(self)->busy_refused_ = true;
+    return 0;  // SQLITE_BUSY now: the statement is re-run on a worker, where waiting is allowed
+}
+
+void Session::reread_busy_timeout() noexcept {
+    if (!db_) return;
+    std::int64_t ms = -1;
+    auto read = [](void* out, int n, char** values, char**) -> int {
+        if (n > 0 && values[0]) *static_cast<std::int64_t*>(out) = std::atoll(values[0]);
+        return 0;
+    };
+    if (sqlite3_exec(db_.get(), "PRAGMA busy_timeout", read, &ms, nullptr) == SQLITE_OK && ms >= 0)
+        busy_timeout_ = std::chrono::milliseconds(ms);
 }
 
 // The deadline only holds while a statement runs: SQLite may call the progress handler from
@@ -255,10 +335,65 @@ struct Session::Armed {
     Session& s;
     Armed(Session& session, Clock::time_point deadline) : s(session) {
         s.timed_out_ = false;
-        s.deadline_ = deadline;
+        s.timeout_deadline_ = deadline;
+        s.deadline_ = std::min(deadline, s.budget_end_);
     }
-    ~Armed() { s.deadline_ = Clock::time_point::max(); }
+    ~Armed() {
+        s.timeout_deadline_ = Clock::time_point::max();
+        s.deadline_ = s.budget_end_;
+    }
 };
+
+Session::Inline::Inline(Session& s, std::chrono::microseconds budget) noexcept : s_(s) {
+    s_.inline_ = true;
+    s_.budget_hit_ = false;
+    s_.busy_refused_ = false;
+    s_.budget_end_ = Clock::now() + budget;
+    s_.deadline_ = std::min(s_.timeout_deadline_, s_.budget_end_);
+    if (s_.db_) sqlite3_busy_handler(s_.db_.get(), &Session::refuse_busy, &s_);
+}
+
+Session::Inline::~Inline() {
+    s_.inline_ = false;
+    s_.budget_end_ = Clock::time_point::max();
+    s_.deadline_ = s_.timeout_deadline_;
+    if (s_.db_)
+        sqlite3_busy_timeout(s_.db_.get(), static_cast<int>(std::min<std::int64_t>(s_.busy_timeout_.count(), INT_MAX)));
+}
+
+Session::Step Session::step_inline(Statement& st) {
+    ensure_open();
+    int rc;
+    if (timeout_.count() > 0) {
+        auto start = Clock::now();
+        Armed armed(*this, start + timeout_ - st.spent);
+        rc = sqlite3_step(st.handle.get());
+        st.spent += Clock::now() - start;
+    } else {
+        timed_out_ = false;
+        rc = sqlite3_step(st.handle.get());
+    }
+    if (rc == SQLITE_ROW) [[likely]]
+        return Step::row;
+    if (rc == SQLITE_DONE) return Step::done;
+    const int primary = rc & 0xff;
+    const bool out_of_time = primary == SQLITE_INTERRUPT && budget_hit_ && !timed_out_;
+    // SQLITE_BUSY here is a lock the refusing busy handler would not wait for (or one SQLite
+    // reports without asking it): a worker's run of the same query waits as sync mode would.
+    if (out_of_time || primary == SQLITE_BUSY) {
+        sqlite3_reset(st.handle.get());  // bindings stay for the re-run
+        if (out_of_time) {
+            ++offload_stats_.moved_by_budget;
+            st.skip_inline = 16;  // the next few runs go straight to a worker
+        } else {
+            ++offload_stats_.moved_by_lock;
+        }
+        return Step::moved;
+    }
+    std::string message = sqlite3_errmsg(db_.get());
+    release(st);
+    fail(rc, std::move(message), "executing", st.sql);
+}
 
 WEFT_HOT bool Session::step(Statement& st) {
     ensure_open();
@@ -273,7 +408,11 @@ WEFT_HOT bool Session::step(Statement& st) {
         rc = sqlite3_step(st.handle.get());
     }
     if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
+    if (rc == SQLITE_DONE) {
+        if (st.sets_busy_timeout) [[unlikely]]
+            reread_busy_timeout();
+        return false;
+    }
     std::string message = sqlite3_errmsg(db_.get());
     release(st);
     fail(rc, std::move(message), "executing", st.sql);
@@ -295,10 +434,14 @@ void Session::exec(std::string_view script) {
     std::string text(script);
     char* err = nullptr;
     int rc;
-    {
+    if (timeout_.count() > 0) {
         Armed armed(*this, Clock::now() + timeout_);
         rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &err);
+    } else {
+        timed_out_ = false;
+        rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &err);
     }
+    if (contains_nocase(script, "busy_timeout")) reread_busy_timeout();
     if (rc == SQLITE_OK) return;
     std::string message = err ? err : sqlite3_errmsg(db_.get());
     sqlite3_free(err);
@@ -320,10 +463,6 @@ void Session::set_statement_timeout(std::chrono::milliseconds timeout) {
     ensure_open();
     if (timeout.count() < 0) throw InterfaceError("statement timeout must not be negative");
     timeout_ = timeout;
-    if (timeout.count() > 0)
-        sqlite3_progress_handler(db_.get(), progress_interval, &Session::on_progress, this);
-    else
-        sqlite3_progress_handler(db_.get(), 0, nullptr, nullptr);
 }
 
 void Session::interrupt() noexcept {
