@@ -211,4 +211,30 @@ std::string Dialect::distinct_on_sql(std::span<const std::string> exprs) const {
     return fmt::format("DISTINCT ON ({}) ", fmt::join(exprs, ", "));
 }
 
+std::string Dialect::compound_sql(Compound op, bool all) const {
+    std::string out = op == Compound::union_ ? " UNION" : op == Compound::intersection ? " INTERSECT" : " EXCEPT";
+    return out + (all ? " ALL " : " ");
+}
+
+std::string Dialect::on_conflict_sql(bool update, std::span<const std::string> unique_columns,
+                                     std::span<const std::string> update_columns) const {
+    std::string out = " ON CONFLICT";
+    if (!unique_columns.empty()) {
+        out += " (";
+        for (std::size_t i = 0; i < unique_columns.size(); ++i) {
+            if (i) out += ", ";
+            out += quote_name(unique_columns[i]);
+        }
+        out += ")";
+    }
+    if (!update) return out + " DO NOTHING";
+    out += " DO UPDATE SET ";
+    for (std::size_t i = 0; i < update_columns.size(); ++i) {
+        if (i) out += ", ";
+        std::string q = quote_name(update_columns[i]);
+        out += q + " = EXCLUDED." + q;
+    }
+    return out;
+}
+
 }  // namespace orm::db

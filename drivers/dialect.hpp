@@ -91,6 +91,23 @@ public:
     virtual std::string random_sql() const { return "RANDOM()"; }
     // "DISTINCT ON (exprs) " for SELECT (Features::supports_distinct_on_fields).
     virtual std::string distinct_on_sql(std::span<const std::string> exprs) const;
+    // The operator between the parts of a compound SELECT, with spaces: " UNION ", " UNION ALL ",
+    // " INTERSECT ", " EXCEPT " (and ALL forms: Features::supports_intersect_except_all).
+    enum class Compound : std::uint8_t { union_, intersection, difference };
+    virtual std::string compound_sql(Compound op, bool all) const;
+
+    // The conflict clause of an upsert INSERT (with a leading space): " ON CONFLICT DO NOTHING"
+    // (update false; unique_columns may be empty), or " ON CONFLICT (unique) DO UPDATE SET
+    // c = EXCLUDED.c" for each of update_columns. Names are quoted here. Standard SQL as
+    // PostgreSQL and SQLite (3.24+) spell it.
+    virtual std::string on_conflict_sql(bool update, std::span<const std::string> unique_columns,
+                                        std::span<const std::string> update_columns) const;
+
+    // A query that takes one new key per row from the sequence behind table's auto-increment
+    // column pk_column: parameters (1) table quoted as in SQL, (2) pk_column, (3) how many keys;
+    // one row per key. bulk_create reserves keys this way before a COPY. Empty (the default):
+    // the backend reserves no keys.
+    virtual std::string_view reserve_keys_sql() const { return {}; }
 
     // Streaming replication, for read-your-writes routing (orm::PrimaryReplicaRouter): one-value
     // queries giving a position in the write-ahead log as a BIGINT. wal_write_position_sql: on a

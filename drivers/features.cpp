@@ -27,6 +27,13 @@ const std::vector<FeatureFlag>& feature_flags() {
         {"is_embedded", &Features::is_embedded},
         {"supports_distinct_on_fields", &Features::supports_distinct_on_fields},
         {"greatest_least_ignore_nulls", &Features::greatest_least_ignore_nulls},
+        {"supports_slicing_ordering_in_compound", &Features::supports_slicing_ordering_in_compound},
+        {"supports_intersect_except_all", &Features::supports_intersect_except_all},
+        {"supports_copy_in", &Features::supports_copy_in},
+        {"supports_pipelining", &Features::supports_pipelining},
+        {"supports_ignore_conflicts", &Features::supports_ignore_conflicts},
+        {"supports_update_conflicts", &Features::supports_update_conflicts},
+        {"supports_update_conflicts_with_target", &Features::supports_update_conflicts_with_target},
     };
     return flags;
 }

@@ -79,3 +79,10 @@ struct FeatureFlag {
 const std::vector<FeatureFlag>& feature_flags();
 
 }  // namespace orm::db
+    // union() / intersection() / difference(): a combined queryset may be ordered or sliced
+    // (each is then written in parentheses); else such a queryset is an orm::DatabaseError,
+    // as Django's "ORDER BY not allowed in subqueries of compound statements".
+    bool supports_slicing_ordering_in_compound = true;
+    // intersection(all=true) / difference(all=true): INTERSECT ALL / EXCEPT ALL (else
+    // orm::NotSupportedError naming the backend; union(all=true) works everywhere).
+    bool supports_intersect_except_all = true;

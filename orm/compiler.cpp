@@ -6,6 +6,9 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "drivers/features.hpp"
 
 #include "orm/errors.hpp"
 #include "orm/functions_impl.hpp"
@@ -457,9 +460,86 @@ void write_where(Renderer& r, std::string& out, const Query& q) {
 
 bool grouped(const Query& q) { return q.has_aggregate_select() || q.having; }
 
+bool is_deferred(const Query& q, const FieldInfo& f) noexcept { return f.index < 64 && (q.deferred >> f.index & 1); }
+
+// The 1-based position of an ordering term among the columns a combined query yields (its
+// first part's), or 0.
+std::size_t compound_position(const Query& q, const ExprNode& e) {
+    std::size_t pos = 0;
+    if (q.values_mode) {
+        for (const auto& it : q.values) {
+            ++pos;
+            if (e.kind == ExprKind::annotation && it.name == e.name) return pos;
+            if (e.kind == ExprKind::field && it.expr->kind == ExprKind::field && it.expr->field == e.field &&
+                it.expr->table == e.table)
+                return pos;
+        }
+        return 0;
+    }
+    for (const auto& f : q.model->fields()) {
+        if (is_deferred(q, f)) continue;
+        ++pos;
+        if (e.kind == ExprKind::field && e.table == 0 && e.field == &f) return pos;
+    }
+    for (const auto& a : q.annotations) {
+        ++pos;
+        if (e.kind == ExprKind::annotation && a.name == e.name) return pos;
+    }
+    return 0;
+}
+
+// part1 UNION [ALL] part2 ... [ORDER BY positions] [LIMIT ...]: the parts without their
+// default ordering; a part with its own ordering or slice in parentheses (backends without
+// Features::supports_slicing_ordering_in_compound are refused before this, see
+// check_compound_features); a part that is itself a compound as SELECT * FROM (...).
+void render_compound(const db::Dialect& d, const Query& q, std::string& out, std::vector<Value>& params,
+                     bool with_order, const Renderer* parent) {
+    const Combined& c = *q.combined;
+    for (std::size_t i = 0; i < c.parts.size(); ++i) {
+        const Query& part = *c.parts[i];
+        if (i) out += d.compound_sql(c.op, c.all);
+        if (part.combined) {
+            out += "SELECT * FROM (";
+            render_select(d, part, out, params, true, parent);
+            out += ") " + d.quote_name("__part" + std::to_string(i));
+        } else if (part.ordered_explicitly || part.sliced()) {
+            out += '(';
+            render_select(d, part, out, params, true, parent);
+            out += ')';
+        } else {
+            render_select(d, part, out, params, false, parent);
+        }
+    }
+    if (with_order) {
+        bool first = true;
+        for (const auto& term : q.order_by) {
+            const std::size_t pos = compound_position(q, *term.expr);
+            if (pos == 0) {
+                std::vector<std::string> names = selected_names(q);
+                throw FieldError(fmt::format("order_by() of a combined queryset ({}): a term is not one of its "
+                                             "columns; order by one of: {}",
+                                             c.op == db::Dialect::Compound::union_          ? "union"
+                                             : c.op == db::Dialect::Compound::intersection ? "intersection"
+                                                                                           : "difference",
+                                             fmt::format("{}", fmt::join(names, ", "))));
+            }
+            out += first ? " ORDER BY " : ", ";
+            first = false;
+            out += std::to_string(pos);
+            out += term.descending ? " DESC" : " ASC";
+            if (term.nulls != Nulls::database) out += term.nulls == Nulls::first ? " NULLS FIRST" : " NULLS LAST";
+        }
+    }
+    out += d.limit_offset(q.limit, q.offset);
+}
+
 // SELECT ... FROM ... WHERE ... GROUP BY ... HAVING ... ORDER BY ... LIMIT, into `out`.
 void render_select(const db::Dialect& d, const Query& q, std::string& out, std::vector<Value>& params,
                    bool with_order, const Renderer* parent) {
+    if (q.combined) {
+        render_compound(d, q, out, params, with_order, parent);
+        return;
+    }
     const ModelInfo& m = *q.model;
     Renderer r(d, params, d.quote_name(m.table()));
     if (parent) r.nest_in(*parent, m);
@@ -481,6 +561,7 @@ void render_select(const db::Dialect& d, const Query& q, std::string& out, std::
     if (!q.values_mode) {
         auto columns = [&](const ModelInfo& model, std::uint16_t table) {
             for (const auto& f : model.fields()) {
+                if (table == 0 && is_deferred(q, f)) continue;  // only() / defer()
                 if (!first) out += ", ";
                 first = false;
                 std::string col;
@@ -524,7 +605,7 @@ void render_select(const db::Dialect& d, const Query& q, std::string& out, std::
         OrderPlan& p = plan[k];
         if (!q.values_mode && e.kind == ExprKind::field) {
             // The model's own columns and those select_related adds.
-            p.selected = e.table == 0;
+            p.selected = e.table == 0 && !(e.field && is_deferred(q, *e.field));
             for (const auto& rs : q.select_related) p.selected = p.selected || rs.table == e.table;
         }
         for (const auto& it : items) {
@@ -577,9 +658,23 @@ void render_select(const db::Dialect& d, const Query& q, std::string& out, std::
     out += d.limit_offset(q.limit, q.offset);
 }
 
-bool needs_subquery(const Query& q) { return q.sliced() || q.distinct || grouped(q); }
+bool needs_subquery(const Query& q) { return q.sliced() || q.distinct || grouped(q) || q.combined; }
 
 }  // namespace
+
+void check_compound_features(const Query& q, const db::Features& f) {
+    if (!q.combined) return;
+    for (const auto& part : q.combined->parts) {
+        check_compound_features(*part, f);
+        if (f.supports_slicing_ordering_in_compound) continue;
+        if (part->sliced())
+            throw DatabaseError("LIMIT/OFFSET not allowed in subqueries of compound statements (slice the combined "
+                                "queryset instead; Features::supports_slicing_ordering_in_compound is false)");
+        if (part->ordered_explicitly && !part->order_by.empty())
+            throw DatabaseError("ORDER BY not allowed in subqueries of compound statements (order the combined "
+                                "queryset instead; Features::supports_slicing_ordering_in_compound is false)");
+    }
+}
 
 Sql SqlCompiler::select(const Query& q) const {
     Sql s;
@@ -667,6 +762,7 @@ Sql SqlCompiler::aggregate(const Query& q, std::span<const SelectItem> items) co
 }
 
 Sql SqlCompiler::update(const Query& q, const SetClause& set) const {
+    check_not_combined(q, "update");
     if (q.sliced()) throw InterfaceError("Cannot update a query once a slice has been taken");
     if (q.distinct || grouped(q)) throw InterfaceError("Cannot update a distinct, annotated or aggregated query");
     if (set.empty()) throw InterfaceError("update() needs at least one field to set");
@@ -684,6 +780,7 @@ Sql SqlCompiler::update(const Query& q, const SetClause& set) const {
 }
 
 Sql SqlCompiler::delete_rows(const Query& q) const {
+    check_not_combined(q, "delete");
     if (q.sliced()) throw InterfaceError("Cannot delete a query once a slice has been taken");
     if (q.distinct || grouped(q)) throw InterfaceError("Cannot delete a distinct, annotated or aggregated query");
     Sql s;

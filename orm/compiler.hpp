@@ -15,8 +15,15 @@
 namespace orm {
 
 struct FieldInfo;
+namespace db {
+struct Features;
+}
 
 namespace detail {
+
+// A combined query (union ...) on a backend without Features::supports_slicing_ordering_in_compound
+// whose parts are ordered or sliced: orm::DatabaseError, as Django's. Called before it runs.
+void check_compound_features(const Query& q, const db::Features& f);
 
 struct Sql {
     std::string text;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "drivers/features.hpp"
 #include "orm/atomic.hpp"
@@ -126,9 +127,13 @@ void save_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
     const FieldInfo& pk = m.pk();
     const Value key = pk.access->get(obj);
     SetClause set;
+    // only() / defer(): the fields never loaded are left as they are in the row (Django saves
+    // such an object with update_fields = the loaded fields).
+    const std::uint64_t deferred = m.ops().get_deferred ? m.ops().get_deferred(obj) : 0;
     for (const auto& f : m.fields()) {
         if (f.primary_key) continue;
         ExprNode n;
+        if (f.index < 64 && (deferred >> f.index & 1)) continue;
         n.kind = ExprKind::value;
         n.value = m.clean(f, f.access->get(obj));
         set.emplace_back(&f, std::make_shared<const ExprNode>(std::move(n)));
@@ -147,10 +152,56 @@ void save_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
         matched = lease.execute(SqlCompiler(lease.dialect()).update(*q, set)).rows_affected();
     }
     if (matched == 0) insert_row(m, obj, alias);
+    if (matched == 0 && deferred)
+        throw DatabaseError(fmt::format("save(): no {} row has {} = {} on '{}', and this object was loaded without "
+                                        "the fields {} (only() / defer()), so it cannot be inserted without writing "
+                                        "defaults into them; load_deferred() first to insert it whole",
+                                        m.type_name(), pk.name, key.debug_string(), std::string_view(alias),
+                                        fmt::join(deferred_names(m, deferred), ", ")));
     else if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
 }
 
 std::int64_t delete_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
+std::vector<std::string> deferred_names(const ModelInfo& m, std::uint64_t mask) {
+    std::vector<std::string> out;
+    for (const auto& f : m.fields())
+        if (f.index < 64 && (mask >> f.index & 1)) out.push_back(f.name);
+    return out;
+}
+
+void load_deferred_fields(const ModelInfo& m, void* obj, std::uint64_t mask, std::string_view alias_arg) {
+    const std::uint64_t deferred = m.ops().get_deferred ? m.ops().get_deferred(obj) : 0;
+    mask &= deferred;
+    if (!mask) return;
+    if (pk_unset(m, obj))
+        throw InterfaceError(fmt::format("{}: cannot load the deferred fields {} of an object without a primary key",
+                                         m.type_name(), fmt::join(deferred_names(m, mask), ", ")));
+    const Value key = m.pk().access->get(obj);
+    // A SELECT of just these columns by primary key (every other field left out).
+    auto q = std::make_shared<Query>(*pk_query(m, key));
+    q->order_by.clear();
+    q->deferred = ~mask;
+    RoutedAlias alias(Access::read, m, alias_arg);
+    Lease lease(alias);
+    auto r = lease.execute(SqlCompiler(lease.dialect()).select(*q));
+    if (!r.next())
+        m.throw_does_not_exist(fmt::format("{} matching query does not exist (loading the deferred fields {} with {} = "
+                                           "{}).",
+                                           m.type_name(), fmt::join(deferred_names(m, mask), ", "), m.pk().name,
+                                           key.debug_string()));
+    load_selected(m, obj, r.row(), ~mask);
+    while (r.next()) {
+    }
+    m.ops().set_deferred(obj, deferred & ~mask);
+}
+
+void load_deferred_member(const ModelInfo& m, void* obj, const std::type_info& member_type, const void* member,
+                          std::string_view alias) {
+    const FieldInfo& f = m.field_of_member(member_type, member);
+    if (f.index >= 64) return;
+    load_deferred_fields(m, obj, std::uint64_t{1} << f.index, alias);
+}
+
     RoutedAlias alias(Access::write, m, alias_arg);
     const FieldInfo& pk = m.pk();
     std::int64_t n = 0;
@@ -178,6 +229,7 @@ void refresh_object(const ModelInfo& m, void* obj, std::string_view alias) {
     // (the foreign keys' cached objects went with the reload already).
     m.forget_related(obj);
 }
+    if (m.ops().set_deferred) m.ops().set_deferred(obj, 0);  // every field is loaded now
 
 void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t stride, std::string_view alias_arg,
                  std::size_t batch_size) {

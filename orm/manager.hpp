@@ -62,6 +62,14 @@ public:
     QuerySet<T> prefetch_related(const S&... names) const {
         return all().prefetch_related(names...);
     }
+    template <class... S>
+    QuerySet<T> only(const S&... fields) const {
+        return all().only(fields...);
+    }
+    template <class... S>
+    QuerySet<T> defer(const S&... fields) const {
+        return all().defer(fields...);
+    }
     QuerySet<T> annotate(std::string name, const Expr& e) const { return all().annotate(std::move(name), e); }
     QuerySet<T> annotate(const Expr& e) const { return all().annotate(e); }
     template <class... S>

@@ -87,6 +87,8 @@ struct RelationAccess {
     static SetBinding& binding(RelatedSetImpl<R>& s) noexcept { return s.b_; }
     template <class T>
     static const std::string*& db(Model<T>& m) noexcept { return m.db_; }
+    template <class T>
+    static std::uint64_t& deferred(Model<T>& m) noexcept { return m.deferred_; }
     template <class R>
     static std::shared_ptr<std::vector<R>>& prefetched(RelatedSetImpl<R>& s) noexcept { return s.prefetched_; }
     template <class R>
@@ -236,6 +238,12 @@ ObjectOps object_ops() {
         };
         ops.get_db = [](const void* obj) -> const std::string* {
             return RelationAccess::db(*static_cast<Model<T>*>(const_cast<T*>(static_cast<const T*>(obj))));
+        };
+        ops.get_deferred = [](const void* obj) -> std::uint64_t {
+            return RelationAccess::deferred(*static_cast<Model<T>*>(const_cast<T*>(static_cast<const T*>(obj))));
+        };
+        ops.set_deferred = [](void* obj, std::uint64_t mask) {
+            RelationAccess::deferred(*static_cast<Model<T>*>(static_cast<T*>(obj))) = mask;
         };
     }
     return ops;

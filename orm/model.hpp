@@ -45,6 +45,27 @@ struct Model {
     void refresh_from_db(std::string_view using_db = {}) {
         detail::refresh_object(model_info<T>(), self(), target(using_db));
     }
+
+    // Deferred fields (only() / defer()). A C++ member cannot run a query when it is read, so a
+    // deferred member holds its type's default value until it is loaded, on request:
+    //   book.loaded(&Book::body)   the member, read from the database first if it was deferred
+    //                              (one SELECT of that column, as Django's attribute access);
+    //   book.load_deferred()       every deferred field in one SELECT;
+    //   book.get_deferred_fields() the names of the fields still deferred (Django's method).
+    // save() of an object with deferred fields UPDATEs only the loaded fields (as Django), so
+    // unloaded columns are never overwritten with defaults; assign a deferred field through
+    // loaded() (obj.loaded(&Book::body) = "...") for save() to write it.
+    template <class M>
+    M& loaded(M T::*member) {
+        if (deferred_) detail::load_deferred_member(model_info<T>(), self(), typeid(M T::*), &member, db());
+        return self()->*member;
+    }
+    void load_deferred() {
+        if (deferred_) detail::load_deferred_fields(model_info<T>(), self(), deferred_, db());
+    }
+    std::vector<std::string> get_deferred_fields() const {
+        return deferred_ ? detail::deferred_names(model_info<T>(), deferred_) : std::vector<std::string>();
+    }
     // The primary key as a Value.
     Value pk() const { return model_info<T>().pk().access->get(static_cast<const T*>(this)); }
     // The database alias this object was loaded from or last saved to (Django's _state.db);
@@ -56,6 +77,7 @@ private:
     T* self() { return static_cast<T*>(this); }
     std::string_view target(std::string_view using_db) const noexcept { return using_db.empty() ? db() : using_db; }
     const std::string* db_ = nullptr;
+    std::uint64_t deferred_ = 0;  // only() / defer(): bit FieldInfo::index set for fields not loaded
     static inline const bool registered_ = (detail::register_model(&model_info<T>), true);
 };
 

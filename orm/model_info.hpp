@@ -73,6 +73,10 @@ struct ObjectOps {
     // The database an object came from (models only; null for join-table rows).
     void (*set_db)(void* obj, const std::string* alias) = nullptr;
     const std::string* (*get_db)(const void* obj) = nullptr;
+    // only() / defer(): the fields an object was loaded without (bit FieldInfo::index; models
+    // only, null for join-table rows).
+    std::uint64_t (*get_deferred)(const void* obj) = nullptr;
+    void (*set_deferred)(void* obj, std::uint64_t mask) = nullptr;
 };
 
 }  // namespace detail

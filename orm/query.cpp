@@ -853,7 +853,10 @@ QueryPtr make_query(const ModelInfo& model) {
     return q;
 }
 
+void check_same_columns(const Combined& c, std::string_view what);
+
 QueryPtr with_filter(const Query& q, const Q& cond, bool negate) {
+    check_not_combined(q, negate ? "exclude" : "filter");
     check_not_sliced(q, "filter a query");
     auto out = copy(q);
     if (cond.empty()) return out;
@@ -919,6 +922,7 @@ QueryPtr with_slice(const Query& q, std::int64_t start, std::optional<std::int64
 }
 
 QueryPtr with_distinct(const Query& q, bool on) {
+    check_not_combined(q, "distinct");
     check_not_sliced(q, "change distinct on a query");
     auto out = copy(q);
     out->distinct = on;
@@ -926,6 +930,7 @@ QueryPtr with_distinct(const Query& q, bool on) {
 }
 
 QueryPtr with_distinct_fields(const Query& q, std::span<const std::string> names) {
+    check_not_combined(q, "distinct");
     check_not_sliced(q, "change distinct on a query");
     auto out = copy(q);
     out->distinct = true;
@@ -941,6 +946,10 @@ QueryPtr with_distinct_fields(const Query& q, std::span<const std::string> names
 }
 
 QueryPtr as_in_subquery(const Query& q) {
+    if (q.combined && !q.values_mode) {
+        const std::string pk[] = {q.model->pk().name};
+        return as_in_subquery(*with_values(q, pk));
+    }
     auto out = copy(q);
     if (q.values_mode) {
         if (q.values.size() != 1)
@@ -968,6 +977,7 @@ QueryPtr with_none(const Query& q) {
 }
 
 QueryPtr with_annotation(const Query& q, std::string name, const Expr& e) {
+    check_not_combined(q, "annotate");
     check_not_sliced(q, "annotate a query");
     if (name.empty()) name = e.default_alias();
     if (name.empty())
@@ -985,6 +995,26 @@ QueryPtr with_annotation(const Query& q, std::string name, const Expr& e) {
 }
 
 QueryPtr with_values(const Query& q, std::span<const std::string> names) {
+    if (q.combined) {
+        // As Django: values() on a combined queryset selects these columns in every part that
+        // has not chosen its own, and the result's shape is the first part's.
+        auto c = std::make_shared<Combined>(*q.combined);
+        for (auto& part : c->parts)
+            if (!part->values_mode) part = with_values(*part, names);
+        auto out = copy(*c->parts.front());
+        out->combined = c;
+        out->where = nullptr;
+        out->having = nullptr;
+        out->order_by = q.order_by;
+        out->ordered_explicitly = q.ordered_explicitly;
+        out->limit = q.limit;
+        out->offset = q.offset;
+        out->distinct = false;
+        out->distinct_on.clear();
+        out->prefetch.clear();
+        check_same_columns(*c, "values");
+        return out;
+    }
     auto out = copy(q);
     if (!q.values_mode)
         for (const auto& a : q.annotations) out->group_by_model = out->group_by_model || a.aggregate;
@@ -1103,6 +1133,7 @@ void select_all(Query& q, const ModelInfo& model, const std::string& prefix, int
 }  // namespace
 
 QueryPtr with_select_related(const Query& q, std::span<const std::string> names) {
+    check_not_combined(q, "select_related");
     if (q.values_mode) throw InterfaceError("select_related() does not apply to values() querysets");
     auto out = copy(q);
     if (names.empty()) select_all(*out, *q.model, "", 0);
@@ -1110,14 +1141,188 @@ QueryPtr with_select_related(const Query& q, std::span<const std::string> names)
     return out;
 }
 
-QueryPtr with_prefetch_related(const Query& q, std::span<const std::string> names) {
+QueryPtr with_prefetch_related(const Query& q, std::span<const PrefetchSpec> specs) {
     if (q.values_mode) throw InterfaceError("prefetch_related() does not apply to values() querysets");
     auto out = copy(q);
-    for (const auto& n : names) {
-        if (n.empty()) throw FieldError("prefetch_related(): empty relation name");
-        if (std::find(out->prefetch.begin(), out->prefetch.end(), n) == out->prefetch.end()) out->prefetch.push_back(n);
+    for (const auto& s : specs) {
+        if (s.path.empty()) throw FieldError("prefetch_related(): empty relation name");
+        if (s.queryset) {
+            const Query& sub = *s.queryset;
+            if (sub.values_mode)
+                throw FieldError(fmt::format("Prefetch('{}'): the queryset cannot be a values() / values_list() "
+                                             "queryset (Prefetch querysets read objects)",
+                                             s.path));
+            if (sub.sliced() || sub.combined)
+                throw NotSupportedError(fmt::format("Prefetch('{}'): a sliced or combined (union) queryset is not "
+                                                    "supported; filter and order it instead",
+                                                    s.path));
+        }
+        if (!s.queryset && !s.to_attr) {
+            bool seen = false;
+            for (const auto& o : out->prefetch) seen = seen || (!o.queryset && !o.to_attr && o.path == s.path);
+            if (seen) continue;
+        }
+        for (const auto& o : out->prefetch)
+            if (s.to_attr && o.to_attr && s.to_attr->same(*o.to_attr))
+                throw FieldError(fmt::format("Prefetch('{}', to_attr) and Prefetch('{}', to_attr) fill the same "
+                                             "member of {}; give each its own std::vector member",
+                                             o.path, s.path, s.to_attr->owner().type_name()));
+        out->prefetch.push_back(s);
     }
-    if (names.empty()) out->prefetch.clear();
+    if (specs.empty()) out->prefetch.clear();
+    return out;
+}
+
+namespace {
+
+std::uint64_t all_fields_mask(const ModelInfo& m) noexcept {
+    return m.fields().size() >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << m.fields().size()) - 1;
+}
+
+std::string field_names(const ModelInfo& m) {
+    std::vector<std::string> names;
+    for (const auto& f : m.fields()) names.push_back(f.name);
+    return fmt::format("{}", fmt::join(names, ", "));
+}
+
+std::string_view op_name(db::Dialect::Compound op) noexcept {
+    return op == db::Dialect::Compound::union_ ? "union" : op == db::Dialect::Compound::intersection ? "intersection"
+                                                                                                    : "difference";
+}
+
+}  // namespace
+
+QueryPtr with_deferred(const Query& q, std::span<const std::string> names, bool only) {
+    check_not_combined(q, only ? "only" : "defer");
+    const char* what = only ? "only" : "defer";
+    if (q.values_mode)
+        throw InterfaceError(fmt::format("{}() does not apply to values() querysets (they select their columns)", what));
+    const ModelInfo& m = *q.model;
+    std::uint64_t mask = 0;
+    for (const auto& n : names) {
+        const FieldInfo* f = m.find(n);
+        if (!f) {
+            std::string hint;
+            if (n.find("__") != std::string::npos)
+                hint = " (fields of related models cannot be deferred here; only the model's own fields)";
+            throw FieldError(fmt::format("{} has no field named '{}' for {}(){}. Choices are: {}", m.type_name(), n, what,
+                                         hint, field_names(m)));
+        }
+        if (f->index >= 64)
+            throw NotSupportedError(fmt::format("{}(): {}.{} is field number {}; only the first 64 fields of a model can "
+                                                "be deferred",
+                                                what, m.type_name(), f->name, f->index + 1));
+        mask |= std::uint64_t{1} << f->index;
+    }
+    auto out = copy(q);
+    if (only) out->deferred = all_fields_mask(m) & ~mask;
+    else if (names.empty()) out->deferred = 0;
+    else out->deferred |= mask;
+    // The primary key is always loaded (an object is saved and refreshed by it), as in Django.
+    if (m.pk().index < 64) out->deferred &= ~(std::uint64_t{1} << m.pk().index);
+    // Django: a field cannot be both deferred and traversed by select_related.
+    for (const auto& rs : out->select_related)
+        if (rs.parent < 0 && rs.fk && !rs.reverse && rs.fk->index < 64 && (out->deferred >> rs.fk->index & 1))
+            throw FieldError(fmt::format("Field {}.{} cannot be both deferred and traversed using select_related at "
+                                         "the same time",
+                                         m.type_name(), rs.fk->name));
+    return out;
+}
+
+std::size_t selected_field_count(const Query& q) noexcept {
+    std::size_t n = 0;
+    for (const auto& f : q.model->fields()) n += f.index < 64 && (q.deferred >> f.index & 1) ? 0 : 1;
+    return n;
+}
+
+std::vector<std::string> selected_names(const Query& q) {
+    std::vector<std::string> out;
+    if (q.values_mode) {
+        for (const auto& v : q.values) out.push_back(v.name);
+        return out;
+    }
+    for (const auto& f : q.model->fields())
+        if (!(f.index < 64 && (q.deferred >> f.index & 1))) out.push_back(q.model->type_name() + "." + f.name);
+    for (const auto& rs : q.select_related)
+        for (const auto& f : table_model(q, rs.table).fields())
+            out.push_back(table_model(q, rs.table).type_name() + "." + f.name);
+    for (const auto& a : q.annotations) out.push_back(a.name);
+    return out;
+}
+
+void check_not_combined(const Query& q, std::string_view what) {
+    if (q.combined)
+        throw NotSupportedError(fmt::format("Calling QuerySet.{}() after {}() is not supported", what,
+                                            op_name(q.combined->op)));
+}
+
+void check_same_columns(const Combined& c, std::string_view what) {
+    const Query& first = *c.parts.front();
+    const auto want = selected_names(first);
+    for (std::size_t i = 1; i < c.parts.size(); ++i) {
+        const Query& p = *c.parts[i];
+        const auto got = selected_names(p);
+        const bool same_model = first.values_mode || (!p.values_mode && p.model == first.model);
+        if (got.size() == want.size() && same_model) continue;
+        throw FieldError(fmt::format(
+            "{}(): the querysets select different columns{}: queryset 1 selects {} ({}), queryset {} selects {} ({}); "
+            "choose the same columns in each (values() / values_list() / only())",
+            what, same_model ? "" : " (their rows are read as " + first.model->type_name() + " objects)", want.size(),
+            fmt::join(want, ", "), i + 1, got.size(), fmt::join(got, ", ")));
+    }
+}
+
+QueryPtr with_combined(const Query& q, std::span<const QueryPtr> others, db::Dialect::Compound op, bool all) {
+    auto c = std::make_shared<Combined>();
+    c->op = op;
+    c->all = all;
+    c->parts.push_back(copy(q));
+    for (const auto& o : others) {
+        if (!o) throw InterfaceError(fmt::format("{}(): a queryset without a query", op_name(op)));
+        c->parts.push_back(o);
+    }
+    for (const auto& p : c->parts)
+        if (!p->select_related.empty())
+            throw NotSupportedError(fmt::format("{}(): a queryset with select_related() cannot be combined; drop it "
+                                                "and prefetch_related() on the result instead",
+                                                op_name(op)));
+    check_same_columns(*c, op_name(op));
+    // none() parts, as Django: union leaves them out; intersection with one is empty; a
+    // difference from an empty queryset is empty and one of nothing takes nothing away.
+    const bool first_none = c->parts.front()->none;
+    bool any_none = false;
+    for (const auto& p : c->parts) any_none = any_none || p->none;
+    if ((op == db::Dialect::Compound::intersection && any_none) ||
+        (op == db::Dialect::Compound::difference && first_none)) {
+        auto out = copy(q);
+        out->none = true;
+        return out;
+    }
+    if (any_none) {
+        std::vector<QueryPtr> kept;
+        for (std::size_t i = 0; i < c->parts.size(); ++i)
+            if (!c->parts[i]->none) kept.push_back(c->parts[i]);
+        if (kept.empty()) return with_none(q);
+        c->parts = std::move(kept);
+    }
+    if (c->parts.size() == 1) {
+        // Nothing left to combine with: the first queryset's rows (still unordered, as a compound).
+        auto out = copy(*c->parts.front());
+        out->order_by.clear();
+        out->ordered_explicitly = false;
+        return out;
+    }
+    auto out = copy(q);
+    out->combined = std::move(c);
+    out->where = nullptr;
+    out->having = nullptr;
+    out->order_by.clear();  // as Django: the combined rows are unordered until order_by()
+    out->ordered_explicitly = false;
+    out->limit.reset();
+    out->offset = 0;
+    out->distinct = false;
+    out->distinct_on.clear();
+    out->none = false;
     return out;
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "drivers/dialect.hpp"
 #include "drivers/schema.hpp"
 #include "orm/expressions.hpp"
 #include "orm/q.hpp"
@@ -89,6 +90,32 @@ struct RelatedSelect {
     bool reverse = false;                 // a reverse one-to-one: no row caches "none" in the holder
 };
 
+struct Query;
+struct Combined;
+
+// Prefetch(..., to_attr): the std::vector<R> member of the owner model that receives the rows
+// (orm/queryset.hpp makes one from a member pointer).
+struct ToAttr {
+    virtual ~ToAttr() = default;
+    virtual const ModelInfo& owner() const = 0;
+    virtual const ModelInfo& target() const = 0;
+    // Moves the rows (a std::vector of the target) into the owner's member.
+    virtual void assign(void* owner, void* rows) const = 0;
+    // The owner's member, a std::vector of the target.
+    virtual void* vector_of(void* owner) const = 0;
+    // Whether both name the same member.
+    virtual bool same(const ToAttr& other) const noexcept = 0;
+};
+
+// One prefetch_related() entry: a path ("books__tags"), and from a Prefetch object the
+// queryset its last level reads (null: all rows) and the member it fills instead of the
+// relation's own (null: the relation's member).
+struct PrefetchSpec {
+    std::string path;
+    std::shared_ptr<const Query> queryset;
+    std::shared_ptr<const ToAttr> to_attr;
+};
+
 // A per-query cache slot for compiled SQL (set once, read lock-free); copies of a query start
 // empty, since a copy is about to become another query.
 struct SqlMemo {
@@ -118,7 +145,14 @@ struct Query {
     std::vector<SelectItem> values;      // the selected fields/annotations in values mode
     std::vector<Join> joins;             // tables joined for lookups across relations
     std::vector<RelatedSelect> select_related;
-    std::vector<std::string> prefetch;   // prefetch_related() paths, run after the rows are read
+    std::vector<PrefetchSpec> prefetch;  // prefetch_related() paths / Prefetch objects, run after the rows are read
+    // only() / defer(): the model's fields (bit FieldInfo::index) left out of the SELECT; the
+    // objects record them and load them on request (Model::loaded / load_deferred).
+    std::uint64_t deferred = 0;
+    // union() / intersection() / difference(): the query is the compound of these parts; its
+    // own order_by / limit / offset apply to the combined rows, its shape (model, deferred,
+    // annotations, values) is the first part's.
+    std::shared_ptr<const Combined> combined;
     std::uint32_t filter_calls = 0;      // numbers the filter() calls (multi-valued join groups)
     // values() after an aggregate annotate(): the groups stay one per model row (Django), not
     // one per distinct combination of the selected values.
@@ -129,6 +163,12 @@ struct Query {
     bool has_aggregate_select() const noexcept;
 };
 using QueryPtr = std::shared_ptr<const Query>;
+
+struct Combined {
+    db::Dialect::Compound op = db::Dialect::Compound::union_;
+    bool all = false;
+    std::vector<QueryPtr> parts;
+};
 
 // Building (each returns a new Query; throws orm::FieldError / orm::ValidationError for bad
 // names and values, orm::InterfaceError for misuse such as filtering a sliced query).
@@ -149,7 +189,21 @@ QueryPtr with_annotation(const Query& q, std::string name, const Expr& e);
 QueryPtr with_values(const Query& q, std::span<const std::string> names);
 // select_related(names...); no names: every non-null foreign key, nested.
 QueryPtr with_select_related(const Query& q, std::span<const std::string> names);
-QueryPtr with_prefetch_related(const Query& q, std::span<const std::string> names);
+QueryPtr with_prefetch_related(const Query& q, std::span<const PrefetchSpec> specs);
+// only(names) (only true: every other field but the primary key deferred) / defer(names)
+// (added to the deferred ones; no names: none deferred). FieldError listing the fields.
+QueryPtr with_deferred(const Query& q, std::span<const std::string> names, bool only);
+// union(others...) etc.: the compound of q and others (FieldError when they select different
+// columns, naming both lists).
+QueryPtr with_combined(const Query& q, std::span<const QueryPtr> others, db::Dialect::Compound op, bool all);
+// NotSupportedError for `what` ("filter") on a combined query, as Django's
+// "Calling QuerySet.filter() after union() is not supported."
+void check_not_combined(const Query& q, std::string_view what);
+// The names of the columns a query selects, in order (the model's loaded fields and the
+// annotations, or the values() items), for messages.
+std::vector<std::string> selected_names(const Query& q);
+// How many of the model's own columns (table 0) a model-mode query selects.
+std::size_t selected_field_count(const Query& q) noexcept;
 // `lhs IN (sub)` as a condition (sub: a values query with one column).
 QueryPtr with_in_query(const Query& q, ExprPtr lhs, QueryPtr sub, bool negate);
 // The expression of a field of the query's model (table 0).

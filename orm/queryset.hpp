@@ -28,9 +28,77 @@ namespace orm {
 template <class T>
 class Chunked;
 
+template <class T>
+class QuerySet;
 namespace detail {
 
 // get() by primary key on `alias` (empty: routed): the fast path of QuerySet<T>::get and Manager<T>::get.
+// A field named by a string or a member pointer (only(), defer()).
+template <class T, class S>
+std::string field_name_of(const S& s) {
+    if constexpr (std::is_convertible_v<const S&, std::string_view>) {
+        return std::string(std::string_view(s));
+    } else {
+        return field_of(s).name;
+    }
+}
+template <class S>
+concept FieldNameOrMember = std::is_convertible_v<const S&, std::string_view> || std::is_member_object_pointer_v<S>;
+
+template <class O, class R>
+class ToAttrMember final : public ToAttr {
+public:
+    explicit ToAttrMember(std::vector<R> O::*member) : member_(member) {}
+    const ModelInfo& owner() const override { return model_info<O>(); }
+    const ModelInfo& target() const override { return model_info<R>(); }
+    void assign(void* owner, void* rows) const override {
+        static_cast<O*>(owner)->*member_ = std::move(*static_cast<std::vector<R>*>(rows));
+    }
+    void* vector_of(void* owner) const override { return &(static_cast<O*>(owner)->*member_); }
+    bool same(const ToAttr& other) const noexcept override {
+        auto* o = dynamic_cast<const ToAttrMember*>(&other);
+        return o && o->member_ == member_;
+    }
+
+private:
+    std::vector<R> O::*member_;
+};
+
+}  // namespace detail
+
+// Prefetch("books", Book::objects.filter(...).order_by("title"), &Author::cheap_books), as
+// Django's Prefetch(lookup, queryset=, to_attr=): the last level of `lookup` reads the rows of
+// the queryset (filtered and ordered as it says; its own prefetch_related() runs on them, which
+// is how prefetches nest), and to_attr, a member `std::vector<Book> cheap_books;` of the owner
+// (declared in the model, not a field), receives them instead of the relation's own member.
+class Prefetch {
+public:
+    explicit Prefetch(std::string lookup) { spec_.path = std::move(lookup); }
+    template <class R>
+    Prefetch(std::string lookup, const QuerySet<R>& queryset) {
+        spec_.path = std::move(lookup);
+        spec_.queryset = queryset.query_ptr();
+    }
+    template <class R, class O>
+    Prefetch(std::string lookup, const QuerySet<R>& queryset, std::vector<R> O::*to_attr) : Prefetch(std::move(lookup), queryset) {
+        spec_.to_attr = std::make_shared<const detail::ToAttrMember<O, R>>(to_attr);
+    }
+    template <class R, class O>
+    Prefetch(std::string lookup, std::vector<R> O::*to_attr) {
+        spec_.path = std::move(lookup);
+        spec_.to_attr = std::make_shared<const detail::ToAttrMember<O, R>>(to_attr);
+    }
+    const detail::PrefetchSpec& spec() const noexcept { return spec_; }
+
+private:
+    detail::PrefetchSpec spec_;
+};
+
+namespace detail {
+
+inline PrefetchSpec prefetch_spec(const Prefetch& p) { return p.spec(); }
+inline PrefetchSpec prefetch_spec(std::string_view path) { return PrefetchSpec{std::string(path), nullptr, nullptr}; }
+
 // Throws T::DoesNotExist when no row has that key.
 template <class T>
 T get_by_pk(const Value& pk, std::string_view alias) {
@@ -132,10 +200,43 @@ public:
     // Loads these relations of the rows with one more query per level ("books", "books__tags",
     // "author"): sets fill their ManyToMany / RelatedSet members, foreign keys their cache.
     template <class... S>
-        requires(std::is_convertible_v<const S&, std::string_view> && ...)
+    // Prefetch objects choose the rows (a queryset) and where they go (to_attr): see orm::Prefetch.
+        requires((std::is_convertible_v<const S&, std::string_view> || std::is_same_v<S, Prefetch>) && ...)
     QuerySet prefetch_related(const S&... names) const {
-        const std::string list[] = {std::string(names)..., std::string()};
-        return chain(detail::with_prefetch_related(*q_, std::span<const std::string>(list, sizeof...(S))));
+        const detail::PrefetchSpec list[] = {detail::prefetch_spec(names)..., detail::PrefetchSpec()};
+        return chain(detail::with_prefetch_related(*q_, std::span<const detail::PrefetchSpec>(list, sizeof...(S))));
+    }
+    // only("title", &Book::price): the other fields (but the primary key) are deferred: left out
+    // of the SELECT and loaded on request (Model::loaded, load_deferred). defer(...) defers these
+    // fields, and defer() with none undoes every deferral. As Django's only() / defer().
+    template <class... S>
+        requires(detail::FieldNameOrMember<S> && ...)
+    QuerySet only(const S&... fields) const {
+        const std::string list[] = {detail::field_name_of<T>(fields)..., std::string()};
+        return chain(detail::with_deferred(*q_, std::span<const std::string>(list, sizeof...(S)), true));
+    }
+    template <class... S>
+        requires(detail::FieldNameOrMember<S> && ...)
+    QuerySet defer(const S&... fields) const {
+        const std::string list[] = {detail::field_name_of<T>(fields)..., std::string()};
+        return chain(detail::with_deferred(*q_, std::span<const std::string>(list, sizeof...(S)), false));
+    }
+    // The rows of this and the other querysets, as Django's union() (`union` is a C++ keyword):
+    // a.union_(b), a.union_({b, c}, true) (all: UNION ALL keeps duplicates). intersection() and
+    // difference() likewise. Every queryset must select the same columns (else FieldError naming
+    // both lists). The result may be ordered (by its columns), sliced, counted, turned into
+    // values() / values_list(); filter() and the like are NotSupportedError, as in Django.
+    QuerySet union_(const QuerySetBase& other, bool all = false) const { return union_({other}, all); }
+    QuerySet union_(Others others, bool all = false) const {
+        return chain(combine(others, db::Dialect::Compound::union_, all));
+    }
+    QuerySet intersection(const QuerySetBase& other, bool all = false) const { return intersection({other}, all); }
+    QuerySet intersection(Others others, bool all = false) const {
+        return chain(combine(others, db::Dialect::Compound::intersection, all));
+    }
+    QuerySet difference(const QuerySetBase& other, bool all = false) const { return difference({other}, all); }
+    QuerySet difference(Others others, bool all = false) const {
+        return chain(combine(others, db::Dialect::Compound::difference, all));
     }
 
     // values("title", "price"): rows of Values by name (no names: every field and annotation).

@@ -143,6 +143,7 @@ std::map<std::string, Value> run_aggregate(const Query& q, const std::vector<Sel
     RoutedAlias alias(Access::read, *q.model, q.alias);
     Lease lease(alias);
     return naming_overflow(items, [&] {
+        check_compound_features(q, lease.features());
         auto r = lease.execute(SqlCompiler(lease.dialect()).aggregate(q, items));
         if (!r.next()) throw InternalError("aggregate query returned no row");
         auto row = r.row();
@@ -156,6 +157,7 @@ std::map<std::string, Value> run_aggregate(const Query& q, const std::vector<Sel
 
 // The SELECT of a query, with the row-locking clause when `lock` asks for one and the backend has it.
 Sql select_sql(const Lease& lease, const Query& q, const ForUpdate* lock) {
+    check_compound_features(q, lease.features());
     SqlCompiler c(lease.dialect());
     if (lock && lock_clause_needed(*lock, lease.in_transaction(), lease.features(), lease.dialect().name()))
         return c.select_for_update(q, *lock);
@@ -181,7 +183,7 @@ void fetch_objects(const Query& q, FunctionRef<void*()> make, const ForUpdate* l
     Lease lease(alias);
     auto r = lease.execute(select_sql(lease, q, lock));
     const ModelInfo& m = *q.model;
-    if (!m.needs_bind() && q.select_related.empty()) {
+    if (!m.needs_bind() && q.select_related.empty() && !q.deferred) {
         while (r.next()) m.load(make(), r.row());
         return;
     }
@@ -228,7 +230,8 @@ bool is_plain(const Query& q) noexcept {
 }
 
 bool is_plain_with_related(const Query& q) noexcept {
-    return !q.where && !q.having && !q.sliced() && !q.none && !q.distinct && q.annotations.empty() && !q.values_mode;
+    return !q.where && !q.having && !q.sliced() && !q.none && !q.distinct && q.annotations.empty() && !q.values_mode &&
+           !q.deferred && !q.combined;
 }
 
 namespace {
@@ -564,10 +567,18 @@ std::vector<Timestamp> QuerySetBase::datetimes(std::string_view field, std::stri
     return out;
 }
 
+detail::QueryPtr QuerySetBase::combine(Others others, db::Dialect::Compound op, bool all) const {
+    std::vector<detail::QueryPtr> queries;
+    queries.reserve(others.size());
+    for (const CombinedPart& o : others) queries.push_back(o.query());
+    return detail::with_combined(*q_, queries, op, all);
+}
+
 std::int64_t QuerySetBase::count() const {
     if (q_->none) return 0;
     detail::RoutedAlias alias(detail::Access::read, *q_->model, q_->alias);
     detail::Lease lease(alias);
+    detail::check_compound_features(*q_, lease.features());
     auto r = lease.execute(detail::SqlCompiler(lease.dialect()).count(*q_));
     return r.scalar<std::int64_t>().value_or(0);
 }
@@ -576,6 +587,7 @@ bool QuerySetBase::exists() const {
     if (q_->none) return false;
     detail::RoutedAlias alias(detail::Access::read, *q_->model, q_->alias);
     detail::Lease lease(alias);
+    detail::check_compound_features(*q_, lease.features());
     auto r = lease.execute(detail::SqlCompiler(lease.dialect()).exists(*q_));
     bool found = r.next();
     while (r.next()) {
@@ -644,6 +656,7 @@ void update_from_defaults(const ModelInfo& m, void* obj, const Assignments& defa
 }  // namespace detail
 
 std::int64_t QuerySetBase::update(const Assignments& set) const {
+    detail::check_not_combined(*q_, "update");
     const detail::Query& q = *q_;
     const ModelInfo& m = *q.model;
     detail::SetClause clause;
@@ -685,6 +698,7 @@ std::int64_t QuerySetBase::update(const Assignments& set) const {
 }
 
 std::int64_t QuerySetBase::remove() const {
+    detail::check_not_combined(*q_, "delete");
     if (q_->none) return 0;
     if (q_->sliced()) throw InterfaceError("Cannot delete a query once a slice has been taken");
     detail::RoutedAlias alias(detail::Access::write, *q_->model, q_->alias);

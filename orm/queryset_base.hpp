@@ -8,10 +8,12 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <vector>
 
 #include "drivers/result.hpp"
@@ -62,6 +64,15 @@ private:
 void load_row(const Query& q, const db::Row& row, void* obj, const std::string* alias, RelatedScratch& scratch);
 // prefetch_related(): fills the relation caches of the objects q returned (one query per level).
 void prefetch_objects(const Query& q, std::span<void* const> objects);
+// Reads the model's loaded fields (those not in `deferred`) from consecutive columns starting
+// at `first`, and records `deferred` on the object.
+void load_selected(const ModelInfo& m, void* obj, const db::Row& row, std::uint64_t deferred, std::size_t first = 0);
+// Model::loaded(&T::member) / load_deferred() / get_deferred_fields(): one SELECT of the
+// deferred columns by primary key on `alias` (empty: routed); the loaded ones stop being deferred.
+void load_deferred_member(const ModelInfo& m, void* obj, const std::type_info& member_type, const void* member,
+                          std::string_view alias);
+void load_deferred_fields(const ModelInfo& m, void* obj, std::uint64_t mask, std::string_view alias);
+std::vector<std::string> deferred_names(const ModelInfo& m, std::uint64_t mask);
 // Whether deleting rows of m must consult the deletion collector (rows of other models refer to
 // it with an on_delete other than do_nothing).
 bool has_dependents(const ModelInfo& m);
@@ -142,6 +153,18 @@ private:
 
 }  // namespace detail
 
+class QuerySetBase;
+
+// A queryset given to union_() / intersection() / difference() (its query, shared; temporaries welcome).
+class CombinedPart {
+public:
+    CombinedPart(const QuerySetBase& qs);  // NOLINT: implicit, for qs.union_({a, b})
+    const detail::QueryPtr& query() const noexcept { return q_; }
+
+private:
+    detail::QueryPtr q_;
+};
+
 class QuerySetBase {
 public:
     const detail::Query& query() const noexcept { return *q_; }
@@ -175,7 +198,13 @@ public:
     std::map<std::string, Value> aggregate(std::initializer_list<Expr> exprs) const;
     std::map<std::string, Value> aggregate(const std::vector<std::pair<std::string, Expr>>& named) const;
 
+    // Other querysets for union_() / intersection() / difference(): qs.union_({qs2, qs3}, true).
+    using Others = std::initializer_list<CombinedPart>;
+
 protected:
+    // The compound of this queryset's query and the others' (detail::with_combined).
+    detail::QueryPtr combine(Others others, db::Dialect::Compound op, bool all) const;
+
     explicit QuerySetBase(detail::QueryPtr q, std::optional<ForUpdate> lock = std::nullopt)
         : q_(std::move(q)), lock_(lock) {}
     detail::QueryPtr q_;
@@ -183,6 +212,8 @@ protected:
     // used by the statements that read rows (not by count / exists / aggregate).
     std::optional<ForUpdate> lock_;
 };
+
+inline CombinedPart::CombinedPart(const QuerySetBase& qs) : q_(qs.query_ptr()) {}
 
 // One row of values() / values_list(): values by position or by name.
 class ValuesRow {
@@ -253,6 +284,20 @@ public:
     }
     ValuesQuerySet annotate(std::string name, const Expr& e) const;
     ValuesQuerySet annotate(const Expr& e) const { return annotate(std::string(), e); }
+    // The rows of this and the other querysets (SQL UNION; all: UNION ALL keeps duplicates),
+    // as Django's union() (`union` is a C++ keyword). See QuerySet::union_.
+    ValuesQuerySet union_(const QuerySetBase& other, bool all = false) const { return union_({other}, all); }
+    ValuesQuerySet union_(Others others, bool all = false) const {
+        return chain(combine(others, db::Dialect::Compound::union_, all));
+    }
+    ValuesQuerySet intersection(const QuerySetBase& other, bool all = false) const { return intersection({other}, all); }
+    ValuesQuerySet intersection(Others others, bool all = false) const {
+        return chain(combine(others, db::Dialect::Compound::intersection, all));
+    }
+    ValuesQuerySet difference(const QuerySetBase& other, bool all = false) const { return difference({other}, all); }
+    ValuesQuerySet difference(Others others, bool all = false) const {
+        return chain(combine(others, db::Dialect::Compound::difference, all));
+    }
 
     // Evaluation (cached, like QuerySet).
     const std::vector<ValuesRow>& list() const&;

@@ -271,14 +271,24 @@ WEFT_HOT const std::string* alias_ptr(std::string_view alias) {
     return last = intern_alias(alias);
 }
 
+void load_selected(const ModelInfo& m, void* obj, const db::Row& row, std::uint64_t deferred, std::size_t first) {
+    std::size_t col = first;
+    for (const auto& f : m.fields()) {
+        if (f.index < 64 && (deferred >> f.index & 1)) continue;
+        f.access->load(obj, row, col++);
+    }
+    if (m.ops().set_deferred) m.ops().set_deferred(obj, deferred);
+}
+
 void load_row(const Query& q, const db::Row& row, void* obj, const std::string* alias, RelatedScratch& scratch) {
     const ModelInfo& m = *q.model;
-    m.load(obj, row);
+    if (q.deferred) load_selected(m, obj, row, q.deferred);
+    else m.load(obj, row);
     m.bind(obj, alias);
     if (q.select_related.empty()) return;
     void** related = scratch.get(q.select_related.size());
     std::fill(related, related + q.select_related.size(), nullptr);
-    std::size_t pos = m.fields().size();
+    std::size_t pos = q.deferred ? selected_field_count(q) : m.fields().size();
     for (std::size_t i = 0; i < q.select_related.size(); ++i) {
         const RelatedSelect& rs = q.select_related[i];
         const Join* join = rs.table > 0 ? &q.joins.at(rs.table - 1u) : nullptr;
@@ -305,6 +315,7 @@ namespace {
 struct Level {
     const ModelInfo* model = nullptr;
     std::vector<void*> objects;
+    const Query* queryset = nullptr;  // the Prefetch queryset that read it (null: all rows)
 };
 
 const SetMember& set_member_for(const ModelInfo& m, const Relation& r, std::string_view path) {
@@ -317,9 +328,9 @@ const SetMember& set_member_for(const ModelInfo& m, const Relation& r, std::stri
                                      m.type_name(), r.name));
     throw FieldError(fmt::format("prefetch_related('{}'): {} has no member for the relation '{}' to hold the rows; "
                                  "declare one (orm::RelatedSet<{}> or orm::ManyToMany<{}>) with m.field(&{}::member, "
-                                 "\"{}\")",
+                                 "\"{}\"), or give the Prefetch a to_attr member (std::vector<{}>)",
                                  path, m.type_name(), r.name, r.target().type_name(), r.target().type_name(),
-                                 m.type_name(), r.name));
+                                 m.type_name(), r.name, r.target().type_name()));
 }
 
 // Runs q and hands each row's object (emplaced into the vector `owner_of(row)` returns) on.
@@ -345,10 +356,38 @@ void append_elements(const ModelInfo& m, void* vec, std::vector<void*>& out) {
     for (std::size_t i = 0; i < n; ++i) out.push_back(m.ops().at(vec, i));
 }
 
+// The rows a level reads before its key filter: a Prefetch queryset (with the key column it
+// matches rows to owners by always loaded), else all rows of the target.
+QueryPtr level_base(const ModelInfo& target, const Query* custom, const FieldInfo* key_field) {
+    if (!custom) return make_query(target);
+    if (!key_field || key_field->index >= 64 || !(custom->deferred >> key_field->index & 1))
+        return std::make_shared<Query>(*custom);
+    auto q = std::make_shared<Query>(*custom);
+    q->deferred &= ~(std::uint64_t{1} << key_field->index);
+    return q;
+}
+
+// The position of a field of the model (table 0) among the columns q selects.
+std::size_t column_of(const Query& q, const FieldInfo& f) {
+    std::size_t pos = 0;
+    for (const auto& g : q.model->fields()) {
+        if (&g == &f) return pos;
+        if (!(g.index < 64 && (q.deferred >> g.index & 1))) ++pos;
+    }
+    return pos;
+}
+
+// The position of the last annotation among the columns q selects.
+std::size_t last_annotation_column(const Query& q) {
+    std::size_t pos = selected_field_count(q);
+    for (const auto& rs : q.select_related) pos += table_model(q, rs.table).fields().size();
+    return pos + q.annotations.size() - 1;
+}
+
 // The reverse side of a one-to-one held by a RelatedOne member: the rows pointing at the owners,
 // one statement per batch of owners; each owner caches its row, or "none".
 void prefetch_one(const Level& in, const Relation& r, const SetMember& member, std::string_view alias_name,
-                  const std::string* alias, Level& out) {
+                  const std::string* alias, const Query* custom, Level& out) {
     const ModelInfo& m = *in.model;
     const ModelInfo& target = r.target();
     std::vector<Value> keys;
@@ -358,10 +397,10 @@ void prefetch_one(const Level& in, const Relation& r, const SetMember& member, s
         if (seen.insert(k).second) keys.push_back(std::move(k));
     }
     std::map<Value, std::shared_ptr<void>, ValueLess> by_owner;
+    const QueryPtr base = level_base(target, custom, r.fk);
     in_batches(alias_name, keys, [&](std::vector<Value> batch) {
         auto vec = target.ops().new_vector();
-        auto q = on_alias(with_filter(*make_query(target), Q(r.fk->name + "__in", Operand(std::move(batch))), false),
-                          alias_name);
+        auto q = on_alias(with_filter(*base, Q(r.fk->name + "__in", Operand(std::move(batch))), false), alias_name);
         read_into(*q, alias, [&](const db::Row&) { return vec.get(); });
         const std::size_t n = target.ops().size(vec.get());
         for (std::size_t i = 0; i < n; ++i) {
@@ -377,7 +416,28 @@ void prefetch_one(const Level& in, const Relation& r, const SetMember& member, s
     }
 }
 
-Level prefetch_level(const Level& in, std::string_view name, std::string_view path, std::string_view alias_name) {
+// Checks a Prefetch object against the relation it reaches (queryset model, to_attr member).
+void check_prefetch_spec(const PrefetchSpec& spec, const ModelInfo& owner, const Relation& r) {
+    const ModelInfo& target = r.target();
+    if (spec.queryset && spec.queryset->model != &target)
+        throw FieldError(fmt::format("Prefetch('{}'): the queryset reads {} rows, but '{}' of {} leads to {}", spec.path,
+                                     spec.queryset->model->type_name(), r.name, owner.type_name(), target.type_name()));
+    if (!spec.to_attr) return;
+    if (&spec.to_attr->owner() != &owner)
+        throw FieldError(fmt::format("Prefetch('{}'): the to_attr member belongs to {}, but the lookup's last "
+                                     "relation '{}' starts on {}",
+                                     spec.path, spec.to_attr->owner().type_name(), r.name, owner.type_name()));
+    if (&spec.to_attr->target() != &target)
+        throw FieldError(fmt::format("Prefetch('{}'): the to_attr member holds {} objects, but '{}' leads to {}",
+                                     spec.path, spec.to_attr->target().type_name(), r.name, target.type_name()));
+    if (!r.multi_valued())
+        throw FieldError(fmt::format("Prefetch('{}', to_attr): '{}' of {} leads to one object, not a set; to_attr "
+                                     "(a std::vector member) needs a reverse foreign key or a many-to-many relation",
+                                     spec.path, r.name, owner.type_name()));
+}
+
+Level prefetch_level(const Level& in, std::string_view name, std::string_view path, std::string_view alias_name,
+                     const PrefetchSpec* spec = nullptr) {
     const ModelInfo& m = *in.model;
     const std::string* alias = alias_ptr(alias_name);
     Level out;
@@ -388,7 +448,10 @@ Level prefetch_level(const Level& in, std::string_view name, std::string_view pa
                                      "prefetch_related(). Choices are: {}",
                                      name, m.type_name(), path, m.choices()));
     const ModelInfo& target = r->target();
+    if (spec) check_prefetch_spec(*spec, m, *r);
+    const Query* custom = spec && spec->queryset ? spec->queryset.get() : nullptr;
     out.model = &target;
+    out.queryset = custom;
     if (in.objects.empty()) return out;
 
     if (!r->is_reverse() && r->kind != RelationKind::many_to_many) {
@@ -403,9 +466,10 @@ Level prefetch_level(const Level& in, std::string_view name, std::string_view pa
             if (seen.insert(k).second) keys.push_back(std::move(k));
         }
         std::map<Value, std::shared_ptr<void>, ValueLess> by_key;
+        const QueryPtr base = level_base(target, custom, nullptr);
         in_batches(alias_name, keys, [&](std::vector<Value> batch) {
             auto vec = target.ops().new_vector();
-            auto q = on_alias(with_filter(*make_query(target), Q("pk__in", Operand(std::move(batch))), false), alias_name);
+            auto q = on_alias(with_filter(*base, Q("pk__in", Operand(std::move(batch))), false), alias_name);
             read_into(*q, alias, [&](const db::Row&) { return vec.get(); });
             const std::size_t n = target.ops().size(vec.get());
             for (std::size_t i = 0; i < n; ++i) {
@@ -424,13 +488,15 @@ Level prefetch_level(const Level& in, std::string_view name, std::string_view pa
     }
     if (r->kind == RelationKind::reverse_one_to_one) {
         if (const SetMember* one = m.one_member_for(*r)) {
-            prefetch_one(in, *r, *one, alias_name, alias, out);
+            prefetch_one(in, *r, *one, alias_name, alias, custom, out);
             return out;
         }
     }
 
-    // A set: the rows of every owner in one query (per batch of owners), grouped by owner.
-    const SetMember& member = set_member_for(m, *r, path);
+    // A set: the rows of every owner in one query (per batch of owners), grouped by owner, in
+    // the order the query gives (a Prefetch queryset's order_by).
+    const ToAttr* to_attr = spec && spec->to_attr ? spec->to_attr.get() : nullptr;
+    const SetMember* member = to_attr ? nullptr : &set_member_for(m, *r, path);
     std::map<Value, std::shared_ptr<void>, ValueLess> vec_of;
     std::vector<Value> keys;
     for (void* obj : in.objects) {
@@ -446,23 +512,46 @@ Level prefetch_level(const Level& in, std::string_view name, std::string_view pa
             return it == vec_of.end() ? nullptr : it->second.get();
         };
     };
+    const bool m2m = is_m2m(*r);
+    const QueryPtr base = level_base(target, custom, m2m ? nullptr : r->fk);
     in_batches(alias_name, keys, [&](std::vector<Value> batch) {
         QueryPtr q;
         std::size_t key_column = 0;
-        if (is_m2m(*r)) {
+        if (m2m) {
             const Relation* back = r->kind == RelationKind::many_to_many ? r->reverse : r->forward;
-            auto filtered = with_filter(*make_query(target), Q(back->name + "__in", Operand(std::move(batch))), false);
+            auto filtered = with_filter(*base, Q(back->name + "__in", Operand(std::move(batch))), false);
             q = with_annotation(*filtered, "_prefetch_owner", F(back->name));
-            key_column = target.fields().size();
+            key_column = last_annotation_column(*q);
         } else {
-            q = with_filter(*make_query(target), Q(r->fk->name + "__in", Operand(std::move(batch))), false);
-            key_column = r->fk->index;
+            q = with_filter(*base, Q(r->fk->name + "__in", Operand(std::move(batch))), false);
+            key_column = column_of(*q, *r->fk);
         }
         read_into(*on_alias(q, alias_name), alias, owner_of(key_column));
     });
+    if (to_attr) {
+        // Each owner's rows move into its member; an owner seen twice (the same row reached
+        // twice at this level) gets a copy.
+        std::map<Value, void*, ValueLess> moved_to;
+        for (void* obj : in.objects) {
+            Value k = m.normalize(m.pk(), m.pk().access->get(obj));
+            auto done = moved_to.find(k);
+            if (done == moved_to.end()) {
+                to_attr->assign(obj, vec_of[k].get());
+                void* mine = to_attr->vector_of(obj);
+                moved_to.emplace(k, mine);
+                append_elements(target, mine, out.objects);
+            } else {
+                auto copy = target.ops().new_vector();
+                const std::size_t n = target.ops().size(done->second);
+                for (std::size_t i = 0; i < n; ++i) target.ops().push_copy(copy.get(), target.ops().at(done->second, i));
+                to_attr->assign(obj, copy.get());
+            }
+        }
+        return out;
+    }
     for (void* obj : in.objects) {
         auto& vec = vec_of[m.normalize(m.pk(), m.pk().access->get(obj))];
-        member.access->set_prefetched(obj, vec);
+        member->access->set_prefetched(obj, vec);
     }
     for (auto& [k, vec] : vec_of) append_elements(target, vec.get(), out.objects);
     return out;
@@ -478,19 +567,39 @@ void prefetch_objects(const Query& q, std::span<void* const> objects) {
     Level root;
     root.model = q.model;
     root.objects.assign(objects.begin(), objects.end());
-    for (const auto& path : q.prefetch) {
+    std::size_t to_attr_count = 0;
+    for (const auto& spec : q.prefetch) {
+        const std::string& path = spec.path;
+        const bool custom = spec.queryset || spec.to_attr;
         const Level* current = &root;
         std::string prefix;
         std::size_t start = 0;
         while (start <= path.size()) {
             std::size_t end = path.find("__", start);
             if (end == std::string::npos) end = path.size();
+            const bool last = end == path.size();
             std::string_view name(path.data() + start, end - start);
             prefix = prefix.empty() ? std::string(name) : prefix + "__" + std::string(name);
-            auto it = levels.find(prefix);
-            if (it == levels.end()) it = levels.emplace(prefix, prefetch_level(*current, name, path, alias.get())).first;
+            // A to_attr level is its own (the relation's member keeps what a plain lookup reads).
+            std::string key = last && spec.to_attr ? prefix + "\x1fto_attr" + std::to_string(to_attr_count++) : prefix;
+            auto it = levels.find(key);
+            if (it != levels.end() && last && spec.queryset && it->second.queryset != spec.queryset.get())
+                throw FieldError(fmt::format("'{}' lookup was already seen with a different queryset. You may need "
+                                             "to adjust the ordering of your lookups (a Prefetch with a queryset "
+                                             "before the plain lookups through it)",
+                                             path));
+            if (it == levels.end())
+                it = levels
+                         .emplace(key, prefetch_level(*current, name, path, alias.get(), last && custom ? &spec : nullptr))
+                         .first;
             current = &it->second;
             start = end + 2;
+        }
+        // Nested prefetches through Prefetch: the queryset's own prefetch_related() on its rows.
+        if (spec.queryset && !spec.queryset->prefetch.empty() && !current->objects.empty()) {
+            Query nested = *spec.queryset;
+            nested.alias = std::string(alias.get());
+            prefetch_objects(nested, current->objects);
         }
     }
 }

@@ -223,4 +223,13 @@ std::string SqliteDialect::distinct_on_sql(std::span<const std::string>) const {
                             "Features::supports_distinct_on_fields is false");
 }
 
+std::string SqliteDialect::compound_sql(Compound op, bool all) const {
+    if (all && op != Compound::union_)
+        throw NotSupportedError(fmt::format("{}(all=true) ({} ALL) is not supported on sqlite; "
+                                            "Features::supports_intersect_except_all is false",
+                                            op == Compound::intersection ? "intersection" : "difference",
+                                            op == Compound::intersection ? "INTERSECT" : "EXCEPT"));
+    return Dialect::compound_sql(op, all);
+}
+
 }  // namespace orm::db::sqlite

@@ -37,6 +37,8 @@ public:
     std::string round_sql(std::string_view x, std::string_view places) const override;
     // NotSupportedError (Features::supports_distinct_on_fields false).
     std::string distinct_on_sql(std::span<const std::string> exprs) const override;
+    // INTERSECT ALL / EXCEPT ALL: NotSupportedError (Features::supports_intersect_except_all).
+    std::string compound_sql(Compound op, bool all) const override;
 };
 
 }  // namespace orm::db::sqlite

@@ -37,6 +37,8 @@ Features make_features() {
     f.is_embedded = true;
     f.supports_distinct_on_fields = false;  // no SELECT DISTINCT ON
     f.greatest_least_ignore_nulls = false;  // the scalar MAX() / MIN() are NULL when an operand is
+    f.supports_slicing_ordering_in_compound = false;  // no ORDER BY / LIMIT in a compound's parts
+    f.supports_intersect_except_all = false;          // INTERSECT and EXCEPT without ALL only
 
     f.max_query_params = 999;  // SQLite's historical default, if probing fails
     sqlite3* raw = nullptr;

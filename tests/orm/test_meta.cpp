@@ -144,13 +144,14 @@ TEST_CASE("meta: DDL per dialect (varchar, unique, NOT NULL, defaults, indexes)"
           "NULL)");
 }
 
-TEST_CASE("meta: models are aggregates with designated initializers; Model adds one pointer (its database)") {
+TEST_CASE("meta: models are aggregates with designated initializers; Model adds its database and deferred fields") {
     Book b{.title = "Fibers", .price = 12.5};
     CHECK(b.id == 0);
     CHECK(b.title == "Fibers");
     CHECK(b.in_print);
     CHECK(b.pk() == orm::Value(std::int64_t{0}));
-    static_assert(sizeof(orm::Model<Book>) == sizeof(void*));
+    static_assert(sizeof(orm::Model<Book>) == sizeof(void*) + sizeof(std::uint64_t));  // db_, deferred_
+    CHECK(b.get_deferred_fields().empty());
     CHECK(b.db().empty());
     static_assert(std::is_aggregate_v<Book>);
 }
