@@ -1,5 +1,6 @@
-// orm::Model<T>: the CRTP base of a model. Its one data member is the database the object came
-// from (the model stays a plain aggregate with designated initializers), and it gives T:
+// orm::Model<T>: the CRTP base of a model. Its data members are the database the object came
+// from and the mask of its deferred fields (only() / defer()); the model stays a plain aggregate
+// with designated initializers. It gives T:
 //   T::objects                    the manager (queries start here)
 //   T::DoesNotExist               thrown by get() on no row (an orm::ObjectDoesNotExist)
 //   T::MultipleObjectsReturned    thrown by get() on several rows
