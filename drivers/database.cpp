@@ -5,7 +5,24 @@
 #include "drivers/connection.hpp"
 #include "drivers/features.hpp"
 
+#include <string>
+
 namespace orm::db {
+
+namespace {
+
+bool pipelining_on(const ConnectionConfig& cfg) {
+    const Features& f = cfg.features ? *cfg.features : cfg.backend->features();
+    auto it = cfg.options.find("pipelining");
+    return f.supports_pipelining && it != cfg.options.end() && it->second == "on";
+}
+
+std::size_t pipeline_depth(const ConnectionConfig& cfg) {
+    auto it = cfg.options.find("pipeline_depth");
+    return it == cfg.options.end() ? 0 : static_cast<std::size_t>(std::stoull(it->second));
+}
+
+}  // namespace
 
 std::shared_ptr<Database> Database::open(std::string_view url) {
     return std::make_shared<Database>(parse_url(url));
@@ -19,7 +36,8 @@ Database::Database(ConnectionConfig cfg)
               learn_features(*c);
               return c;
           },
-          cfg_.pool, cfg_.url) {}
+          cfg_.pool, cfg_.url),
+      sharing_(pool_, pipelining_on(cfg_), pipeline_depth(cfg_)) {}
 
 const Dialect& Database::dialect() const { return cfg_.backend->dialect(); }
 

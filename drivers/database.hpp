@@ -8,6 +8,7 @@
 
 #include "drivers/backend.hpp"
 #include "drivers/config.hpp"
+#include "drivers/pipeline.hpp"
 #include "drivers/pool.hpp"
 
 namespace orm::db {
@@ -32,6 +33,9 @@ public:
     // A connection outside the pool, owned by the caller.
     std::unique_ptr<Connection> connect() const;
     Pool& pool() { return pool_; }
+    // Connections shared by fibers (automatic pipelining; off unless the backend's URL options
+    // turned it on: PostgreSQL's pipelining=on, its default).
+    Sharing& sharing() { return sharing_; }
 
 private:
     // Keeps the features of the first connection that differ from the configured ones.
@@ -42,6 +46,7 @@ private:
     mutable std::unique_ptr<const Features> learnt_owner_;
     mutable std::atomic<const Features*> learnt_{nullptr};
     Pool pool_;
+    Sharing sharing_;  // after pool_: destroyed first
 };
 
 }  // namespace orm::db

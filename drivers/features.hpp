@@ -61,14 +61,32 @@ struct Features {
     std::size_t max_query_params = 999;
     // TEXT values may contain NUL bytes.
     bool text_allows_nul = false;
+    // Connection::copy_in loads rows with COPY (bulk_create uses it for large batches).
+    bool supports_copy_in = false;
+    // Statements of several fibers can share one connection (PostgreSQL pipeline mode: automatic
+    // pipelining in async mode and orm::gather), when the URL leaves pipelining on.
+    bool supports_pipelining = false;
     // The database lives in this process (no server to lose, no network round trip).
     bool is_embedded = false;
     // The flags below default to true, what standard SQL and PostgreSQL do; a backend that
     // cannot sets them false.
     // SELECT DISTINCT ON (fields): distinct("a", "b") (else orm::NotSupportedError).
     bool supports_distinct_on_fields = true;
+    // INSERT ... ON CONFLICT DO NOTHING (bulk_create(ignore_conflicts)).
+    bool supports_ignore_conflicts = true;
+    // INSERT ... ON CONFLICT (unique fields) DO UPDATE SET col = EXCLUDED.col (bulk_create(update_conflicts)).
+    bool supports_update_conflicts = true;
+    // ... and the conflict target (unique_fields) must be named.
+    bool supports_update_conflicts_with_target = true;
     // Greatest() / Least() skip NULL operands (PostgreSQL); else any NULL makes them NULL (SQLite).
     bool greatest_least_ignore_nulls = true;
+    // union() / intersection() / difference(): a combined queryset may be ordered or sliced
+    // (each is then written in parentheses); else such a queryset is an orm::DatabaseError,
+    // as Django's "ORDER BY not allowed in subqueries of compound statements".
+    bool supports_slicing_ordering_in_compound = true;
+    // intersection(all=true) / difference(all=true): INTERSECT ALL / EXCEPT ALL (else
+    // orm::NotSupportedError naming the backend; union(all=true) works everywhere).
+    bool supports_intersect_except_all = true;
 };
 
 // Flag names with pointers, so runners can print and look up features by name.
@@ -79,10 +97,3 @@ struct FeatureFlag {
 const std::vector<FeatureFlag>& feature_flags();
 
 }  // namespace orm::db
-    // union() / intersection() / difference(): a combined queryset may be ordered or sliced
-    // (each is then written in parentheses); else such a queryset is an orm::DatabaseError,
-    // as Django's "ORDER BY not allowed in subqueries of compound statements".
-    bool supports_slicing_ordering_in_compound = true;
-    // intersection(all=true) / difference(all=true): INTERSECT ALL / EXCEPT ALL (else
-    // orm::NotSupportedError naming the backend; union(all=true) works everywhere).
-    bool supports_intersect_except_all = true;

@@ -115,6 +115,46 @@ WEFT_HOT PooledConnection Pool::acquire(std::chrono::milliseconds timeout) {
     return acquire_from_pool(timeout);
 }
 
+PooledConnection Pool::try_acquire() {
+    if (fork_generation.load(std::memory_order_relaxed) != generation_) [[unlikely]]
+        forget_after_fork();
+    if (Connection* hot = hot_.exchange(nullptr, std::memory_order_acquire)) {
+        std::unique_ptr<Connection> c(hot);
+        if (!closed_.load(std::memory_order_seq_cst) && healthy(*c)) return PooledConnection(this, std::move(c));
+        discard_idle(std::move(c));
+        waiters_.notify_one();
+    }
+    std::unique_lock lock(mu_);
+    for (;;) {
+        if (closed_ || waiting_.load(std::memory_order_seq_cst) > 0) return {};
+        if (idle_.empty()) break;
+        std::unique_ptr<Connection> c = std::move(idle_.back());
+        idle_.pop_back();
+        lock.unlock();
+        if (healthy(*c)) return PooledConnection(this, std::move(c));
+        discard_idle(std::move(c));
+        lock.lock();
+    }
+    if (open_ >= options_.max_size) return {};
+    ++open_;
+    lock.unlock();
+    try {
+        auto c = factory_();
+        c->pool_idle_since_ = idle_clock_now();
+        c->pool_generation_ = generation_;
+        lock.lock();
+        ++created_;
+        lock.unlock();
+        return PooledConnection(this, std::move(c));
+    } catch (...) {
+        lock.lock();
+        --open_;
+        lock.unlock();
+        waiters_.notify_one();
+        throw;
+    }
+}
+
 PooledConnection Pool::acquire_from_pool(std::chrono::milliseconds timeout) {
     using clock = std::chrono::steady_clock;
     // The deadline is only needed once the caller has to wait: the common path (an idle

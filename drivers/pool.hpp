@@ -81,6 +81,11 @@ public:
     // orm::ConnectionError if a new connection fails.
     PooledConnection acquire();
     PooledConnection acquire(std::chrono::milliseconds timeout);
+    // A connection only if one is there without waiting behind anyone: an idle one, or a new one
+    // while the pool is below its size (opening it may throw orm::ConnectionError); else empty.
+    PooledConnection try_acquire();
+    // Callers waiting in acquire() now.
+    std::size_t waiting() const noexcept { return waiting_.load(std::memory_order_relaxed); }
 
     PoolStats stats() const;
     const PoolOptions& options() const { return options_; }

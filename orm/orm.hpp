@@ -22,6 +22,7 @@
 #include "drivers/value.hpp"
 
 #include "orm/atomic.hpp"
+#include "orm/batch.hpp"
 #include "orm/connections.hpp"
 #include "orm/errors.hpp"
 #include "orm/expressions.hpp"

@@ -27,7 +27,11 @@ public:
     const Introspection& introspection() const override { return introspection_; }
     // transaction_pooling=on: a pooler in transaction mode (PgBouncer pool_mode=transaction) sits
     // between us and the server (see PgConnection). Every other parameter belongs to libpq.
-    std::vector<std::string_view> option_names() const override { return {"transaction_pooling"}; }
+    // pipelining=on|off (default on) and pipeline_depth=N (default 64): fibers' statements
+    // outside transactions share connections in libpq pipeline mode (see pg_pipeline.cpp).
+    std::vector<std::string_view> option_names() const override {
+        return {"transaction_pooling", "pipelining", "pipeline_depth"};
+    }
 
     ConnectionConfig parse_url(std::string_view url) const override {
         ConnectionConfig cfg;
@@ -54,6 +58,34 @@ public:
             } else {
                 it->second = "off";
             }
+        }
+
+        // Pipelining: statements of several fibers on one server session at once. Behind a
+        // transaction pooler each Sync may land on another server session and named statements
+        // do not exist, so it is off there.
+        const bool pooled = cfg.options.count("transaction_pooling") && cfg.options["transaction_pooling"] == "on";
+        if (auto it = cfg.options.find("pipelining"); it != cfg.options.end()) {
+            bool on = parse_bool_option("pipelining", it->second);
+            if (on && pooled)
+                throw InterfaceError(fmt::format(
+                    "invalid PostgreSQL URL '{}': pipelining=on cannot be combined with transaction_pooling=on (a "
+                    "transaction pooler may hand each statement of a pipeline to another server session); leave "
+                    "pipelining out or set it off",
+                    cfg.url));
+            it->second = on ? "on" : "off";
+        } else {
+            cfg.options.emplace("pipelining", pooled ? "off" : "on");
+        }
+        if (auto it = cfg.options.find("pipeline_depth"); it != cfg.options.end()) {
+            std::size_t depth = parse_size_option("pipeline_depth", it->second);
+            if (depth == 0)
+                throw InterfaceError(fmt::format(
+                    "invalid PostgreSQL URL '{}': pipeline_depth must be at least 1 (statements sharing one "
+                    "connection at most); to stop sharing connections set pipelining=off",
+                    cfg.url));
+            it->second = std::to_string(depth);
+        } else {
+            cfg.options.emplace("pipeline_depth", "64");
         }
 
         std::string error;

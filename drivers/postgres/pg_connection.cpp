@@ -492,7 +492,7 @@ Result PgConnection::execute_cached(std::string_view sql, const PgParams& params
     for (int attempt = 0;; ++attempt) {
         if (!p) p = cache_.find(sql);
         if (!p) p = &prepare(sql);
-        if (p->param_types.size() != static_cast<std::size_t>(params.size()))
+        if (p->described && p->param_types.size() != static_cast<std::size_t>(params.size()))
             throw ProgrammingError(fmt::format("statement expects {} parameter{}, got {}: {}", p->param_types.size(),
                                                p->param_types.size() == 1 ? "" : "s", params.size(),
                                                shorten_sql(sql)));
@@ -653,6 +653,7 @@ void PgConnection::cancel() {
 bool PgConnection::is_usable(bool ping) {
     if (broken_ || closed_) return false;
     if (in_use_.load(std::memory_order_acquire)) return false;  // another caller's operation runs
+    if (!segments_.empty() || handle_.in_pipeline()) return false;  // still shared by fibers
     if (!handle_.connection_ok()) {
         mark_broken();
         return false;
@@ -718,6 +719,9 @@ void PgConnection::refuse_session_state(std::string_view sql) const {
 void PgConnection::mark_broken() {
     if (broken_ || closed_) return;
     broken_ = true;
+    if (!segments_.empty())  // shared: every statement still in flight fails with it
+        fail_segments(std::make_exception_ptr(ConnectionError(
+            fmt::format("connection to PostgreSQL ({}) lost: {}", cfg_.url, handle_.error_message()), "08006")));
     cache_.clear(false);  // the server already forgot them
     pending_deallocate_.clear();
     std::lock_guard lock(cancel_mu_);

@@ -35,6 +35,8 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -42,6 +44,7 @@
 #include "drivers/bridge/deadline.hpp"
 #include "drivers/bridge/wait.hpp"
 #include "drivers/connection.hpp"
+#include "drivers/pipeline.hpp"
 #include "drivers/postgres/pg_libpq.hpp"
 #include "drivers/statement_cache.hpp"
 
@@ -49,7 +52,7 @@ namespace orm::db::postgres {
 
 class PgParams;
 
-class PgConnection final : public Connection {
+class PgConnection final : public Connection, public Multiplexed {
 public:
     // Connects and configures the session. Throws orm::ConnectionError.
     PgConnection(const Backend& backend, const ConnectionConfig& cfg);
@@ -81,11 +84,22 @@ public:
     // The server process serving this session (pg_backend_pid()), 0 when closed.
     int backend_pid() const { return handle_.backend_pid(); }
 
+    // ---- shared by fibers (pg_pipeline.cpp; automatic pipelining, see the README) ----
+    // Pipelined: one statement starting with SELECT, INSERT, UPDATE, DELETE, WITH, VALUES or
+    // TABLE that names none of FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE,
+    // set_config, advisory locks, currval / lastval / setval, SELECT ... INTO, TEMP / TEMPORARY.
+    bool shareable(std::string_view sql) const override;
+    Result execute_shared(std::string_view sql, std::span<const Value> params) override;
+    void end_sharing() noexcept override;
+    // Statements queued on the shared connection and not yet answered (tests).
+    std::size_t in_flight() const { return segments_.size(); }
+
 private:
     struct Prepared {
         std::string name;      // "weft_<n>", never reused on this connection
         std::vector<Oid> param_types;  // as the server inferred them (PQdescribePrepared)
         bool gone = false;     // the server no longer has it: nothing to DEALLOCATE
+        bool described = true; // param_types known (false while its Parse is in a pipeline)
     };
 
     // A PQcancel running on a canceller thread; `done` is set when it returns.
@@ -161,6 +175,23 @@ private:
     void mark_broken();
     void configure_session();
 
+    // One statement in a pipeline: the steps queued before its Sync, and what came back.
+    struct Segment;
+    std::shared_ptr<Segment> queue_statement(std::string_view sql, const PgParams& params);
+    void queue_deallocations();
+    // Waits until `s` is answered, reading the socket for every statement queued before it
+    // when nobody else does. Rethrows what failed the connection.
+    void await_segment(Segment& s);
+    void read_until_done(Segment& s);
+    // Hands results that can be read without waiting to their segments; false: needs input.
+    bool pump();
+    void finish_segment(Segment& s);
+    void hand_over_reading();
+    // The connection failed: every queued segment gets `error` (and its fiber is woken).
+    void fail_segments(std::exception_ptr error);
+    void send_or_fail(const PgRequest& req, std::string_view sql);
+    [[noreturn]] void pipeline_failed(std::string_view sql);
+
     const Backend& backend_;
     ConnectionConfig cfg_;
     PgHandle handle_;
@@ -179,6 +210,9 @@ private:
     std::vector<std::string> pending_deallocate_;  // evicted statements, DEALLOCATEd when idle
     std::uint64_t next_statement_ = 0;
     StatementCache<Prepared> cache_;            // after pending_deallocate_: its evict callback uses it
+    std::deque<std::shared_ptr<Segment>> segments_;  // shared mode: queued statements, oldest first
+    bool reading_ = false;                      // a fiber reads the socket for the segments
+    bool failing_ = false;                      // fail_segments() runs
 };
 
 }  // namespace orm::db::postgres

@@ -35,6 +35,8 @@ const Features& pg_features() {
         x.max_query_params = 7498;
         x.text_allows_nul = false;
         x.is_embedded = false;
+        x.supports_copy_in = true;  // PgConnection::copy_in (pg_copy.cpp): binary COPY
+        x.supports_pipelining = true;  // pg_pipeline.cpp (libpq pipeline mode)
         return x;
     }();
     return f;

@@ -20,6 +20,8 @@ PgHandle::Result::Status PgHandle::Result::status() const {
         case PGRES_COPY_IN: return Status::copy_in;
         case PGRES_COPY_OUT: return Status::copy_out;
         case PGRES_FATAL_ERROR: return Status::fatal_error;
+        case PGRES_PIPELINE_SYNC: return Status::pipeline_sync;
+        case PGRES_PIPELINE_ABORTED: return Status::pipeline_aborted;
         default: return Status::other;
     }
 }
@@ -236,6 +238,25 @@ bool PgHandle::take_results(Result& last) {
 }
 
 int PgHandle::put_copy_end(const char* error) { return conn_ ? PQputCopyEnd(conn_.get(), error) : -1; }
+
+int PgHandle::put_copy_data(const char* data, int size) { return conn_ ? PQputCopyData(conn_.get(), data, size) : -1; }
+
+bool PgHandle::next_result(Result& out) {
+    PGconn* c = conn_.get();
+    if (!c) {
+        out = Result();
+        return true;
+    }
+    if (PQisBusy(c) != 0) return false;
+    PGresult* r = PQgetResult(c);
+    out = r ? Result(r) : Result();
+    return true;
+}
+
+bool PgHandle::enter_pipeline() { return conn_ && PQenterPipelineMode(conn_.get()) == 1; }
+bool PgHandle::exit_pipeline() { return conn_ && PQexitPipelineMode(conn_.get()) == 1; }
+bool PgHandle::pipeline_sync() { return conn_ && PQpipelineSync(conn_.get()) == 1; }
+bool PgHandle::in_pipeline() const { return conn_ && PQpipelineStatus(conn_.get()) != PQ_PIPELINE_OFF; }
 
 int PgHandle::discard_copy_data() {
     if (!conn_) return -2;

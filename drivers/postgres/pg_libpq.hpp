@@ -45,7 +45,8 @@ public:
     // An owned PGresult (may be empty when libpq returned NULL).
     class Result {
     public:
-        enum class Status { empty_query, command_ok, tuples_ok, copy_in, copy_out, fatal_error, other };
+        enum class Status { empty_query, command_ok, tuples_ok, copy_in, copy_out, fatal_error, pipeline_sync,
+                            pipeline_aborted, other };
         enum class Field { sqlstate, primary, detail, hint, position, context, severity };
 
         Result() = default;
@@ -133,7 +134,22 @@ public:
     // (1 queued, 0 no room yet, -1 failed), and PQgetCopyData(async) discarding rows (1 one row
     // discarded, 0 needs more input, -1 the copy is over, -2 failed).
     int put_copy_end(const char* error);
+    // COPY FROM STDIN, nonblocking: PQputCopyData (1 queued, 0 no room yet: wait writable and
+    // flush, -1 failed). PQputCopyEnd(nullptr) through put_copy_end(nullptr) ends it well.
+    int put_copy_data(const char* data, int size);
+    // One PQgetResult when it will not block: false when more input is needed (PQisBusy);
+    // else true with the next result in `out` (empty once the exchange is over).
+    bool next_result(Result& out);
     int discard_copy_data();
+
+    // ---- pipeline mode (libpq 14+; shared connections, see pg_pipeline.cpp) ----
+    // PQenterPipelineMode / PQexitPipelineMode (both only when no result is pending; false
+    // otherwise), PQpipelineSync (queues a Sync: ends the segment an error may abort; false when
+    // it could not be queued), PQpipelineStatus != PQ_PIPELINE_OFF.
+    bool enter_pipeline();
+    bool exit_pipeline();
+    bool pipeline_sync();
+    bool in_pipeline() const;
 
     // Leaves COPY state after an unsupported COPY, blocking: PQputCopyEnd with an error /
     // PQgetCopyData until done, then PQgetResult until NULL. Needs blocking mode.

@@ -78,6 +78,7 @@ SqliteConnection::SqliteConnection(const Backend& backend, ConnectionConfig cfg)
                                          cfg_.url));
     SqliteOptions options = read_options(cfg_);
     begin_sql_ = begin_sql(options);
+    async_inline_ = options.async_inline;
     // Opening reads the file (and may wait for a lock to set the journal mode): a worker's job.
     session_ = run_where(orm::is_async(), [&] {
         auto s = make_ref<Session>(cfg_.target, options, cfg_.statement_cache_size);
@@ -144,7 +145,7 @@ std::unique_ptr<SqliteCursor> SqliteConnection::first_batch(Ref<Statement> st) {
 
 std::unique_ptr<SqliteCursor> SqliteConnection::run_async(std::string_view sql, std::span<const Value> params,
                                                           Ref<Statement> st, bool cached_is_busy) {
-    if (st && st->inline_ok && st->skip_inline == 0) {
+    if (st && st->inline_ok && st->skip_inline == 0 && async_inline_) {
         try {
             // Copies: a streamed result may outlive `params`.
             session_->bind(*st, params, /*copy=*/true);
@@ -247,7 +248,7 @@ bool SqliteConnection::query_first_async(std::string_view sql, std::span<const V
         bool cached_is_busy = false;
         Ref<Statement> st = session_->find_idle(sql, cached_is_busy);
         std::unique_ptr<SqliteCursor> cursor;
-        if (st && st->inline_ok && st->skip_inline == 0) {
+        if (st && st->inline_ok && st->skip_inline == 0 && async_inline_) {
             // Async mode, a cached query: its first step on the loop thread under the budget; the
             // live cursor is read there, as in sync mode.
             Session::Step step;

@@ -95,6 +95,7 @@ private:
     const Backend& backend_;
     ConnectionConfig cfg_;
     std::string begin_sql_;
+    bool async_inline_ = true;  // the async_inline URL option
     Ref<Session> session_;  // shared with live cursors, which may outlive this object
     // Set while an operation runs: a second fiber or thread using the connection meanwhile is a
     // bug that would corrupt the handle (it is opened SQLITE_OPEN_NOMUTEX), so it fails loudly.

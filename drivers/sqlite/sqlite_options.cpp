@@ -31,8 +31,8 @@ std::string one_of(std::string_view url, std::string_view name, std::string_view
 }  // namespace
 
 const std::vector<std::string_view>& option_names() {
-    static const std::vector<std::string_view> names{"busy_timeout", "foreign_keys", "journal_mode",
-                                                     "synchronous",  "mode",         "transaction_mode"};
+    static const std::vector<std::string_view> names{"busy_timeout", "foreign_keys",     "journal_mode", "synchronous",
+                                                     "mode",         "transaction_mode", "async_inline"};
     return names;
 }
 
@@ -50,6 +50,8 @@ void apply_option(SqliteOptions& o, std::string_view url, std::string_view name,
         o.mode = m == "RWC" ? OpenMode::rwc : m == "RW" ? OpenMode::rw : OpenMode::ro;
     } else if (name == "transaction_mode") {
         o.transaction_mode = one_of(url, name, value, {"deferred", "immediate", "exclusive"});
+    } else if (name == "async_inline") {
+        o.async_inline = parse_bool_option(name, value);
     } else {
         std::vector<std::string_view> valid = common_url_options();
         valid.insert(valid.end(), option_names().begin(), option_names().end());

@@ -23,9 +23,12 @@ struct SqliteOptions {
     // that reads and then writes waits for busy_timeout instead of failing with SQLITE_BUSY
     // halfway; empty means IMMEDIATE for writable databases and DEFERRED for mode=ro.
     std::string transaction_mode;
+    // Async mode: try cached queries on the loop thread first (see sqlite_connection.hpp); off
+    // runs every statement on a worker.
+    bool async_inline = true;
 };
 
-// busy_timeout, foreign_keys, journal_mode, synchronous, mode, transaction_mode.
+// busy_timeout, foreign_keys, journal_mode, synchronous, mode, transaction_mode, async_inline.
 const std::vector<std::string_view>& option_names();
 
 // Sets one option from its URL text. Throws orm::InterfaceError naming the option, the URL and

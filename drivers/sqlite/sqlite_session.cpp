@@ -348,12 +348,16 @@ Session::Inline::Inline(Session& s, std::chrono::microseconds budget) noexcept :
     s_.inline_ = true;
     s_.budget_hit_ = false;
     s_.busy_refused_ = false;
-    s_.budget_end_ = Clock::now() + budget;
+    s_.inline_start_ = Clock::now();
+    s_.budget_end_ = s_.inline_start_ + budget;
     s_.deadline_ = std::min(s_.timeout_deadline_, s_.budget_end_);
     if (s_.db_) sqlite3_busy_handler(s_.db_.get(), &Session::refuse_busy, &s_);
 }
 
 Session::Inline::~Inline() {
+    const auto held = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - s_.inline_start_).count();
+    if (static_cast<std::uint64_t>(held) > s_.offload_stats_.longest_inline_us)
+        s_.offload_stats_.longest_inline_us = static_cast<std::uint64_t>(held);
     s_.inline_ = false;
     s_.budget_end_ = Clock::time_point::max();
     s_.deadline_ = s_.timeout_deadline_;

@@ -51,6 +51,7 @@ struct OffloadStats {
     std::uint64_t moved_by_budget = 0;  // queries stopped at the loop thread's time budget, re-run on a worker
     std::uint64_t moved_by_lock = 0;    // queries that met a lock on the loop thread, re-run on a worker
     std::uint64_t worker_runs = 0;      // operations that ran on a worker (moved ones included)
+    std::uint64_t longest_inline_us = 0;  // the longest time a statement held the loop thread
 };
 
 class Session final : public RefCounted {
@@ -156,6 +157,7 @@ private:
     Clock::time_point deadline_ = Clock::time_point::max();
     Clock::time_point timeout_deadline_ = Clock::time_point::max();
     Clock::time_point budget_end_ = Clock::time_point::max();  // set inside an Inline scope
+    Clock::time_point inline_start_;
     bool inline_ = false;
     bool budget_hit_ = false;
     bool busy_refused_ = false;

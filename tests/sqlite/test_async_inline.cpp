@@ -280,6 +280,26 @@ TEST_CASE("async inline: a query's rows stream in batches, and the mode may flip
     });
 }
 
+TEST_CASE("async inline: async_inline=off runs every statement on a worker") {
+    Mode mode(true);
+    TempDir dir;
+    orm::run([&] {
+        auto c = open(dir.url("off.db", "async_inline=off"));
+        add_functions(*c);
+        const std::int64_t here = this_thread_tag();
+        for (int round = 0; round < 3; ++round) {
+            CHECK(first_row(*c, "SELECT weft_thread()")[0].as_int64() != here);
+            std::int64_t thread = 0;
+            CHECK(c->query_first("SELECT weft_thread()", {},
+                                 [](void* out, const Row& row) { *static_cast<std::int64_t*>(out) = row.value(0).as_int64(); },
+                                 &thread));
+            CHECK(thread != here);
+        }
+        CHECK(sq(*c).offload_stats().inline_runs == 0);
+        CHECK(sq(*c).offload_stats().worker_runs == 6);
+    });
+}
+
 TEST_CASE("async inline: the statement timeout, cancel() and a PRAGMA busy_timeout still hold") {
     Mode mode(true);
     TempDir dir;

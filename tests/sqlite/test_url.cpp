@@ -72,7 +72,7 @@ TEST_CASE("unknown options list the valid ones") {
         std::string what = e.what();
         CHECK(what.find("unknown option 'journal'") != std::string::npos);
         CHECK(what.find("sqlite:///x.db?journal=wal") != std::string::npos);
-        for (auto name : {"busy_timeout", "foreign_keys", "journal_mode", "synchronous", "mode", "transaction_mode",
+        for (auto name : {"busy_timeout", "foreign_keys", "journal_mode", "synchronous", "mode", "transaction_mode", "async_inline",
                           "pool_size", "statement_timeout", "statement_cache_size"})
             CHECK_MESSAGE(what.find(name) != std::string::npos, name);
     }

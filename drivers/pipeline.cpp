@@ -1,0 +1,189 @@
+// Sharing: per-thread sets of pooled connections shared by fibers (see pipeline.hpp).
+#include "drivers/pipeline.hpp"
+
+#include <atomic>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "drivers/bridge/deadline.hpp"
+#include "drivers/connection.hpp"
+#include "drivers/errors.hpp"
+
+namespace orm::db {
+
+struct Sharing::Slot {
+    PooledConnection conn;
+    Multiplexed* mx = nullptr;
+    std::size_t users = 0;
+    bool draining = false;  // takes no new leases: going back to the pool once its users are done
+};
+
+struct Sharing::PerThread {
+    std::vector<std::unique_ptr<Slot>> slots;
+    std::mutex mu;          // for `room` (only this thread's fibers use the rest)
+    orm::WaitQueue room;    // fibers waiting for a shared connection with room
+    std::size_t waiting = 0;
+    std::size_t acquiring = 0;  // fibers taking a connection from the pool for this thread now
+};
+
+namespace {
+
+std::atomic<std::uint64_t> next_sharing_id{1};
+
+struct CachedThread {
+    std::uint64_t id;
+    void* pt;
+};
+thread_local std::vector<CachedThread> thread_cache;
+
+}  // namespace
+
+Connection* Sharing::Ticket::connection() const noexcept { return slot_ ? slot_->conn.get() : nullptr; }
+Multiplexed* Sharing::Ticket::multiplexed() const noexcept { return slot_ ? slot_->mx : nullptr; }
+
+Sharing::Sharing(Pool& pool, bool on, std::size_t depth)
+    : pool_(pool), on_(on), depth_(depth == 0 ? 1 : depth), id_(next_sharing_id.fetch_add(1)) {}
+
+Sharing::~Sharing() = default;
+
+Sharing::PerThread& Sharing::here() const {
+    for (const auto& c : thread_cache)
+        if (c.id == id_) return *static_cast<PerThread*>(c.pt);
+    std::lock_guard lock(mu_);
+    threads_.push_back(std::make_unique<PerThread>());
+    thread_cache.push_back({id_, threads_.back().get()});
+    return *threads_.back();
+}
+
+std::size_t Sharing::shared_here() const { return here().slots.size(); }
+
+Sharing::Slot* Sharing::add_slot(PerThread& pt, PooledConnection c) {
+    auto* mx = dynamic_cast<Multiplexed*>(c.get());
+    if (!mx) throw InternalError("pipelining is on for a database whose connections cannot be shared");
+    auto slot = std::make_unique<Slot>();
+    slot->conn = std::move(c);
+    slot->mx = mx;
+    pt.slots.push_back(std::move(slot));
+    return pt.slots.back().get();
+}
+
+Sharing::Ticket Sharing::take() {
+    PerThread& pt = here();
+    orm::Deadline deadline{};
+    bool timing = false;
+    for (;;) {
+        Slot* best = nullptr;
+        for (auto& s : pt.slots)
+            if (!s->draining && !s->conn->is_broken() && s->users < depth_ && (!best || s->users < best->users))
+                best = s.get();
+        if (!best || best->users > 0) {
+            // Another connection when the pool has one to give at once: statements spread over
+            // connections run in parallel on the server.
+            ++pt.acquiring;
+            PooledConnection c;
+            try {
+                c = pool_.try_acquire();
+            } catch (...) {
+                --pt.acquiring;
+                std::lock_guard lock(pt.mu);
+                pt.room.notify_all();  // those waiting for this connection try themselves
+                throw;
+            }
+            --pt.acquiring;
+            if (c) {
+                best = add_slot(pt, std::move(c));
+                if (pt.waiting > 0) {
+                    std::lock_guard lock(pt.mu);
+                    pt.room.notify_all();
+                }
+            }
+        }
+        if (!best && pt.slots.empty() && pt.acquiring == 0) {
+            // The thread's first shared connection: wait for the pool as without pipelining;
+            // the fibers that come meanwhile wait for this one (below) rather than line up in
+            // the pool, where each would get a connection to itself.
+            ++pt.acquiring;
+            PooledConnection c;
+            try {
+                c = pool_.acquire();
+            } catch (...) {
+                --pt.acquiring;
+                std::lock_guard lock(pt.mu);
+                pt.room.notify_all();  // one of them tries the pool itself next
+                throw;
+            }
+            --pt.acquiring;
+            best = add_slot(pt, std::move(c));
+            if (pt.waiting > 0) {
+                std::lock_guard lock(pt.mu);
+                pt.room.notify_all();
+            }
+        }
+        if (best) {
+            // Callers outside this thread's sharing wait for a connection: let one of ours drain
+            // back to the pool, or a transaction could wait for ever behind busy fibers.
+            if (pt.slots.size() > 1 && pool_.waiting() > 0) {
+                bool any_draining = false;
+                Slot* least = nullptr;
+                for (auto& s : pt.slots) {
+                    any_draining |= s->draining;
+                    if (s.get() != best && (!least || s->users < least->users)) least = s.get();
+                }
+                if (!any_draining && least) least->draining = true;
+            }
+            if (++best->users > peak_.load(std::memory_order_relaxed))
+                peak_.store(best->users, std::memory_order_relaxed);
+            return Ticket(this, &pt, best);
+        }
+        // Every shared connection of this thread carries `depth` leases and the pool has none
+        // to spare: wait for room, as long as the pool would let a caller wait.
+        if (!timing) {
+            deadline = orm::deadline_after(pool_.options().acquire_timeout);
+            timing = true;
+        }
+        std::unique_lock lock(pt.mu);
+        ++pt.waiting;
+        bool woke = false;
+        try {
+            woke = pt.room.wait_until(lock, deadline);
+        } catch (...) {
+            --pt.waiting;
+            throw;
+        }
+        --pt.waiting;
+        if (!woke)
+            throw TimeoutError(fmt::format(
+                "no connection available within {} ms: all {} connections of the pool are shared by this thread's "
+                "fibers with {} statements each (pipeline_depth={}, pool_size={}); raise pipeline_depth, "
+                "pool_size or pool_timeout in the URL",
+                pool_.options().acquire_timeout.count(), pt.slots.size(), depth_, depth_,
+                pool_.options().max_size));
+    }
+}
+
+void Sharing::give_back(PerThread& pt, Slot* slot) noexcept {
+    if (--slot->users == 0) {
+        // Out of the choice while it leaves pipeline mode (which may wait for statements of
+        // fibers that gave up), then back to the pool.
+        slot->draining = true;
+        slot->mx->end_sharing();
+        if (slot->users == 0) {
+            for (auto it = pt.slots.begin(); it != pt.slots.end(); ++it)
+                if (it->get() == slot) {
+                    std::unique_ptr<Slot> gone = std::move(*it);
+                    pt.slots.erase(it);
+                    gone.reset();  // returns the connection to the pool
+                    break;
+                }
+        } else {
+            slot->draining = false;
+        }
+    }
+    if (pt.waiting > 0) {
+        std::lock_guard lock(pt.mu);
+        pt.room.notify_one();
+    }
+}
+
+}  // namespace orm::db

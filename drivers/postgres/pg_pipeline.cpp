@@ -1,0 +1,417 @@
+// PgConnection shared by the fibers of one thread: libpq pipeline mode, one Sync per statement.
+//
+// While shared (from the first execute_shared() until end_sharing()), the connection stays in
+// pipeline mode and nonblocking. Every statement is queued as a segment of its own:
+//     [Parse + Describe, the first time this connection sees the SQL]  Bind/Execute  Sync
+// so an error aborts only the rest of its own segment (PGRES_PIPELINE_ABORTED up to its Sync) and
+// the next statement starts afresh. The server answers segments in the order they were queued.
+// One fiber at a time reads the socket (the one whose statement was queued earliest among those
+// waiting, or whoever waits when nobody reads): it hands every result to its segment, wakes that
+// segment's fiber, and stops once its own statement is answered, handing the reading to the
+// oldest fiber still waiting. A fiber that gives up (FiberCancelled) leaves its segment to be read
+// and dropped by the next reader.
+//
+// Prepared statements: the cache is the exclusive path's. A statement seen for the first time is
+// entered in the cache as soon as its Parse is queued, so a second fiber running the same SQL
+// meanwhile queues only Bind/Execute of that name, ordered after the Parse. The Describe answer
+// fills in the parameter types when it arrives. If the Parse fails, the entry is dropped and the
+// fibers whose Execute named it (26000) retry once with a Parse of their own, which gives them
+// the same error. An evicted statement's DEALLOCATE is queued as a segment nobody waits for,
+// behind every statement already queued that may still use it.
+//
+// Deadlines: the server's statement_timeout ends a slow statement alone (57014, a TimeoutError
+// for its fiber; the others go on). The reader waits on the socket for statement_timeout plus
+// cancel_grace of silence at most; after that the connection is given up and every statement in
+// flight fails with orm::TimeoutError. A lost connection (the server ended the session) fails
+// every statement in flight with orm::ConnectionError.
+#include "drivers/postgres/pg_connection.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "drivers/bridge/wait.hpp"
+#include "drivers/bridge/wait_queue.hpp"
+#include "drivers/errors.hpp"
+#include "drivers/features.hpp"
+#include "drivers/postgres/pg_cursor.hpp"
+#include "drivers/postgres/pg_errors.hpp"
+#include "drivers/postgres/pg_params.hpp"
+
+namespace orm::db::postgres {
+
+namespace {
+
+using Status = PgHandle::Result::Status;
+using Field = PgHandle::Result::Field;
+
+enum class Step : unsigned char { prepare, describe, exec, other };
+
+bool ok_status(Status s) { return s == Status::command_ok || s == Status::tuples_ok || s == Status::empty_query; }
+
+// The same set the exclusive path re-prepares for (see execute_cached in pg_connection.cpp).
+bool may_be_stale_types(std::string_view sqlstate) {
+    return sqlstate.starts_with("22") || sqlstate == "42804" || sqlstate == "42883" || sqlstate == "08P01";
+}
+
+bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; }
+
+}  // namespace
+
+struct PgConnection::Segment {
+    std::vector<Step> steps;      // queued before its Sync
+    std::size_t step = 0;         // the step whose results come next
+    std::string sql;              // owned: its fiber may be gone when the answer comes
+    std::string name;             // the prepared statement it prepares or runs ("" unnamed)
+    PgHandle::Result result;      // the Execute's result, or the first error
+    PgHandle::Result describe;    // Describe's answer (when it prepares)
+    int failed_step = -1;
+    bool done = false;
+    bool abandoned = false;       // nobody waits for it (its fiber gave up, or a DEALLOCATE)
+    std::exception_ptr error;     // the connection failed before the answer came
+    orm::Event wake;              // done, or: your turn to read
+};
+
+bool PgConnection::shareable(std::string_view sql) const {
+    if (transaction_pooling_ || broken_ || closed_) return false;
+    // The words of the statement, lower-cased (identifiers, keywords, and what quotes hold too:
+    // a quoted "temp" column only costs an exclusive connection). One statement only.
+    std::vector<std::string> words;
+    std::string w;
+    bool more_after_semicolon = false, seen_semicolon = false;
+    for (char c : sql) {
+        if (seen_semicolon && !std::isspace(static_cast<unsigned char>(c))) more_after_semicolon = true;
+        if (c == ';') seen_semicolon = true;
+        if (ident_char(c)) {
+            w.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+        } else if (!w.empty()) {
+            words.push_back(std::move(w));
+            w.clear();
+        }
+    }
+    if (!w.empty()) words.push_back(std::move(w));
+    if (more_after_semicolon || words.empty()) return false;
+    const std::string& first = words.front();
+    const bool reads = first == "select" || first == "with" || first == "values" || first == "table";
+    if (!reads && first != "insert" && first != "update" && first != "delete") return false;
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        const std::string& x = words[i];
+        if (x == "temp" || x == "temporary" || x.starts_with("pg_temp") || x == "set_config" || x == "currval" || x == "lastval" ||
+            x == "setval" || x.find("advisory") != std::string::npos || x == "dblink_connect" ||
+            x == "dblink_connect_u")
+            return false;
+        if (reads && x == "into") return false;  // SELECT ... INTO creates a table
+        if (x == "for" && i + 1 < words.size()) {
+            const std::string& y = words[i + 1];
+            if (y == "update" || y == "share" || y == "no" || y == "key") return false;  // row locks
+        }
+    }
+    return true;
+}
+
+void PgConnection::send_or_fail(const PgRequest& req, std::string_view sql) {
+    if (!handle_.send(req)) pipeline_failed(sql);
+}
+
+void PgConnection::pipeline_failed(std::string_view sql) {
+    // Something of this statement may already be queued: the pipeline cannot be trusted.
+    std::string why = handle_.error_message();
+    mark_broken();
+    throw ConnectionError(fmt::format("could not send a statement to PostgreSQL ({}): {}\nSQL: {}", cfg_.url, why,
+                                      shorten_sql(sql)),
+                          "08006");
+}
+
+void PgConnection::queue_deallocations() {
+    if (pending_deallocate_.empty()) return;
+    std::vector<std::string> names;
+    names.swap(pending_deallocate_);
+    for (const auto& n : names) {
+        auto seg = std::make_shared<Segment>();
+        seg->sql = fmt::format("DEALLOCATE {}", n);
+        seg->steps = {Step::other};
+        seg->abandoned = true;
+        PgRequest req;
+        req.kind = PgRequest::Kind::exec_params;
+        req.sql = seg->sql.c_str();
+        send_or_fail(req, seg->sql);
+        if (!handle_.pipeline_sync()) pipeline_failed(seg->sql);
+        segments_.push_back(std::move(seg));
+    }
+}
+
+std::shared_ptr<PgConnection::Segment> PgConnection::queue_statement(std::string_view sql, const PgParams& params) {
+    if (!handle_.in_pipeline()) {
+        if (!handle_.set_nonblocking(true) || !handle_.enter_pipeline()) {
+            std::string why = handle_.error_message();
+            mark_broken();
+            throw ConnectionError(fmt::format("could not put the PostgreSQL connection ({}) in pipeline mode: {}",
+                                              cfg_.url, why),
+                                  "08006");
+        }
+    }
+    queue_deallocations();
+    auto seg = std::make_shared<Segment>();
+    seg->sql.assign(sql);
+    PgRequest req;
+    if (cfg_.statement_cache_size == 0) {
+        req.kind = PgRequest::Kind::exec_params;
+        req.sql = seg->sql.c_str();
+        seg->steps = {Step::exec};
+    } else {
+        Prepared* p = cache_.find(sql);
+        if (!p) {
+            seg->name = fmt::format("weft_{}", ++next_statement_);
+            PgRequest prep;
+            prep.kind = PgRequest::Kind::prepare;
+            prep.sql = seg->sql.c_str();
+            prep.name = seg->name.c_str();
+            send_or_fail(prep, sql);
+            PgRequest desc;
+            desc.kind = PgRequest::Kind::describe_prepared;
+            desc.name = seg->name.c_str();
+            send_or_fail(desc, sql);
+            seg->steps = {Step::prepare, Step::describe, Step::exec};
+            Prepared fresh;
+            fresh.name = seg->name;
+            fresh.described = false;
+            cache_.insert(sql, std::move(fresh));  // an eviction's DEALLOCATE is queued after this statement
+        } else {
+            if (p->described && p->param_types.size() != static_cast<std::size_t>(params.size()))
+                throw ProgrammingError(fmt::format("statement expects {} parameter{}, got {}: {}", p->param_types.size(),
+                                                   p->param_types.size() == 1 ? "" : "s", params.size(),
+                                                   shorten_sql(sql)));
+            seg->name = p->name;
+            seg->steps = {Step::exec};
+        }
+        req.kind = PgRequest::Kind::exec_prepared;
+        req.name = seg->name.c_str();
+    }
+    params.apply(req);
+    send_or_fail(req, sql);
+    if (!handle_.pipeline_sync()) pipeline_failed(sql);
+    segments_.push_back(seg);
+    (void)handle_.flush();  // what does not fit now goes out with the reader's next flush
+    return seg;
+}
+
+Result PgConnection::execute_shared(std::string_view sql, std::span<const Value> params) {
+    ensure_usable();
+    if (sql.find('\0') != std::string_view::npos)
+        throw ProgrammingError(fmt::format("SQL text contains a NUL byte: {}", shorten_sql(sql.substr(0, sql.find('\0')))));
+    if (params.size() > features().max_query_params)
+        throw ProgrammingError(fmt::format("a statement with {} bound parameters cannot be sent: PostgreSQL takes at "
+                                           "most {} per statement here; bind a long list as one array parameter, or "
+                                           "split the statement: {}",
+                                           params.size(), features().max_query_params, shorten_sql(sql)),
+                               "54000");
+    PgParams encoded(params);  // DataError before anything is sent
+    for (int attempt = 0;; ++attempt) {
+        auto seg = queue_statement(sql, encoded);
+        await_segment(*seg);
+        if (seg->error) std::rethrow_exception(seg->error);
+        if (seg->result.has_value() && ok_status(seg->result.status()))
+            return Result(std::make_unique<PgCursor>(std::move(seg->result)));
+        std::string_view state = seg->result.error_field(Field::sqlstate);
+        // A statement another fiber's failed Parse named (26000), a cached plan whose result
+        // type changed (0A000), parameter types from before the table changed: drop the entry
+        // and run it once more with a Parse of its own. The failed statement changed nothing.
+        if (attempt == 0 && !seg->name.empty() && seg->result.has_value() && !lost(seg->result) &&
+            (state == "26000" || state == "0A000" || may_be_stale_types(state))) {
+            if (Prepared* p = cache_.find(sql); p && p->name == seg->name) {
+                if (state == "26000") p->gone = true;
+                cache_.erase(sql);
+            }
+            continue;
+        }
+        check(std::move(seg->result), sql);  // throws
+        throw InternalError("a failed pipelined statement was not reported");
+    }
+}
+
+void PgConnection::await_segment(Segment& s) {
+    try {
+        while (!s.done) {
+            if (!reading_) {
+                reading_ = true;
+                try {
+                    read_until_done(s);
+                } catch (...) {
+                    reading_ = false;
+                    throw;
+                }
+                reading_ = false;
+            } else {
+                s.wake.wait_until(no_deadline);
+                s.wake.clear();
+            }
+        }
+    } catch (...) {
+        s.abandoned = true;
+        hand_over_reading();
+        throw;
+    }
+    hand_over_reading();
+}
+
+void PgConnection::hand_over_reading() {
+    if (reading_) return;
+    for (auto& seg : segments_)
+        if (!seg->abandoned && !seg->done) {
+            seg->wake.set();
+            return;
+        }
+}
+
+void PgConnection::read_until_done(Segment& s) {
+    const auto silence = cfg_.statement_timeout.count() > 0 ? cfg_.statement_timeout + cancel_grace
+                                                             : std::chrono::milliseconds(0);
+    Deadline deadline = silence.count() > 0 ? deadline_after(silence) : no_deadline;
+    for (;;) {
+        const bool progressed = pump();
+        if (s.done) return;
+        if (progressed && silence.count() > 0) deadline = deadline_after(silence);
+        const int f = handle_.flush();
+        const int fd = handle_.socket();
+        if (f < 0 || fd < 0) {
+            fail_segments(std::make_exception_ptr(ConnectionError(
+                fmt::format("connection to PostgreSQL ({}) lost: {}", cfg_.url, handle_.error_message()), "08006")));
+            mark_broken();
+            return;
+        }
+        Io got;
+        try {
+            got = orm::wait_io(fd, f == 1 ? Io::both : Io::readable, deadline, io_owner_);
+        } catch (const TimeoutError&) {
+            fail_segments(std::make_exception_ptr(TimeoutError(fmt::format(
+                "no answer from PostgreSQL ({}) within {} ms ({} plus {} ms of grace) with {} statements in flight "
+                "on this shared connection, so they were abandoned and the connection closed\nSQL: {}",
+                cfg_.url, silence.count(), "statement_timeout", cancel_grace.count(), segments_.size(),
+                shorten_sql(s.sql)))));
+            mark_broken();
+            return;
+        }
+        if (any(got & Io::readable) && !handle_.consume_input()) {
+            // Lost (EOF, reset): what the server said last (a FATAL error) is read first.
+            (void)pump();
+            fail_segments(std::make_exception_ptr(ConnectionError(
+                fmt::format("connection to PostgreSQL ({}) lost with {} statements in flight: {}", cfg_.url,
+                            segments_.size(), handle_.error_message()),
+                "08006")));
+            mark_broken();
+            return;
+        }
+    }
+}
+
+bool PgConnection::pump() {
+    bool progressed = false;
+    while (!segments_.empty()) {
+        PgHandle::Result r;
+        if (!handle_.next_result(r)) break;  // needs input
+        progressed = true;
+        Segment& f = *segments_.front();
+        if (!r.has_value()) {  // the end of one step's results
+            if (f.step < f.steps.size()) ++f.step;
+            if (!handle_.connection_ok()) break;
+            continue;
+        }
+        const Status st = r.status();
+        if (st == Status::pipeline_sync) {
+            auto done = std::move(segments_.front());
+            segments_.pop_front();
+            finish_segment(*done);
+            continue;
+        }
+        if (st == Status::pipeline_aborted) continue;
+        const Step kind = f.step < f.steps.size() ? f.steps[f.step] : Step::other;
+        if (!ok_status(st)) {
+            const std::string_view severity = r.error_field(Field::severity);
+            const bool fatal = severity == "FATAL" || severity == "PANIC" || !handle_.connection_ok();
+            if (f.failed_step < 0) {
+                f.failed_step = static_cast<int>(f.step);
+                f.result = std::move(r);
+            }
+            if (fatal) {
+                // The server ends the session: this statement gets the server's words, the
+                // others a ConnectionError.
+                auto front = std::move(segments_.front());
+                segments_.pop_front();
+                finish_segment(*front);
+                fail_segments(std::make_exception_ptr(ConnectionError(
+                    fmt::format("connection to PostgreSQL ({}) lost: the server ended the session", cfg_.url),
+                    "08006")));
+                mark_broken();
+                return true;
+            }
+        } else if (kind == Step::describe) {
+            f.describe = std::move(r);
+        } else if (kind == Step::exec && f.failed_step < 0) {
+            f.result = std::move(r);
+        }
+    }
+    return progressed;
+}
+
+void PgConnection::finish_segment(Segment& s) {
+    if (s.steps.size() == 3 && !s.name.empty()) {  // it prepared s.name
+        Prepared* p = cache_.find(s.sql);
+        const bool ours = p && p->name == s.name;
+        if (ours) {
+            if (s.failed_step == 0) {
+                p->gone = true;  // the Parse failed: the server has nothing to DEALLOCATE
+                cache_.erase(s.sql);
+            } else if (s.describe.has_value()) {
+                p->param_types.clear();
+                for (int i = 0; i < s.describe.param_count(); ++i) p->param_types.push_back(s.describe.param_type(i));
+                p->described = true;
+            } else {
+                cache_.erase(s.sql);  // prepared but never described: DEALLOCATEd, prepared again next time
+            }
+        }
+    }
+    s.done = true;
+    if (!s.abandoned) s.wake.set();
+}
+
+void PgConnection::fail_segments(std::exception_ptr error) {
+    if (failing_) return;
+    failing_ = true;
+    std::deque<std::shared_ptr<Segment>> failed;
+    failed.swap(segments_);
+    for (auto& seg : failed) {
+        if (seg->done) continue;
+        seg->error = error;
+        seg->done = true;
+        if (!seg->abandoned) seg->wake.set();
+    }
+    failing_ = false;
+}
+
+void PgConnection::end_sharing() noexcept {
+    if (broken_ || closed_) {
+        segments_.clear();
+        return;
+    }
+    try {
+        // Statements nobody waits for any more (DEALLOCATEs, fibers that gave up).
+        while (!segments_.empty()) {
+            auto last = segments_.back();
+            reading_ = true;
+            read_until_done(*last);
+            reading_ = false;
+        }
+        if (broken_ || closed_) return;
+        if (handle_.in_pipeline() && !handle_.exit_pipeline()) mark_broken();
+        idle_mark_ = orm::io_poll_mark();  // for is_usable: the loop has seen this socket up to here
+    } catch (...) {
+        reading_ = false;
+        mark_broken();
+    }
+}
+
+}  // namespace orm::db::postgres
