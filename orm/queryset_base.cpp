@@ -465,7 +465,9 @@ ChunkReader::ChunkReader(QueryPtr q, std::size_t chunk_size, std::optional<ForUp
     bool by_pk = query.order_by.empty() ||
                  (query.order_by.size() == 1 && !query.order_by[0].descending &&
                   query.order_by[0].expr->kind == ExprKind::field && query.order_by[0].expr->field == &pk);
-    keyset_ = by_pk && !query.sliced() && !query.distinct && !query.has_aggregate_select() && !query.having;
+    // A combined query (union ...) cannot be filtered: it is read by LIMIT / OFFSET.
+    keyset_ = by_pk && !query.sliced() && !query.distinct && !query.has_aggregate_select() && !query.having &&
+              !query.combined;
 }
 
 bool ChunkReader::next(FunctionRef<void*()> make) {

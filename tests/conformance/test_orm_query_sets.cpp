@@ -315,6 +315,13 @@ CONFORMANCE_TEST("orm union: model querysets read objects; values() and only() o
     CT_CHECK(Tome::objects.all().intersection(Tome::objects.none()).list().empty());
     // A combined queryset as the value of __in (its primary keys).
     CT_CHECK_EQ(ids(Tome::objects.filter("pk__in", ann.union_(big)).exclude("pages__gt", 400)), (Ids{s.t1, s.t2, s.t5}));
+    // Aggregates over the combined rows.
+    CT_CHECK_EQ(ann.union_(big).aggregate(Max("pages")), Value(std::int32_t{500}));
+    CT_CHECK_EQ(ann.union_(big, true).aggregate(Count("id")), Value(std::int64_t{5}));  // A2 twice
+    // Read in chunks (LIMIT / OFFSET over the combined rows, ordered by the primary key).
+    Ids chunked;
+    for (auto& t : ann.union_(big).iterator(3)) chunked.push_back(t.id);
+    CT_CHECK_EQ(chunked, (Ids{s.t1, s.t2, s.t4, s.t5}));
     // Prefetching on the combined rows.
     auto with_critiques = ann.union_(big).order_by("pages").prefetch_related("critiques").list();
     CT_REQUIRE(with_critiques.size() == 4);
