@@ -1,5 +1,7 @@
-// The SQLite driver in async mode: every sqlite3 call of an operation runs on a worker thread
-// (orm::run_in_thread) while the calling fiber waits, so the loop runs other fibers meanwhile.
+// The SQLite driver in async mode: statements that write, scripts, opening and closing, and the
+// first run of every query run on a worker thread (orm::run_in_thread) while the calling fiber
+// waits, so the loop runs other fibers meanwhile (later runs of a cached query start on the loop
+// thread under a time budget: test_async_inline.cpp).
 // Checked directly: an SQL function, an auto-extension and a close trace report the thread they
 // run on. Timing is only a sanity bound; "the loop kept running" is shown by a ticker fiber that
 // counts how often it ran while a statement was in flight (never, when a statement blocks it).
