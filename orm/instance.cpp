@@ -166,7 +166,7 @@ std::vector<std::string> deferred_names(const ModelInfo& m, std::uint64_t mask) 
     // Django's get_deferred_fields() gives attnames: a foreign key as "author_id".
     std::vector<std::string> out;
     for (const auto& f : m.fields())
-        if (f.index < 64 && (mask >> f.index & 1)) out.push_back(f.name);
+        if (f.index < 64 && (mask >> f.index & 1)) out.push_back(f.relation ? f.name + "_id" : f.name);
     return out;
 }
 
