@@ -397,6 +397,15 @@ CONFORMANCE_TEST("orm Prefetch: a filtered, ordered queryset into a to_attr vect
     auto light = Scribe::objects.prefetch_related(Prefetch("tomes", Tome::objects.only("title").order_by("title"), &Scribe::long_tomes)).list();
     CT_CHECK_EQ(ids_of(light[1].long_tomes), (Ids{s.t3, s.t4, s.t5}));
     CT_CHECK_EQ(light[1].long_tomes[0].get_deferred_fields(), (Strings{"pages", "body", "price"}));
+    // A forward foreign key with a queryset: the targets it leaves out stay unloaded (read on access).
+    cap.clear();
+    auto by_ann = Tome::objects.order_by("id").prefetch_related(Prefetch("scribe", Scribe::objects.filter("name", "Ann"))).list();
+    CT_CHECK_EQ(cap.count("SELECT"), std::size_t{2});
+    CT_CHECK(by_ann[0].scribe.is_loaded());
+    CT_CHECK_EQ(by_ann[0].scribe->name, std::string("Ann"));
+    CT_CHECK(!by_ann[2].scribe.is_loaded());
+    CT_CHECK_EQ(by_ann[2].scribe->name, std::string("Bob"));
+    CT_CHECK_EQ(cap.count("SELECT"), std::size_t{3});
     // Many-to-many, with to_attr and an ordering.
     auto tomes = Tome::objects.filter("pk__in", Ids{s.t1, s.t2, s.t3})
                      .prefetch_related(Prefetch("genres", Genre::objects.order_by("name"), &Tome::genre_list))
