@@ -1,7 +1,10 @@
 // Connection defaults shared by drivers: savepoints through the dialect, the Transaction guard.
 #include "drivers/connection.hpp"
 
+#include <fmt/format.h>
+
 #include "drivers/backend.hpp"
+#include "drivers/errors.hpp"
 #include "drivers/dialect.hpp"
 #include "drivers/features.hpp"
 #include "drivers/hints.hpp"
@@ -27,6 +30,12 @@ Transaction::~Transaction() {
     } catch (...) {
         // A rollback that fails leaves the connection broken; the pool discards it.
     }
+}
+
+std::uint64_t Connection::copy_in(const CopyIn& load) {
+    throw NotSupportedError(fmt::format("COPY is not supported by the {} backend (Features::supports_copy_in); "
+                                        "load rows into {} with INSERT instead",
+                                        dialect().name(), load.table));
 }
 
 bool Connection::query_first(std::string_view sql, std::span<const Value> params, RowCallback on_row, void* context) {

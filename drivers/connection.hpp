@@ -24,6 +24,17 @@ enum class TransactionState {
     failed,          // a statement failed inside the transaction; only ROLLBACK (TO SAVEPOINT) works
 };
 
+// A COPY-in load (Connection::copy_in): rows for `columns` of `table`, row-major in `values`
+// (values.size() a multiple of columns.size()). Names are unquoted; the driver quotes them.
+// describe_row(context, i), when set, names row i (0-based) in an error the server pins on it.
+struct CopyIn {
+    std::string_view table;
+    std::span<const std::string> columns;
+    std::span<const Value> values;
+    std::string (*describe_row)(void* context, std::size_t row) = nullptr;
+    void* context = nullptr;
+};
+
 struct StatementCacheStats {
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
@@ -57,6 +68,11 @@ public:
     // a Result costs.
     using RowCallback = void (*)(void* context, const Row& row);
     virtual bool query_first(std::string_view sql, std::span<const Value> params, RowCallback on_row, void* context);
+    // Loads rows with COPY ... FROM STDIN (Features::supports_copy_in) in one statement, under the
+    // statement timeout; returns the rows loaded. A row the server refuses gives the same typed
+    // error an INSERT would (IntegrityError, DataError...), naming the row where the server says
+    // which. The default throws orm::NotSupportedError.
+    virtual std::uint64_t copy_in(const CopyIn& load);
     // Runs one or more ';'-separated statements without parameters and without caching (DDL, SET).
     virtual void execute_script(std::string_view sql) = 0;
 

@@ -1,4 +1,4 @@
-// Instances: insert / update-or-insert by primary key, delete, refresh, bulk insert, raw SQL.
+// Instances: insert / update-or-insert by primary key, delete, refresh, raw SQL (bulk writes: bulk.cpp).
 // The primary key of a new row comes back through RETURNING or the connection's last insert
 // id, whichever the backend's features offer. An empty alias means the routers' choice
 // (db_for_write for writes, db_for_read for refresh and raw), else "default".
@@ -9,6 +9,7 @@
 
 #include "drivers/features.hpp"
 #include "orm/atomic.hpp"
+#include "orm/bulk.hpp"
 #include "orm/errors.hpp"
 #include "orm/model_info.hpp"
 #include "orm/queryset_base.hpp"
@@ -126,14 +127,14 @@ void save_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
     }
     const FieldInfo& pk = m.pk();
     const Value key = pk.access->get(obj);
-    SetClause set;
     // only() / defer(): the fields never loaded are left as they are in the row (Django saves
     // such an object with update_fields = the loaded fields).
     const std::uint64_t deferred = m.ops().get_deferred ? m.ops().get_deferred(obj) : 0;
+    SetClause set;
     for (const auto& f : m.fields()) {
         if (f.primary_key) continue;
-        ExprNode n;
         if (f.index < 64 && (deferred >> f.index & 1)) continue;
+        ExprNode n;
         n.kind = ExprKind::value;
         n.value = m.clean(f, f.access->get(obj));
         set.emplace_back(&f, std::make_shared<const ExprNode>(std::move(n)));
@@ -151,17 +152,16 @@ void save_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
         Lease lease(alias);
         matched = lease.execute(SqlCompiler(lease.dialect()).update(*q, set)).rows_affected();
     }
-    if (matched == 0) insert_row(m, obj, alias);
     if (matched == 0 && deferred)
         throw DatabaseError(fmt::format("save(): no {} row has {} = {} on '{}', and this object was loaded without "
                                         "the fields {} (only() / defer()), so it cannot be inserted without writing "
                                         "defaults into them; load_deferred() first to insert it whole",
                                         m.type_name(), pk.name, key.debug_string(), std::string_view(alias),
                                         fmt::join(deferred_names(m, deferred), ", ")));
+    if (matched == 0) insert_row(m, obj, alias);
     else if (m.needs_bind()) m.bind(obj, alias_ptr(alias));
 }
 
-std::int64_t delete_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
 std::vector<std::string> deferred_names(const ModelInfo& m, std::uint64_t mask) {
     // Django's get_deferred_fields() gives attnames: a foreign key as "author_id".
     std::vector<std::string> out;
@@ -203,6 +203,7 @@ void load_deferred_member(const ModelInfo& m, void* obj, const std::type_info& m
     load_deferred_fields(m, obj, std::uint64_t{1} << f.index, alias);
 }
 
+std::int64_t delete_object(const ModelInfo& m, void* obj, std::string_view alias_arg) {
     RoutedAlias alias(Access::write, m, alias_arg);
     const FieldInfo& pk = m.pk();
     std::int64_t n = 0;
@@ -229,78 +230,21 @@ void refresh_object(const ModelInfo& m, void* obj, std::string_view alias) {
     // As in Django: cached related objects and prefetched rows are read again on next access
     // (the foreign keys' cached objects went with the reload already).
     m.forget_related(obj);
-}
     if (m.ops().set_deferred) m.ops().set_deferred(obj, 0);  // every field is loaded now
+}
 
 void bulk_insert(const ModelInfo& m, void* first, std::size_t count, std::size_t stride, std::string_view alias_arg,
                  std::size_t batch_size) {
-    if (count == 0) return;
-    RoutedAlias alias(Access::write, m, alias_arg);
-    auto object = [&](std::size_t i) { return static_cast<char*>(first) + i * stride; };
-    // Objects whose key the database assigns go in batches without the key column; the others
-    // (explicit keys) in batches with it.
-    std::vector<std::size_t> with_key, without_key;
-    for (std::size_t i = 0; i < count; ++i) (pk_unset(m, object(i)) ? without_key : with_key).push_back(i);
-
-    for (std::size_t i = 0; i < count; ++i) m.validate(object(i));  // before any SQL (even BEGIN)
-    m.check_members();
-    if (m.has_relations())
-        for (std::size_t i = 0; i < count; ++i)
-            check_related_objects(m, object(i), alias,
-                                  [&] { return fmt::format("bulk_create() (objs[{}] of {})", i, count); });
-
-    Atomic tx(alias);
-    Lease lease(alias);
-    const auto& features = lease.features();
-    SqlCompiler compiler(lease.dialect());
-    auto run = [&](const std::vector<std::size_t>& idx, bool auto_key) {
-        if (idx.empty()) return;
-        std::vector<const FieldInfo*> cols;
-        for (const auto& f : m.fields())
-            if (!(auto_key && f.primary_key)) cols.push_back(&f);
-        if (cols.empty()) {
-            for (auto i : idx) insert_row(m, object(i), alias);
-            return;
-        }
-        std::size_t per_batch = std::max<std::size_t>(1, features.max_query_params / cols.size());
-        per_batch = std::min<std::size_t>(per_batch, batch_size ? batch_size : 1000);
-        const bool returning = auto_key && features.can_return_rows_from_bulk_insert;
-        std::string full_sql;  // the SQL of a full batch, built once
-        std::vector<Value> params;
-        for (std::size_t start = 0; start < idx.size(); start += per_batch) {
-            const std::size_t n = std::min(per_batch, idx.size() - start);
-            params.clear();
-            params.reserve(n * cols.size());
-            for (std::size_t k = 0; k < n; ++k) {
-                const void* obj = object(idx[start + k]);
-                for (const FieldInfo* f : cols) params.push_back(m.clean(*f, f->access->get(obj)));
-            }
-            std::string partial_sql;
-            const std::string* sql = &full_sql;
-            if (n == per_batch) {
-                if (full_sql.empty()) full_sql = compiler.insert(m, cols, n, returning);
-            } else {
-                partial_sql = compiler.insert(m, cols, n, returning);
-                sql = &partial_sql;
-            }
-            auto r = lease.execute(*sql, params);
-            if (returning) {
-                std::size_t k = 0;
-                while (r.next()) {
-                    if (k < n) set_pk(m, object(idx[start + k]), r.row().value(0));
-                    ++k;
-                }
-            }
-        }
-    };
-    run(without_key, true);
-    run(with_key, false);
-    tx.commit();
-    if (m.needs_bind()) {
-        const std::string* bound = alias_ptr(alias);
-        for (std::size_t i = 0; i < count; ++i) m.bind(object(i), bound);
-    }
+    BulkCreate options;
+    options.batch_size = batch_size;
+    bulk_create_objects(m, first, count, stride, alias_arg, options);
 }
+
+void check_bulk_related(const ModelInfo& m, const void* obj, std::string_view alias, std::size_t i, std::size_t count) {
+    check_related_objects(m, obj, alias, [&] { return fmt::format("bulk_create() (objs[{}] of {})", i, count); });
+}
+
+void insert_checked(const ModelInfo& m, void* obj, std::string_view alias) { insert_row(m, obj, alias); }
 
 void raw_objects(const ModelInfo& m, std::string_view sql, std::span<const Value> params, std::string_view alias,
                  FunctionRef<void*()> make) {

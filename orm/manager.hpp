@@ -126,6 +126,13 @@ public:
     std::vector<T> bulk_create(std::vector<T>&& objs, std::size_t batch_size = 0) const {
         return all().bulk_create(std::move(objs), batch_size);
     }
+    void bulk_create(std::vector<T>& objs, const BulkCreate& options) const { all().bulk_create(objs, options); }
+    std::vector<T> bulk_create(std::vector<T>&& objs, const BulkCreate& options) const {
+        return all().bulk_create(std::move(objs), options);
+    }
+    std::int64_t bulk_update(const std::vector<T>& objs, const FieldNames& fields, std::size_t batch_size = 0) const {
+        return all().bulk_update(objs, fields, batch_size);
+    }
     std::pair<T, bool> get_or_create(const Assignments& lookup, const Assignments& defaults = {}) const {
         return all().get_or_create(lookup, defaults);
     }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "orm/atomic.hpp"
+#include "orm/bulk.hpp"
 #include "orm/errors.hpp"
 #include "orm/field_traits.hpp"
 #include "orm/meta.hpp"
@@ -432,14 +433,32 @@ public:
         detail::assign_fields(model_info<T>(), &obj, {}, Assignments(values));
         return create(std::move(obj));
     }
-    // Multi-row INSERTs in one transaction; fills primary keys where the backend can return them.
+    // Inserts objs in one transaction: COPY where the backend has it (Features::supports_copy_in)
+    // and there are many rows, else multi-row INSERTs; fills primary keys where the backend can
+    // return them. With options: {.ignore_conflicts = true} or {.update_conflicts = true,
+    // .update_fields = {...}, .unique_fields = {...}} (INSERT ... ON CONFLICT); see orm/bulk.hpp.
     void bulk_create(std::vector<T>& objs, std::size_t batch_size = 0) const {
-        if (!objs.empty())
-            detail::bulk_insert(model_info<T>(), objs.data(), objs.size(), sizeof(T), q_->alias, batch_size);
+        BulkCreate options;
+        options.batch_size = batch_size;
+        bulk_create(objs, options);
+    }
+    void bulk_create(std::vector<T>& objs, const BulkCreate& options) const {
+        detail::bulk_create_objects(model_info<T>(), objs.data(), objs.size(), sizeof(T), q_->alias, options);
     }
     std::vector<T> bulk_create(std::vector<T>&& objs, std::size_t batch_size = 0) const {
         bulk_create(objs, batch_size);
         return std::move(objs);
+    }
+    std::vector<T> bulk_create(std::vector<T>&& objs, const BulkCreate& options) const {
+        bulk_create(objs, options);
+        return std::move(objs);
+    }
+    // UPDATE ... SET f = CASE WHEN pk = ... THEN ... END for each of fields ({"price"} or
+    // {&Book::price}), batch_size objects per statement (0: as many as the parameter limit
+    // allows), in one transaction. Returns the rows matched.
+    std::int64_t bulk_update(const std::vector<T>& objs, const FieldNames& fields, std::size_t batch_size = 0) const {
+        return detail::bulk_update_objects(model_info<T>(), objs.data(), objs.size(), sizeof(T), q_->alias, fields,
+                                           batch_size);
     }
     // get(lookup) or, when there is none, create it from lookup + defaults; .second: created.
     // Runs on the database writes go to (reads included, as Django: a replica may lag).

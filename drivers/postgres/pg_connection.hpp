@@ -64,6 +64,7 @@ public:
     Result execute(std::string_view sql, std::span<const Value> params) override;
     using Connection::execute;
     void execute_script(std::string_view sql) override;
+    std::uint64_t copy_in(const CopyIn& load) override;  // pg_copy.cpp
     std::int64_t last_insert_id() override;
 
     void begin() override;

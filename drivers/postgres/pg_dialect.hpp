@@ -33,6 +33,12 @@ public:
     std::string in_list_sql(std::string_view lhs, std::size_t index, ValueKind kind,
                             std::span<const Value> values) const override;
     Value in_list_param(ValueKind kind, std::span<const Value> values) const override;
+    // nextval of the column's sequence (serial or identity), n times, in one statement (OFFSET 0
+    // keeps the planner from pulling the subquery up and looking the sequence up once per row).
+    std::string_view reserve_keys_sql() const override {
+        return "SELECT nextval(s.seq) FROM (SELECT pg_get_serial_sequence($1, $2)::regclass AS seq OFFSET 0) s, "
+               "generate_series(1, $3::bigint)";
+    }
 };
 
 }  // namespace orm::db::postgres

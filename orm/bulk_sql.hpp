@@ -1,0 +1,23 @@
+// The SQL text of bulk writes (orm/bulk.cpp), separate so the unit tests can check it per dialect.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "drivers/dialect.hpp"
+#include "orm/model_info.hpp"
+
+namespace orm::detail {
+
+// INSERT INTO t (cols) VALUES (...), ... for n rows, then `conflict` (Dialect::on_conflict_sql,
+// or empty), then RETURNING pk when `returning`.
+std::string bulk_insert_sql(const db::Dialect& d, const ModelInfo& m, std::span<const FieldInfo* const> cols,
+                            std::size_t rows, std::string_view conflict, bool returning);
+// bulk_update of n objects: UPDATE t SET f = CASE WHEN pk = ? THEN ? ... ELSE f END, ...
+// WHERE pk IN (?, ...). Parameters: per field, (key, value) per object; then the keys.
+std::string bulk_update_sql(const db::Dialect& d, const ModelInfo& m, std::span<const FieldInfo* const> fields,
+                            std::size_t n);
+
+}  // namespace orm::detail
