@@ -36,6 +36,13 @@ public:
         return find_behind_front(sql);
     }
 
+    // The cached handle for `sql` without counting a hit or miss or moving it (nullptr if absent).
+    Handle* peek(std::string_view sql) {
+        if (!entries_.empty() && entries_.front().first == sql) return &entries_.front().second;
+        auto it = index_.find(sql);
+        return it == index_.end() ? nullptr : &it->second->second;
+    }
+
     // Stores a handle for `sql` (capacity 0 evicts it at once) and returns where it now lives.
     Handle* insert(std::string_view sql, Handle h) {
         if (capacity_ == 0) {

@@ -2,6 +2,8 @@
 // prefetch_related (one query per relation level), select_related rows, and the deletion
 // collector that enforces on_delete the way Django's does.
 #include <algorithm>
+#include <functional>
+#include <optional>
 #include <map>
 #include <set>
 
@@ -9,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include "orm/atomic.hpp"
+#include "orm/batch.hpp"
 #include "orm/errors.hpp"
 #include "drivers/hints.hpp"
 #include "orm/model_info.hpp"
@@ -568,6 +571,25 @@ void prefetch_objects(const Query& q, std::span<void* const> objects) {
     root.model = q.model;
     root.objects.assign(objects.begin(), objects.end());
     std::size_t to_attr_count = 0;
+    // Several relations at the root level, all plain lookups: read together through orm::gather
+    // (pipelined on PostgreSQL, one after another elsewhere); the loop below finds them read.
+    // Not with Prefetch objects, whose order decides which queryset reads a level.
+    if (std::none_of(q.prefetch.begin(), q.prefetch.end(), [](const PrefetchSpec& s) { return s.queryset || s.to_attr; })) {
+        std::vector<std::pair<std::string, std::string_view>> firsts;  // a relation, the first path through it
+        for (const auto& spec : q.prefetch) {
+            std::string name = spec.path.substr(0, spec.path.find("__"));
+            if (std::none_of(firsts.begin(), firsts.end(), [&](const auto& f) { return f.first == name; }))
+                firsts.emplace_back(std::move(name), spec.path);
+        }
+        if (firsts.size() > 1) {
+            std::vector<std::optional<Level>> read(firsts.size());
+            std::vector<std::function<void()>> reads;
+            for (std::size_t i = 0; i < firsts.size(); ++i)
+                reads.push_back([&, i] { read[i] = prefetch_level(root, firsts[i].first, firsts[i].second, alias.get()); });
+            gather(reads, alias.get());
+            for (std::size_t i = 0; i < firsts.size(); ++i) levels.emplace(firsts[i].first, std::move(*read[i]));
+        }
+    }
     for (const auto& spec : q.prefetch) {
         const std::string& path = spec.path;
         const bool custom = spec.queryset || spec.to_attr;

@@ -101,6 +101,7 @@ private:
         std::vector<Oid> param_types;  // as the server inferred them (PQdescribePrepared)
         bool gone = false;     // the server no longer has it: nothing to DEALLOCATE
         bool described = true; // param_types known (false while its Parse is in a pipeline)
+        signed char shareable = -1;  // shareable()'s verdict on its SQL (-1: not asked yet)
     };
 
     // A PQcancel running on a canceller thread; `done` is set when it returns.

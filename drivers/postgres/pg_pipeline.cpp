@@ -65,52 +65,68 @@ bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || 
 struct PgConnection::Segment {
     std::vector<Step> steps;      // queued before its Sync
     std::size_t step = 0;         // the step whose results come next
-    std::string sql;              // owned: its fiber may be gone when the answer comes
+    std::string sql;              // owned (when it prepares, or is unnamed): its fiber may be gone by the answer
     std::string name;             // the prepared statement it prepares or runs ("" unnamed)
     PgHandle::Result result;      // the Execute's result, or the first error
     PgHandle::Result describe;    // Describe's answer (when it prepares)
     int failed_step = -1;
     bool done = false;
     bool abandoned = false;       // nobody waits for it (its fiber gave up, or a DEALLOCATE)
+    bool reading = false;         // its own fiber reads the socket (needs no wake-up)
     std::exception_ptr error;     // the connection failed before the answer came
     orm::Event wake;              // done, or: your turn to read
 };
 
-bool PgConnection::shareable(std::string_view sql) const {
-    if (transaction_pooling_ || broken_ || closed_) return false;
-    // The words of the statement, lower-cased (identifiers, keywords, and what quotes hold too:
-    // a quoted "temp" column only costs an exclusive connection). One statement only.
-    std::vector<std::string> words;
-    std::string w;
-    bool more_after_semicolon = false, seen_semicolon = false;
-    for (char c : sql) {
-        if (seen_semicolon && !std::isspace(static_cast<unsigned char>(c))) more_after_semicolon = true;
+namespace {
+
+// The words of the statement, lower-cased (identifiers, keywords, and what quotes hold too: a
+// quoted "temp" column only costs an exclusive connection). One statement only.
+bool classify(std::string_view sql) {
+    std::string lower(sql.size(), ' ');
+    bool seen_semicolon = false;
+    for (std::size_t k = 0; k < sql.size(); ++k) {
+        const char c = sql[k];
+        if (seen_semicolon && !std::isspace(static_cast<unsigned char>(c))) return false;  // a second statement
         if (c == ';') seen_semicolon = true;
-        if (ident_char(c)) {
-            w.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-        } else if (!w.empty()) {
-            words.push_back(std::move(w));
-            w.clear();
-        }
+        lower[k] = ident_char(c) ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : ' ';
     }
-    if (!w.empty()) words.push_back(std::move(w));
-    if (more_after_semicolon || words.empty()) return false;
-    const std::string& first = words.front();
+    std::string_view text(lower);
+    std::size_t pos = 0;
+    auto next_word = [&]() -> std::string_view {
+        while (pos < text.size() && text[pos] == ' ') ++pos;
+        const std::size_t start = pos;
+        while (pos < text.size() && text[pos] != ' ') ++pos;
+        return text.substr(start, pos - start);
+    };
+    std::string_view first = next_word();
     const bool reads = first == "select" || first == "with" || first == "values" || first == "table";
     if (!reads && first != "insert" && first != "update" && first != "delete") return false;
-    for (std::size_t i = 0; i < words.size(); ++i) {
-        const std::string& x = words[i];
-        if (x == "temp" || x == "temporary" || x.starts_with("pg_temp") || x == "set_config" || x == "currval" || x == "lastval" ||
-            x == "setval" || x.find("advisory") != std::string::npos || x == "dblink_connect" ||
-            x == "dblink_connect_u")
+    bool after_for = false;
+    for (std::string_view x = next_word(); !x.empty(); x = next_word()) {
+        if (after_for && (x == "update" || x == "share" || x == "no" || x == "key")) return false;  // row locks
+        after_for = x == "for";
+        if (x == "temp" || x == "temporary" || x.starts_with("pg_temp") || x == "set_config" || x == "currval" ||
+            x == "lastval" || x == "setval" || x.find("advisory") != std::string_view::npos ||
+            x == "dblink_connect" || x == "dblink_connect_u")
             return false;
         if (reads && x == "into") return false;  // SELECT ... INTO creates a table
-        if (x == "for" && i + 1 < words.size()) {
-            const std::string& y = words[i + 1];
-            if (y == "update" || y == "share" || y == "no" || y == "key") return false;  // row locks
-        }
     }
     return true;
+}
+
+}  // namespace
+
+bool PgConnection::shareable(std::string_view sql) const {
+    if (transaction_pooling_ || broken_ || closed_) return false;
+    // The verdict is kept with the prepared statement, so a statement run again costs a cache
+    // lookup (not counted in the cache's statistics: queue_statement() counts its own). The
+    // cache is the connection's own bookkeeping, hence the const_cast.
+    auto& cache = const_cast<StatementCache<Prepared>&>(cache_);
+    Prepared* p = cfg_.statement_cache_size > 0 ? cache.peek(sql) : nullptr;
+    if (p && p->shareable >= 0) return p->shareable > 0;
+    const bool verdict = classify(sql);
+    if (p) p->shareable = verdict ? 1 : 0;
+    return verdict;
 }
 
 void PgConnection::send_or_fail(const PgRequest& req, std::string_view sql) {
@@ -156,15 +172,16 @@ std::shared_ptr<PgConnection::Segment> PgConnection::queue_statement(std::string
     }
     queue_deallocations();
     auto seg = std::make_shared<Segment>();
-    seg->sql.assign(sql);
     PgRequest req;
     if (cfg_.statement_cache_size == 0) {
+        seg->sql.assign(sql);
         req.kind = PgRequest::Kind::exec_params;
         req.sql = seg->sql.c_str();
         seg->steps = {Step::exec};
     } else {
         Prepared* p = cache_.find(sql);
         if (!p) {
+            seg->sql.assign(sql);
             seg->name = fmt::format("weft_{}", ++next_statement_);
             PgRequest prep;
             prep.kind = PgRequest::Kind::prepare;
@@ -238,13 +255,16 @@ void PgConnection::await_segment(Segment& s) {
         while (!s.done) {
             if (!reading_) {
                 reading_ = true;
+                s.reading = true;
                 try {
                     read_until_done(s);
                 } catch (...) {
                     reading_ = false;
+                    s.reading = false;
                     throw;
                 }
                 reading_ = false;
+                s.reading = false;
             } else {
                 s.wake.wait_until(no_deadline);
                 s.wake.clear();
@@ -289,9 +309,10 @@ void PgConnection::read_until_done(Segment& s) {
         } catch (const TimeoutError&) {
             fail_segments(std::make_exception_ptr(TimeoutError(fmt::format(
                 "no answer from PostgreSQL ({}) within {} ms ({} plus {} ms of grace) with {} statements in flight "
-                "on this shared connection, so they were abandoned and the connection closed\nSQL: {}",
+                "on this shared connection, so they were abandoned and the connection closed{}",
                 cfg_.url, silence.count(), "statement_timeout", cancel_grace.count(), segments_.size(),
-                shorten_sql(s.sql)))));
+                segments_.empty() || segments_.front()->sql.empty() ? std::string()
+                                                                    : "\nSQL: " + shorten_sql(segments_.front()->sql)))));
             mark_broken();
             return;
         }
@@ -375,7 +396,7 @@ void PgConnection::finish_segment(Segment& s) {
         }
     }
     s.done = true;
-    if (!s.abandoned) s.wake.set();
+    if (!s.abandoned && !s.reading) s.wake.set();
 }
 
 void PgConnection::fail_segments(std::exception_ptr error) {

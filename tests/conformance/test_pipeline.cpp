@@ -11,6 +11,7 @@
 #include "drivers/pipeline.hpp"
 #include "orm/session.hpp"
 #include "tests/conformance/test_orm_models.hpp"
+#include "tests/conformance/test_rel_models.hpp"
 
 using namespace orm;
 using namespace weft::conformance;
@@ -437,4 +438,22 @@ CONFORMANCE_TEST("batch: inside a transaction the callables run in it, in order"
     CT_CHECK_EQ(seen, std::int64_t{2});  // saw the transaction's own insert
     CT_CHECK((order == std::vector<int>{0, 1}));
     CT_CHECK_EQ(Author::objects.count(), std::int64_t{1});  // and rolled back with it
+}
+
+CONFORMANCE_TEST("batch: prefetch_related of several relations at one level reads them together") {
+    namespace rm = weft::conformance::rel_models;
+    rm::Library tables(ctx);
+    auto s = rm::seed_library();
+    // One connection: on PostgreSQL the two prefetch queries can only overlap by sharing it.
+    if (ctx.features().supports_pipelining) reopen(ctx, "pool_size=1");
+    database().sharing().reset_peak();
+    auto both = rm::Author::objects.order_by("name").prefetch_related("books", "edited").list();
+    CT_REQUIRE(both.size() == 4);
+    CT_CHECK_EQ(both[1].books.count(), std::int64_t{2});
+    CT_CHECK_EQ(both[1].edited.count(), std::int64_t{1});
+    if (ctx.features().supports_pipelining)
+        CT_CHECK_EQ(database().sharing().peak_leases(), std::size_t{2});  // in flight together, both modes
+    else
+        CT_CHECK_EQ(database().sharing().peak_leases(), std::size_t{0});
+    (void)s;
 }
