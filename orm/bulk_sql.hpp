@@ -20,4 +20,8 @@ std::string bulk_insert_sql(const db::Dialect& d, const ModelInfo& m, std::span<
 std::string bulk_update_sql(const db::Dialect& d, const ModelInfo& m, std::span<const FieldInfo* const> fields,
                             std::size_t n);
 
+// bulk_update of one object, where statements cost no round trip (Features::is_embedded):
+// UPDATE t SET f = ?, ... WHERE pk = ?. Parameters: the values, then the key.
+std::string bulk_update_row_sql(const db::Dialect& d, const ModelInfo& m, std::span<const FieldInfo* const> fields);
+
 }  // namespace orm::detail

@@ -38,6 +38,15 @@ TEST_CASE("bulk SQL: bulk_update is one CASE per field with typed parameters whe
           "UPDATE \"book\" SET \"price\" = CASE WHEN \"id\" = ? THEN ? ELSE \"price\" END WHERE \"id\" IN (?)");
 }
 
+TEST_CASE("bulk SQL: bulk_update of one object (embedded databases)") {
+    const auto& m = orm::model_info<Book>();
+    std::vector<const orm::FieldInfo*> fields{&m.field("price"), &m.field("in_print")};
+    CHECK(orm::detail::bulk_update_row_sql(sqlite(), m, fields) ==
+          "UPDATE \"book\" SET \"price\" = ?, \"available\" = ? WHERE \"id\" = ?");
+    CHECK(orm::detail::bulk_update_row_sql(pg(), m, fields) ==
+          "UPDATE \"book\" SET \"price\" = $1, \"available\" = $2 WHERE \"id\" = $3");
+}
+
 TEST_CASE("bulk SQL: key reservation before a COPY where the dialect has it") {
     CHECK(pg().reserve_keys_sql().find("nextval") != std::string_view::npos);
     CHECK(pg().reserve_keys_sql().find("generate_series(1, $3::bigint)") != std::string_view::npos);
