@@ -28,12 +28,11 @@ namespace orm {
 
 template <class T>
 class Chunked;
-
 template <class T>
 class QuerySet;
+
 namespace detail {
 
-// get() by primary key on `alias` (empty: routed): the fast path of QuerySet<T>::get and Manager<T>::get.
 // A field named by a string or a member pointer (only(), defer()).
 template <class T, class S>
 std::string field_name_of(const S& s) {
@@ -100,6 +99,7 @@ namespace detail {
 inline PrefetchSpec prefetch_spec(const Prefetch& p) { return p.spec(); }
 inline PrefetchSpec prefetch_spec(std::string_view path) { return PrefetchSpec{std::string(path), nullptr, nullptr}; }
 
+// get() by primary key on `alias` (empty: routed): the fast path of QuerySet<T>::get and Manager<T>::get.
 // Throws T::DoesNotExist when no row has that key.
 template <class T>
 T get_by_pk(const Value& pk, std::string_view alias) {
@@ -200,8 +200,8 @@ public:
     }
     // Loads these relations of the rows with one more query per level ("books", "books__tags",
     // "author"): sets fill their ManyToMany / RelatedSet members, foreign keys their cache.
-    template <class... S>
     // Prefetch objects choose the rows (a queryset) and where they go (to_attr): see orm::Prefetch.
+    template <class... S>
         requires((std::is_convertible_v<const S&, std::string_view> || std::is_same_v<S, Prefetch>) && ...)
     QuerySet prefetch_related(const S&... names) const {
         const detail::PrefetchSpec list[] = {detail::prefetch_spec(names)..., detail::PrefetchSpec()};
