@@ -19,9 +19,17 @@ using namespace weft::conformance::orm_models;
 
 namespace {
 
+// Whether the URL under test pipelines: the backend can (Features::supports_pipelining) and the
+// URL leaves it on (pipelining=off, or transaction_pooling=on for PgBouncer, turn it off).
+// Opening a Database connects nothing.
+bool pipelines(Context& ctx) {
+    return ctx.features().supports_pipelining && db::Database::open(ctx.url())->sharing().on();
+}
+
 void require_pipelining(Context& ctx) {
     require_async();
     ctx.require(&db::Features::supports_pipelining, "supports_pipelining");
+    if (!pipelines(ctx)) throw Skip{"the URL turns pipelining off (pipelining=off or transaction_pooling=on)"};
 }
 
 // Re-registers "default" (Tables registered it with the plain URL) with extra URL options.
@@ -356,7 +364,7 @@ CONFORMANCE_TEST("batch: gather runs independent queries and returns each result
     Book::objects.create({.title = "t1", .author_id = ids[0]});
     Book::objects.create({.title = "t2", .author_id = ids[1]});
     // One connection: on PostgreSQL the callables' statements can only overlap by sharing it.
-    if (ctx.features().supports_pipelining) reopen(ctx, "pool_size=1");
+    if (pipelines(ctx)) reopen(ctx, "pool_size=1");
     const bool pipelines = database().sharing().on();
     database().sharing().reset_peak();
     std::int64_t authors = -1, books = -1;
@@ -445,13 +453,13 @@ CONFORMANCE_TEST("batch: prefetch_related of several relations at one level read
     rm::Library tables(ctx);
     auto s = rm::seed_library();
     // One connection: on PostgreSQL the two prefetch queries can only overlap by sharing it.
-    if (ctx.features().supports_pipelining) reopen(ctx, "pool_size=1");
+    if (pipelines(ctx)) reopen(ctx, "pool_size=1");
     database().sharing().reset_peak();
     auto both = rm::Author::objects.order_by("name").prefetch_related("books", "edited").list();
     CT_REQUIRE(both.size() == 4);
     CT_CHECK_EQ(both[1].books.count(), std::int64_t{2});
     CT_CHECK_EQ(both[1].edited.count(), std::int64_t{1});
-    if (ctx.features().supports_pipelining)
+    if (pipelines(ctx))
         CT_CHECK_EQ(database().sharing().peak_leases(), std::size_t{2});  // in flight together, both modes
     else
         CT_CHECK_EQ(database().sharing().peak_leases(), std::size_t{0});
