@@ -93,6 +93,37 @@ WEFT_HOT bool Pool::healthy(Connection& c) noexcept {
     return ok;
 }
 
+namespace {
+
+// The pool's counts that opening a connection updates, all guarded by `mu`.
+struct SlotBooks {
+    std::mutex& mu;
+    std::size_t& open;
+    std::uint64_t& created;
+    orm::WaitQueue& waiters;
+};
+
+// Opens a connection in a slot the caller has already counted in `open` (under `mu`, which it
+// no longer holds): counts it as created; if the factory throws, frees the slot again, wakes a
+// waiter (who may open one meanwhile) and rethrows.
+std::unique_ptr<Connection> open_in_slot(const SlotBooks& books, const Pool::Factory& factory) {
+    try {
+        auto c = factory();
+        std::lock_guard lock(books.mu);
+        ++books.created;
+        return c;
+    } catch (...) {
+        {
+            std::lock_guard lock(books.mu);
+            --books.open;
+        }
+        books.waiters.notify_one();
+        throw;
+    }
+}
+
+}  // namespace
+
 void Pool::discard_idle(std::unique_ptr<Connection> c) noexcept {
     try { c->close(); } catch (...) {}
     c.reset();
@@ -138,21 +169,10 @@ PooledConnection Pool::try_acquire() {
     if (open_ >= options_.max_size) return {};
     ++open_;
     lock.unlock();
-    try {
-        auto c = factory_();
-        c->pool_idle_since_ = idle_clock_now();
-        c->pool_generation_ = generation_;
-        lock.lock();
-        ++created_;
-        lock.unlock();
-        return PooledConnection(this, std::move(c));
-    } catch (...) {
-        lock.lock();
-        --open_;
-        lock.unlock();
-        waiters_.notify_one();
-        throw;
-    }
+    auto c = open_in_slot({mu_, open_, created_, waiters_}, factory_);
+    c->pool_idle_since_ = idle_clock_now();
+    c->pool_generation_ = generation_;
+    return PooledConnection(this, std::move(c));
 }
 
 PooledConnection Pool::acquire_from_pool(std::chrono::milliseconds timeout) {
@@ -188,21 +208,10 @@ PooledConnection Pool::acquire_from_pool(std::chrono::milliseconds timeout) {
         if (!line_up && open_ < options_.max_size) {
             ++open_;
             lock.unlock();
-            try {
-                auto c = factory_();
-                c->pool_idle_since_ = idle_clock_now();
-                c->pool_generation_ = generation_;
-                lock.lock();
-                ++created_;
-                lock.unlock();
-                return PooledConnection(this, std::move(c));
-            } catch (...) {
-                lock.lock();
-                --open_;
-                lock.unlock();
-                waiters_.notify_one();  // the slot is free again
-                throw;
-            }
+            auto c = open_in_slot({mu_, open_, created_, waiters_}, factory_);
+            c->pool_idle_since_ = idle_clock_now();
+            c->pool_generation_ = generation_;
+            return PooledConnection(this, std::move(c));
         }
         if (!timing) {
             start = clock::now();

@@ -48,6 +48,8 @@ int cancellers_running = 0;
 
 struct PgConnection::CancelRequest {
     orm::Event done;
+    bool ok = false;    // PQcancel's verdict, written before `done` is set
+    std::string error;  // and its message
 };
 
 std::shared_ptr<PgConnection::CancelRequest> PgConnection::start_cancel(std::shared_ptr<pg_cancel> obj,
@@ -65,8 +67,7 @@ std::shared_ptr<PgConnection::CancelRequest> PgConnection::start_cancel(std::sha
     auto request = std::make_shared<CancelRequest>();
     try {
         std::thread([obj = std::move(obj), request] {
-            std::string error;
-            (void)PgHandle::cancel(obj.get(), error);
+            request->ok = PgHandle::cancel(obj.get(), request->error);
             {
                 std::lock_guard lock(cancellers_mu);
                 --cancellers_running;
@@ -151,21 +152,44 @@ PgConnection::PgConnection(const Backend& backend, const ConnectionConfig& cfg)
     Operation op(*this);
     if (async_) {
         connect_async(*keywords, secrets);
-    } else if (!handle_.connect(*keywords)) {
+    } else if (!handle_.connect(*keywords)) {  // libpq's connect_timeout, per host
         std::string msg = scrub(handle_.error_message(), secrets);
         handle_.close();
         closed_ = true;
         throw ConnectionError(fmt::format("could not connect to PostgreSQL ({}): {}", cfg_.url, msg), "08001");
     }
+    // Configuring the session shares the async connect's deadline; in sync mode (and with
+    // connect_timeout=0) it gets control_timeout() of its own.
+    if (control_deadline_ == no_deadline) control_deadline_ = deadline_after(control_timeout());
+    control_what_ = "the session setup after connecting";
     configure_session();
-    connect_deadline_ = no_deadline;
+    control_deadline_ = no_deadline;
+    control_what_ = nullptr;
+}
+
+std::chrono::milliseconds PgConnection::control_timeout() const {
+    return cfg_.connect_timeout.count() > 0 ? cfg_.connect_timeout : default_control_timeout;
+}
+
+PgConnection::ControlExchange::ControlExchange(PgConnection& c, const char* what)
+    : c_(c), outer_(c.control_deadline_ == no_deadline) {
+    if (!outer_) return;
+    c.control_deadline_ = deadline_after(c.control_timeout());
+    c.control_what_ = what;
+}
+
+PgConnection::ControlExchange::~ControlExchange() {
+    if (!outer_) return;
+    c_.control_deadline_ = no_deadline;
+    c_.control_what_ = nullptr;
 }
 
 void PgConnection::connect_async(const Keywords& keywords, const std::vector<std::string>& secrets) {
     // libpq's own connect_timeout only works inside PQconnectdb; here the whole connect,
     // every host and address libpq tries included, shares one deadline.
     const auto limit = cfg_.connect_timeout;
-    connect_deadline_ = limit.count() > 0 ? deadline_after(limit) : no_deadline;
+    control_deadline_ = limit.count() > 0 ? deadline_after(limit) : no_deadline;
+    control_what_ = "connecting";
     auto failure = [&](const std::string& why) {
         handle_.close();
         closed_ = true;
@@ -179,7 +203,7 @@ void PgConnection::connect_async(const Keywords& keywords, const std::vector<std
         int fd = handle_.socket();
         if (fd < 0) throw failure(scrub(handle_.error_message(), secrets));
         try {
-            orm::wait_io(fd, interest, connect_deadline_);
+            orm::wait_io(fd, interest, control_deadline_);
         } catch (const TimeoutError&) {
             throw failure(fmt::format("timed out after {} ms (connect_timeout) waiting for the server", limit.count()));
         } catch (...) {
@@ -241,10 +265,12 @@ PgConnection::Operation::Operation(PgConnection& c) : c_(c) {
 }
 
 PgHandle::Result PgConnection::round_trip(const PgRequest& req, std::string_view sql) {
-    // Async mode, and sync mode with a statement deadline: the nonblocking exchange, which waits
-    // with the deadline (a fiber wait, or poll(2) in sync mode), so a silent network cannot hold
-    // a query past statement_timeout plus the cancel grace.
-    if (async_ || cfg_.statement_timeout.count() > 0) return round_trip_async(req, sql);
+    // Async mode, and sync mode with a deadline (a statement timeout, or the driver's own
+    // exchange): the nonblocking exchange, which waits with the deadline (a fiber wait, or
+    // poll(2) in sync mode), so a silent network cannot hold a query past statement_timeout plus
+    // the cancel grace, nor a ping or ROLLBACK past connect_timeout.
+    if (async_ || cfg_.statement_timeout.count() > 0 || control_deadline_ != no_deadline)
+        return round_trip_async(req, sql);
     // PQexec* ignore nonblocking mode anyway; switching back keeps the sync path exactly libpq's
     // blocking one. A failure means the connection is bad: check() reports it.
     if (!handle_.set_nonblocking(false)) return {};
@@ -254,11 +280,13 @@ PgHandle::Result PgConnection::round_trip(const PgRequest& req, std::string_view
 PgConnection::Exchange PgConnection::new_exchange(std::string_view sql) const {
     Exchange x;
     x.sql = sql;
-    if (connect_deadline_ != no_deadline) {
-        x.deadline = connect_deadline_;
-        x.limit = cfg_.connect_timeout;
-        x.limit_name = "connect_timeout";
-        x.may_cancel = false;  // no time left for one: the connection attempt fails
+    if (control_deadline_ != no_deadline) {
+        x.deadline = control_deadline_;
+        x.limit = control_timeout();
+        x.limit_name = cfg_.connect_timeout.count() > 0 ? "connect_timeout"
+                                                         : "the driver's own limit, as connect_timeout=0";
+        x.what = control_what_;
+        x.may_cancel = false;  // the driver's own exchange: no cancel, the connection is given up
     } else if (cfg_.statement_timeout.count() > 0) {
         x.deadline = deadline_after(cfg_.statement_timeout);
         x.limit = cfg_.statement_timeout;
@@ -321,6 +349,10 @@ Io PgConnection::wait_socket(Io interest, Exchange& x) {
             return async_ ? orm::wait_io(fd, interest, x.deadline, io_owner_)
                           : orm::detail::wait_io_blocking(fd, interest, x.deadline);
         } catch (const TimeoutError&) {
+            if (!x.may_cancel && x.what)
+                throw TimeoutError(fmt::format("no answer from PostgreSQL ({}) to {} within {} ms ({}): the network or "
+                                               "the server is silent, so the connection was closed",
+                                               cfg_.url, x.what, x.limit.count(), x.limit_name));
             if (!x.may_cancel)
                 throw TimeoutError(fmt::format("no answer from PostgreSQL ({}) within {} ms ({})\nSQL: {}", cfg_.url,
                                                x.limit.count(), x.limit_name, shorten_sql(x.sql)));
@@ -561,6 +593,7 @@ void PgConnection::flush_deallocations() {
     // and inside a transaction that failure would abort the user's work. Until then the
     // statements stay allocated on the server, which is harmless.
     if (pending_deallocate_.empty() || handle_.transaction_status() != PgHandle::TxStatus::idle) return;
+    ControlExchange control(*this, "DEALLOCATE of evicted prepared statements");
     std::string q;
     for (const auto& name : pending_deallocate_) q += fmt::format("DEALLOCATE {}; ", name);
     pending_deallocate_.clear();
@@ -594,6 +627,7 @@ void PgConnection::begin() {
         throw_database_error("25001",
                              "cannot begin a transaction: one is already in progress on this connection (use a "
                              "savepoint to nest)");
+    ControlExchange control(*this, "BEGIN");
     run_simple(dialect().begin_sql());
 }
 
@@ -611,6 +645,7 @@ void PgConnection::commit() {
 void PgConnection::rollback() {
     ensure_usable();
     Operation op(*this);
+    ControlExchange control(*this, "ROLLBACK");
     run_simple("ROLLBACK");
 }
 
@@ -630,24 +665,39 @@ void PgConnection::set_statement_timeout(std::chrono::milliseconds timeout) {
     Operation op(*this);
     // Note: SET inside a transaction is undone if the transaction rolls back. Behind a
     // transaction pooler no SET (see configure_session): the client-side deadline alone.
-    if (!transaction_pooling_) run_simple(fmt::format("SET statement_timeout = {}", timeout.count()));
+    if (!transaction_pooling_) {
+        ControlExchange control(*this, "SET statement_timeout");
+        run_simple(fmt::format("SET statement_timeout = {}", timeout.count()));
+    }
     cfg_.statement_timeout = timeout;
 }
 
 // ---- lifecycle ----------------------------------------------------------------------------
 
 void PgConnection::cancel() {
-    // Touches only the PGcancel object, under the lock that close() and mark_broken() take to
-    // free it; the flags belong to the owning thread and are not read here.
-    auto request = [this](std::string& error) {
+    // Touches only the PGcancel object, taken under the lock that close() and mark_broken() take
+    // to free it; the flags belong to the owning thread and are not read here.
+    std::shared_ptr<pg_cancel> obj;
+    {
         std::lock_guard lock(cancel_mu_);
-        return !handle_.can_cancel() || handle_.cancel(error);  // closed or lost: nothing runs
-    };
-    std::string error;
-    // PQcancel blocks for a connection to the server: in async mode on a worker thread, so the
-    // caller's loop keeps running (from a thread without fibers it simply runs inline).
-    bool ok = orm::is_async() ? orm::run_in_thread([&] { return request(error); }) : request(error);
-    if (!ok) throw OperationalError("PostgreSQL cancel request failed: " + error);
+        obj = handle_.cancel_object();
+    }
+    if (!obj) return;  // closed or lost: nothing runs
+    // PQcancel opens a connection to the server and has no timeout of its own: it runs on a
+    // canceller thread (as the statement deadline's cancels do) and this caller, a fiber or a
+    // thread, waits for it at most control_timeout(). A silent network leaves the request running
+    // there (one of at most four) and the caller gets a TimeoutError.
+    std::string why;
+    auto request = start_cancel(std::move(obj), why);
+    if (!request) throw OperationalError("PostgreSQL cancel request failed: " + why);
+    const auto limit = control_timeout();
+    if (!request->done.wait_until(deadline_after(limit)))
+        throw TimeoutError(fmt::format(
+            "PostgreSQL cancel request ({}): no answer from the server within {} ms ({}); the network or the server "
+            "is silent (the request goes on in the background until the kernel gives up on it)",
+            cfg_.url, limit.count(),
+            cfg_.connect_timeout.count() > 0 ? "connect_timeout" : "the driver's own limit, as connect_timeout=0"));
+    if (!request->ok) throw OperationalError("PostgreSQL cancel request failed: " + request->error);
 }
 
 bool PgConnection::is_usable(bool ping) {
@@ -679,6 +729,9 @@ bool PgConnection::is_usable(bool ping) {
     }
     if (!ping) return true;
     Operation op(*this);
+    // Bounded by connect_timeout with or without statement_timeout: behind a silent network the
+    // connection is closed (the pool then discards it and opens another) instead of hanging.
+    ControlExchange control(*this, "the health-check ping at checkout");
     PgRequest req;
     req.kind = PgRequest::Kind::simple_query;
     req.sql = "";  // an empty query: the cheapest full round trip

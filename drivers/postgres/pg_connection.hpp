@@ -10,9 +10,14 @@
 // outside a fiber; poll(2) in sync mode). check(), PgCursor, PgParams and the cache logic take
 // finished results and never wait, so they serve both modes unchanged.
 //
-// Deadlines: connecting in async mode (and configuring the session) is bounded by
-// connect_timeout; every round trip after that by the statement timeout (the URL's
-// statement_timeout, or set_statement_timeout(); 0 = none), also set on the server. When the
+// Deadlines: connecting is bounded by connect_timeout (async mode: one deadline for the whole
+// connect; sync mode: libpq's, per host). The driver's own exchanges (configuring the session,
+// the health-check ping, BEGIN, ROLLBACK, SET statement_timeout, DEALLOCATE; see ControlExchange)
+// and cancel() wait at most connect_timeout each (10 s when connect_timeout=0), in both modes
+// and with or without statement_timeout: then the connection is closed. User statements are
+// bounded by the statement timeout (the URL's statement_timeout, or set_statement_timeout(); 0 =
+// none: then only TCP keepalives and tcp_user_timeout end one on a dead network), also set on
+// the server. When the
 // client-side deadline passes first, a cancel request is started on a canceller thread of its
 // own (at most four; PQcancel has no timeout) and the server's answer awaited for cancel_grace
 // more: a 57014 answer is an orm::TimeoutError and the connection stays usable (once the cancel
@@ -112,6 +117,7 @@ private:
         Deadline deadline = no_deadline;
         std::chrono::milliseconds limit{0};   // what the deadline was derived from (for messages)
         const char* limit_name = "";          // "statement_timeout" / "connect_timeout"
+        const char* what = nullptr;           // the driver's own exchange ("the health-check ping"), if one
         std::string_view sql;
         bool may_cancel = true;               // at the deadline: cancel and wait cancel_grace more
         bool cancelled = false;               // the deadline passed and a cancel was requested
@@ -123,6 +129,26 @@ private:
     // How long the server has to answer a cancel sent at the client-side deadline before the
     // statement is abandoned and the connection closed.
     static constexpr std::chrono::milliseconds cancel_grace{2000};
+    // Bounds the driver's own exchanges when connect_timeout=0 (no limit for connecting).
+    static constexpr std::chrono::milliseconds default_control_timeout{10'000};
+
+    // The driver's own exchanges, not user statements (configuring the session, the health-check
+    // ping, BEGIN, ROLLBACK, SET statement_timeout, DEALLOCATE): while one lives, every round trip
+    // waits at most control_timeout() (connect_timeout), with or without statement_timeout; at
+    // that deadline nothing is cancelled, the connection is closed and orm::TimeoutError names
+    // `what`. Nests: an inner one keeps the outer deadline.
+    class ControlExchange {
+    public:
+        ControlExchange(PgConnection& c, const char* what);
+        ~ControlExchange();
+        ControlExchange(const ControlExchange&) = delete;
+        ControlExchange& operator=(const ControlExchange&) = delete;
+
+    private:
+        PgConnection& c_;
+        bool outer_;
+    };
+    std::chrono::milliseconds control_timeout() const;
 
     // One public operation: marks the connection in use (a second fiber or thread calling in
     // meanwhile gets orm::InterfaceError instead of stealing the first one's results) and reads
@@ -202,7 +228,8 @@ private:
     bool async_ = false;                        // the mode of the operation in progress
     bool transaction_pooling_ = false;          // URL transaction_pooling=on (see the file comment)
     std::atomic<bool> in_use_{false};           // an Operation is in progress
-    Deadline connect_deadline_ = no_deadline;   // bounds round trips while connecting
+    Deadline control_deadline_ = no_deadline;   // bounds round trips of a ControlExchange (and connecting)
+    const char* control_what_ = nullptr;        // what that exchange is, for messages
     // Names the connected socket to the fiber loop (orm::wait_io with an owner), which then keeps
     // its epoll registration between round trips. Fresh per connection: a closed socket's fd
     // number may be reused by the next one.

@@ -139,6 +139,11 @@ void PgHandle::on_notice(void* self, const pg_result* notice) {
 
 void PgHandle::close() {
     cancel_.reset();
+    // PQfinish sends Terminate and flushes it, with whatever output an abandoned exchange left:
+    // in blocking mode that flush could wait for ever on a silent network with full buffers.
+    // Nonblocking, it writes what fits and returns. (From blocking mode nothing is pending, so
+    // PQsetnonblocking's own flush has nothing to send.)
+    if (conn_ && !nonblocking_) PQsetnonblocking(conn_.get(), 1);
     conn_.reset();
     session_ending_ = false;
     io_failed_ = false;

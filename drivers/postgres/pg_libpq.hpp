@@ -94,7 +94,8 @@ public:
     // socket may change between calls (libpq tries the next address): re-read socket() each time.
     PollStatus connect_poll();
 
-    // PQfinish and PQfreeCancel (through the unique_ptrs). Idempotent.
+    // PQsetnonblocking(1) (so the goodbye never waits), then PQfinish and PQfreeCancel (through
+    // the unique_ptrs). Idempotent.
     void close();
     bool is_open() const { return conn_ != nullptr; }
 

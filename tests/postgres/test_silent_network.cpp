@@ -1,7 +1,9 @@
 // A silent network between weft and PostgreSQL: a TCP proxy that freezes (stops reading,
 // writing and accepting, as a SIGSTOPped proxy or a dead route would) must not hold a query past
 // statement_timeout plus the cancel grace, in either mode; and the cancel requests that cannot get
-// through must not occupy the workers that SQLite and run_in_thread need.
+// through must not occupy the workers that SQLite and run_in_thread need. The driver's own waits
+// (the health-check ping, ROLLBACK before reuse, cancel(), connecting) end at connect_timeout even
+// without statement_timeout.
 #include "tests/postgres/pg_test.hpp"
 
 #include <arpa/inet.h>
@@ -11,8 +13,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
+
+#include "drivers/database.hpp"
 
 using namespace std::chrono_literals;
 using pgtest::expect_error;
@@ -161,4 +166,133 @@ TEST_CASE("cancel requests stuck on a frozen network leave run_in_thread's worke
         for (auto& t : stuck) t.get();
     });
     proxy.thaw();
+}
+
+// ---- the driver's own waits, without statement_timeout -----------------------------------------
+// None of these is a user statement, so none may wait for ever: each is bounded by connect_timeout
+// (1 s here) in both modes. Before, each hung for as long as the network stayed silent; the
+// watchdog below thaws the proxy after 8 s, so the old code fails the time checks instead of
+// hanging the suite.
+
+namespace {
+
+// Thaws `proxy` at the latest `after` from now (or when destroyed).
+class ThawWatchdog {
+public:
+    ThawWatchdog(FreezableProxy& proxy, std::chrono::milliseconds after)
+        : thread_([this, &proxy, until = Clock::now() + after] {
+              while (!done_ && Clock::now() < until) std::this_thread::sleep_for(10ms);
+              proxy.thaw();
+          }) {}
+    ~ThawWatchdog() {
+        done_ = true;
+        thread_.join();
+    }
+
+private:
+    std::atomic<bool> done_{false};
+    std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("a frozen network: the health-check ping at checkout ends at connect_timeout, and the pool recovers") {
+    const std::string port = pgtest::env("WEFT_TEST_PG_PORT");
+    REQUIRE_FALSE(port.empty());
+    pgtest::both_modes([&] {
+        FreezableProxy proxy(std::stoi(port));
+        // No statement_timeout; every checkout pings (health_check_interval=0).
+        auto db = orm::db::Database::open(
+            proxied_url(proxy, "connect_timeout=1s&health_check_interval=0&pool_size=1&pipelining=off"));
+        {
+            auto c = db->acquire();
+            CHECK(pgtest::scalar_int(*c, "SELECT 7") == 7);
+        }
+        proxy.freeze();
+        Clock::duration took{};
+        {
+            ThawWatchdog watchdog(proxy, 8s);
+            const auto start = Clock::now();
+            // The ping times out and the connection is discarded; the fresh one the pool then
+            // opens cannot connect either (connect_timeout; libpq's whole seconds make it 2 s in
+            // sync mode).
+            auto e = expect_error<orm::ConnectionError>([&] { auto c = db->acquire(); });
+            took = Clock::now() - start;
+            CHECK(contains(e.what(), "could not connect to PostgreSQL"));
+        }
+        CHECK(took >= 1s);
+        CHECK(took < 5s);
+        CHECK(db->pool().stats().discarded >= 1);
+        proxy.thaw();
+        // The pool recovers: a fresh connection, which answers.
+        auto c = db->acquire();
+        CHECK(pgtest::scalar_int(*c, "SELECT 8") == 8);
+    });
+}
+
+TEST_CASE("a frozen network: the ping alone times out with a TimeoutError naming it and connect_timeout") {
+    const std::string port = pgtest::env("WEFT_TEST_PG_PORT");
+    REQUIRE_FALSE(port.empty());
+    pgtest::both_modes([&] {
+        FreezableProxy proxy(std::stoi(port));
+        auto& b = pgtest::backend();
+        auto c = b.connect(b.parse_url(proxied_url(proxy, "connect_timeout=1s&pipelining=off")));
+        CHECK(c->is_usable(true));
+        proxy.freeze();
+        ThawWatchdog watchdog(proxy, 8s);
+        const auto start = Clock::now();
+        auto e = expect_error<orm::TimeoutError>([&] { (void)c->is_usable(true); });
+        const auto took = Clock::now() - start;
+        CHECK(took >= 900ms);
+        CHECK(took < 3s);
+        CHECK(contains(e.what(), "to the health-check ping at checkout within 1000 ms (connect_timeout)"));
+        CHECK(c->is_broken());
+    });
+}
+
+TEST_CASE("a frozen network: ROLLBACK of a connection returned mid-transaction ends at connect_timeout") {
+    const std::string port = pgtest::env("WEFT_TEST_PG_PORT");
+    REQUIRE_FALSE(port.empty());
+    pgtest::both_modes([&] {
+        FreezableProxy proxy(std::stoi(port));
+        auto db = orm::db::Database::open(proxied_url(proxy, "connect_timeout=1s&pool_size=1&pipelining=off"));
+        std::optional<orm::db::PooledConnection> c(db->acquire());
+        (*c)->begin();
+        CHECK(pgtest::scalar_int(**c, "SELECT 9") == 9);
+        proxy.freeze();
+        Clock::duration took{};
+        {
+            ThawWatchdog watchdog(proxy, 8s);
+            const auto start = Clock::now();
+            c.reset();  // the pool rolls back before reuse: no answer, so the connection is discarded
+            took = Clock::now() - start;
+        }
+        CHECK(took >= 900ms);
+        CHECK(took < 3s);
+        CHECK(db->pool().stats().discarded == 1);
+        proxy.thaw();
+        auto fresh = db->acquire();
+        CHECK(fresh->transaction_state() == orm::db::TransactionState::idle);
+        CHECK(pgtest::scalar_int(*fresh, "SELECT 10") == 10);
+    });
+}
+
+TEST_CASE("a frozen network: cancel() gives up at connect_timeout with a TimeoutError") {
+    const std::string port = pgtest::env("WEFT_TEST_PG_PORT");
+    REQUIRE_FALSE(port.empty());
+    pgtest::both_modes([&] {
+        FreezableProxy proxy(std::stoi(port));
+        auto& b = pgtest::backend();
+        auto c = b.connect(b.parse_url(proxied_url(proxy, "connect_timeout=1s&pipelining=off")));
+        CHECK(pgtest::scalar_int(*c, "SELECT 11") == 11);
+        proxy.freeze();
+        ThawWatchdog watchdog(proxy, 8s);
+        const auto start = Clock::now();
+        auto e = expect_error<orm::TimeoutError>([&] { c->cancel(); });
+        const auto took = Clock::now() - start;
+        CHECK(took >= 900ms);
+        CHECK(took < 3s);
+        CHECK(contains(e.what(), "cancel request"));
+        CHECK(contains(e.what(), "within 1000 ms (connect_timeout)"));
+    });
 }
