@@ -8,6 +8,11 @@
 //  - one fiber, one connection, pipelining on vs off (target >= 0.95).
 // Medians of --rounds rounds, each side alternating which goes first.
 //   pipeline_bench --pg URL --pgbench "ARGS" [--rounds N] [--json FILE] [--quick]
+//                  [--only pgbench|pgbench-pipeline|many|one|solo] [--seconds S]
+// --only runs one comparison; `solo` runs only our side of the first two (64 fibers, pool of 8;
+// the environment's SOLO_FIBERS and SOLO_POOL change them) for --seconds (default 5) and prints
+// its rate, for profiling. --seconds also sets the length
+// of a pgbench round (5, 2 with --quick).
 #include <sys/resource.h>
 #include <time.h>
 
@@ -48,6 +53,7 @@ struct Item : orm::Model<Item> {
 // The SELECT the ORM sends for Item::objects.get("id", k), with pgbench's :id for $1 (read from
 // the query log, so pgbench runs exactly our text).
 std::string point_select;
+int round_seconds = 0;  // --seconds
 
 void fill_pg(orm::db::Database& db) {
     auto c = db.acquire();
@@ -151,7 +157,7 @@ Comparison vs_pgbench(const Args& a, const std::shared_ptr<orm::db::Database>& d
     const std::string script = write_script(pipelined ? "/tmp/weft-pipe-pgbench-10.sql" : "/tmp/weft-pipe-pgbench-1.sql",
                                             pipelined);
     const int per_tx = pipelined ? 10 : 1;
-    const int seconds = a.quick ? 2 : 5;
+    const int seconds = round_seconds > 0 ? round_seconds : a.quick ? 2 : 5;
     std::vector<double> ours, theirs, ours_cpu, theirs_cpu;
     // Size our run to take about as long as pgbench's, from a first measurement.
     Sample warm = fibers_get(db, 64, a.quick ? 10'000 : 40'000);
@@ -216,7 +222,23 @@ Comparison on_vs_off(const Args& a, const std::string& name, int fibers, int poo
 
 int main(int argc, char** argv) {
     Args a;
-    if (!parse_args(argc, argv, a, "pipeline_bench --pg URL --pgbench ARGS [--rounds N] [--json F] [--quick]")) return 2;
+    std::string only;
+    const char* usage =
+        "pipeline_bench --pg URL --pgbench ARGS [--rounds N] [--json F] [--quick] "
+        "[--only pgbench|pgbench-pipeline|many|one|solo] [--seconds S]";
+    if (!parse_args(argc, argv, a, usage, [&](const std::string& flag, const std::function<std::string()>& next) {
+            if (flag == "--only") {
+                only = next();
+                return only == "pgbench" || only == "pgbench-pipeline" || only == "many" || only == "one" ||
+                       only == "solo";
+            }
+            if (flag == "--seconds") {
+                round_seconds = std::atoi(next().c_str());
+                return round_seconds > 0;
+            }
+            return false;
+        }))
+        return 2;
     if (a.pg_url.empty() || a.pgbench_args.empty()) {
         fmt::print(stderr, "pipeline_bench: --pg and --pgbench are required\n");
         return 2;
@@ -234,12 +256,25 @@ int main(int argc, char** argv) {
             throw std::runtime_error("unexpected SQL for a get by pk: " + point_select);
         point_select.replace(dollar, 2, ":id");
         fmt::print("point select: {}\n", point_select);
-        rows.push_back(vs_pgbench(a, db8, false));
-        rows.push_back(vs_pgbench(a, db8, true));
-        rows.push_back(on_vs_off(a, "get by pk, 1,000 fibers / pool of 2: pipelining on vs off", 1000, 2,
-                                 a.quick ? 20'000 : 100'000, 3.0));
-        rows.push_back(on_vs_off(a, "get by pk, 1 fiber / 1 connection: pipelining on vs off", 1, 1,
-                                 a.quick ? 5'000 : 30'000, 0.95));
+        auto part = [&](const char* name) { return only.empty() || only == name; };
+        if (only == "solo") {
+            const char* env_fibers = std::getenv("SOLO_FIBERS");
+            const char* env_pool = std::getenv("SOLO_POOL");
+            const int fibers = env_fibers ? std::atoi(env_fibers) : 64;
+            const int pool = env_pool ? std::atoi(env_pool) : 8;
+            auto db = pool == 8 ? db8 : open(a, fmt::format("pool_size={}", pool));
+            Sample warm = fibers_get(db, fibers, 20'000);
+            Sample x = fibers_get(db, fibers, static_cast<std::int64_t>(warm.ops_per_sec * (round_seconds > 0 ? round_seconds : 5)));
+            fmt::print("{} fibers / pool of {}: {:.0f}/s ({:.2f} us cpu)\n", fibers, pool, x.ops_per_sec, x.cpu_us_per_op);
+        }
+        if (part("pgbench")) rows.push_back(vs_pgbench(a, db8, false));
+        if (part("pgbench-pipeline")) rows.push_back(vs_pgbench(a, db8, true));
+        if (part("many"))
+            rows.push_back(on_vs_off(a, "get by pk, 1,000 fibers / pool of 2: pipelining on vs off", 1000, 2,
+                                     a.quick ? 20'000 : 100'000, 3.0));
+        if (part("one"))
+            rows.push_back(on_vs_off(a, "get by pk, 1 fiber / 1 connection: pipelining on vs off", 1, 1,
+                                     a.quick ? 5'000 : 30'000, 0.95));
         orm::disconnect("default");
     } catch (const std::exception& e) {
         fmt::print(stderr, "pipeline_bench: {}\n", e.what());

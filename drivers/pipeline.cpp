@@ -2,11 +2,13 @@
 #include "drivers/pipeline.hpp"
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
 
 #include "drivers/bridge/deadline.hpp"
+#include "drivers/bridge/wait.hpp"
 #include "drivers/connection.hpp"
 #include "drivers/errors.hpp"
 
@@ -25,6 +27,8 @@ struct Sharing::PerThread {
     orm::WaitQueue room;    // fibers waiting for a shared connection with room
     std::size_t waiting = 0;
     std::size_t acquiring = 0;  // fibers taking a connection from the pool for this thread now
+    Slot* last = nullptr;       // the connection the previous lease took
+    std::uint64_t last_mark = 0;  // orm::io_poll_mark() then
 };
 
 namespace {
@@ -44,6 +48,13 @@ Multiplexed* Sharing::Ticket::multiplexed() const noexcept { return slot_ ? slot
 
 Sharing::Sharing(Pool& pool, bool on, std::size_t depth)
     : pool_(pool), on_(on), depth_(depth == 0 ? 1 : depth), id_(next_sharing_id.fetch_add(1)) {}
+
+namespace {
+// How many statements a lease adds to the connection the previous lease took (see take()): a
+// quarter of the depth, so that a burst of fibers still spreads over a few connections, which
+// the server runs in parallel.
+std::size_t batch_for(std::size_t depth) { return std::max<std::size_t>(1, depth / 4); }
+}  // namespace
 
 Sharing::~Sharing() = default;
 
@@ -72,12 +83,25 @@ Sharing::Ticket Sharing::take() {
     PerThread& pt = here();
     orm::Deadline deadline{};
     bool timing = false;
+    const std::size_t batch = batch_for(depth_);
     for (;;) {
         Slot* best = nullptr;
-        for (auto& s : pt.slots)
-            if (!s->draining && !s->conn->is_broken() && s->users < depth_ && (!best || s->users < best->users))
-                best = s.get();
-        if (!best || best->users > 0) {
+        // Statements queued together on one connection go out in one write and reach the server
+        // together; statements spread one per connection cost a write and a server wake-up
+        // each. So a lease joins the connection the previous one took while the loop has not
+        // polled since and it carries fewer than `batch` statements; then the least busy one.
+        const std::uint64_t mark = orm::io_poll_mark();
+        const bool joined = pt.last && pt.last_mark == mark && pt.last->users < batch && !pt.last->draining &&
+                            !pt.last->conn->is_broken();
+        if (joined)
+            best = pt.last;
+        else
+            for (auto& s : pt.slots)
+                if (!s->draining && !s->conn->is_broken() && s->users < depth_ && (!best || s->users < best->users))
+                    best = s.get();
+        // (Not when this thread already shares as many connections as the pool may open: it has
+        // none to give then, and asking costs a lock per statement.)
+        if (!joined && (!best || best->users > 0) && pt.slots.size() < pool_.options().max_size) {
             // Another connection when the pool has one to give at once: statements spread over
             // connections run in parallel on the server.
             ++pt.acquiring;
@@ -134,6 +158,8 @@ Sharing::Ticket Sharing::take() {
             }
             if (++best->users > peak_.load(std::memory_order_relaxed))
                 peak_.store(best->users, std::memory_order_relaxed);
+            pt.last = best;
+            pt.last_mark = mark;
             return Ticket(this, &pt, best);
         }
         // Every shared connection of this thread carries `depth` leases and the pool has none
@@ -169,6 +195,7 @@ void Sharing::give_back(PerThread& pt, Slot* slot) noexcept {
         slot->draining = true;
         slot->mx->end_sharing();
         if (slot->users == 0) {
+            if (pt.last == slot) pt.last = nullptr;
             for (auto it = pt.slots.begin(); it != pt.slots.end(); ++it)
                 if (it->get() == slot) {
                     std::unique_ptr<Slot> gone = std::move(*it);

@@ -205,7 +205,26 @@ private:
 
     // One statement in a pipeline: the steps queued before its Sync, and what came back.
     struct Segment;
-    std::shared_ptr<Segment> queue_statement(std::string_view sql, const PgParams& params);
+    // The statements queued on the shared connection, oldest first, and spare segments kept for
+    // the next statements (pg_pipeline.cpp, which frees them).
+    struct SegmentQueue {
+        std::deque<Segment*> queued;
+        std::vector<Segment*> spare;
+        SegmentQueue() = default;
+        SegmentQueue(const SegmentQueue&) = delete;
+        SegmentQueue& operator=(const SegmentQueue&) = delete;
+        ~SegmentQueue();
+        bool empty() const noexcept { return queued.empty(); }
+        std::size_t size() const noexcept { return queued.size(); }
+    };
+    // A segment (a spare one when there is one), held by its caller and queued.
+    Segment* new_segment(bool held);
+    // The caller no longer needs `s` / the queue let go of it: spare once neither holds it.
+    void release_segment(Segment* s) noexcept;
+    void unqueue_segment(Segment* s) noexcept;
+    Segment* queue_statement(std::string_view sql, const PgParams& params);
+    // Queues the statement's Parse/Describe (new SQL; `p` null), Bind/Execute and Sync for `s`.
+    void queue_steps(Segment& s, Prepared* p, std::string_view sql, const PgParams& params);
     void queue_deallocations();
     // Waits until `s` is answered, reading the socket for every statement queued before it
     // when nobody else does. Rethrows what failed the connection.
@@ -239,7 +258,7 @@ private:
     std::vector<std::string> pending_deallocate_;  // evicted statements, DEALLOCATEd when idle
     std::uint64_t next_statement_ = 0;
     StatementCache<Prepared> cache_;            // after pending_deallocate_: its evict callback uses it
-    std::deque<std::shared_ptr<Segment>> segments_;  // shared mode: queued statements, oldest first
+    SegmentQueue segments_;                     // shared mode: queued statements, oldest first
     bool reading_ = false;                      // a fiber reads the socket for the segments
     bool failing_ = false;                      // fail_segments() runs
 };

@@ -5,6 +5,9 @@
 //     [Parse + Describe, the first time this connection sees the SQL]  Bind/Execute  Sync
 // so an error aborts only the rest of its own segment (PGRES_PIPELINE_ABORTED up to its Sync) and
 // the next statement starts afresh. The server answers segments in the order they were queued.
+// (libpq 15's PQpipelineSync sends what is queued at once, so each statement costs a write:
+// fibers of one thread queue theirs on the same connection while they can, see Sharing::take,
+// so that the server reads them together.)
 // One fiber at a time reads the socket (the one whose statement was queued earliest among those
 // waiting, or whoever waits when nobody reads): it hands every result to its segment, wakes that
 // segment's fiber, and stops once its own statement is answered, handing the reading to the
@@ -27,15 +30,17 @@
 #include "drivers/postgres/pg_connection.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <exception>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "drivers/bridge/local_signal.hpp"
 #include "drivers/bridge/wait.hpp"
-#include "drivers/bridge/wait_queue.hpp"
 #include "drivers/errors.hpp"
 #include "drivers/features.hpp"
 #include "drivers/postgres/pg_cursor.hpp"
@@ -62,20 +67,87 @@ bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || 
 
 }  // namespace
 
+// Segments are reused: a connection keeps the ones it freed (at most a pipeline's depth of them
+// in practice) and hands them to the next statements, so a statement allocates nothing of its own
+// here. A segment is freed once its fiber is done with it (`held`) and the reader took it off the
+// queue (`queued`), in either order.
 struct PgConnection::Segment {
-    std::vector<Step> steps;      // queued before its Sync
-    std::size_t step = 0;         // the step whose results come next
+    std::array<Step, 3> steps{};  // queued before its Sync
+    std::uint8_t n_steps = 0;
+    std::uint8_t step = 0;        // the step whose results come next
+    bool done = false;
+    bool abandoned = false;       // nobody waits for it (its fiber gave up, or a DEALLOCATE)
+    bool reading = false;         // its own fiber reads the socket (needs no wake-up)
+    bool held = false;            // its fiber still looks at it
+    bool queued = false;          // in segments_.queued
+    int failed_step = -1;
     std::string sql;              // owned (when it prepares, or is unnamed): its fiber may be gone by the answer
     std::string name;             // the prepared statement it prepares or runs ("" unnamed)
     PgHandle::Result result;      // the Execute's result, or the first error
     PgHandle::Result describe;    // Describe's answer (when it prepares)
-    int failed_step = -1;
-    bool done = false;
-    bool abandoned = false;       // nobody waits for it (its fiber gave up, or a DEALLOCATE)
-    bool reading = false;         // its own fiber reads the socket (needs no wake-up)
     std::exception_ptr error;     // the connection failed before the answer came
-    orm::Event wake;              // done, or: your turn to read
+    orm::LocalSignal wake;        // done, or: your turn to read (same thread: fibers sharing a connection do)
+
+    void set_steps(std::initializer_list<Step> list) {
+        n_steps = 0;
+        for (Step x : list) steps[n_steps++] = x;
+    }
+    // Back to a fresh segment's state, keeping the strings' buffers.
+    void reset() noexcept {
+        n_steps = 0;
+        step = 0;
+        done = abandoned = reading = held = queued = false;
+        failed_step = -1;
+        sql.clear();
+        name.clear();
+        result = PgHandle::Result();
+        describe = PgHandle::Result();
+        error = nullptr;
+        wake.clear();
+    }
 };
+
+PgConnection::SegmentQueue::~SegmentQueue() {
+    for (Segment* s : queued)
+        if (!s->held) delete s;  // a held one belongs to a fiber (none outlives its connection)
+    for (Segment* s : spare) delete s;
+}
+
+PgConnection::Segment* PgConnection::new_segment(bool held) {
+    Segment* s;
+    if (!segments_.spare.empty()) {
+        s = segments_.spare.back();
+        segments_.spare.pop_back();
+    } else {
+        s = new Segment();
+    }
+    s->held = held;
+    s->queued = true;
+    segments_.queued.push_back(s);
+    return s;
+}
+
+void PgConnection::release_segment(Segment* s) noexcept {
+    s->held = false;
+    if (s->queued) return;  // the reader frees it when it takes it off the queue
+    s->reset();
+    try {
+        segments_.spare.push_back(s);
+    } catch (...) {
+        delete s;
+    }
+}
+
+void PgConnection::unqueue_segment(Segment* s) noexcept {
+    s->queued = false;
+    if (s->held) return;  // its fiber frees it
+    s->reset();
+    try {
+        segments_.spare.push_back(s);
+    } catch (...) {
+        delete s;
+    }
+}
 
 namespace {
 
@@ -147,20 +219,20 @@ void PgConnection::queue_deallocations() {
     std::vector<std::string> names;
     names.swap(pending_deallocate_);
     for (const auto& n : names) {
-        auto seg = std::make_shared<Segment>();
-        seg->sql = fmt::format("DEALLOCATE {}", n);
-        seg->steps = {Step::other};
-        seg->abandoned = true;
+        const std::string sql = fmt::format("DEALLOCATE {}", n);
         PgRequest req;
         req.kind = PgRequest::Kind::exec_params;
-        req.sql = seg->sql.c_str();
-        send_or_fail(req, seg->sql);
-        if (!handle_.pipeline_sync()) pipeline_failed(seg->sql);
-        segments_.push_back(std::move(seg));
+        req.sql = sql.c_str();
+        send_or_fail(req, sql);
+        if (!handle_.pipeline_sync()) pipeline_failed(sql);
+        Segment* seg = new_segment(false);
+        seg->sql = sql;
+        seg->set_steps({Step::other});
+        seg->abandoned = true;
     }
 }
 
-std::shared_ptr<PgConnection::Segment> PgConnection::queue_statement(std::string_view sql, const PgParams& params) {
+PgConnection::Segment* PgConnection::queue_statement(std::string_view sql, const PgParams& params) {
     if (!handle_.in_pipeline()) {
         if (!handle_.set_nonblocking(true) || !handle_.enter_pipeline()) {
             std::string why = handle_.error_message();
@@ -171,15 +243,34 @@ std::shared_ptr<PgConnection::Segment> PgConnection::queue_statement(std::string
         }
     }
     queue_deallocations();
-    auto seg = std::make_shared<Segment>();
+    // Checked before anything of this statement is sent or queued.
+    Prepared* p = cfg_.statement_cache_size == 0 ? nullptr : cache_.find(sql);
+    if (p && p->described && p->param_types.size() != static_cast<std::size_t>(params.size()))
+        throw ProgrammingError(fmt::format("statement expects {} parameter{}, got {}: {}", p->param_types.size(),
+                                           p->param_types.size() == 1 ? "" : "s", params.size(), shorten_sql(sql)));
+    // Queued first (held by this fiber): a send that fails marks the connection broken, which
+    // fails and frees what is queued.
+    Segment* seg = new_segment(true);
+    try {
+        queue_steps(*seg, p, sql, params);
+    } catch (...) {
+        seg->abandoned = true;
+        release_segment(seg);
+        throw;
+    }
+    (void)handle_.flush();  // what does not fit now goes out with the reader's next flush
+    return seg;
+}
+
+void PgConnection::queue_steps(Segment& s, Prepared* p, std::string_view sql, const PgParams& params) {
+    Segment* seg = &s;
     PgRequest req;
     if (cfg_.statement_cache_size == 0) {
         seg->sql.assign(sql);
         req.kind = PgRequest::Kind::exec_params;
         req.sql = seg->sql.c_str();
-        seg->steps = {Step::exec};
+        seg->set_steps({Step::exec});
     } else {
-        Prepared* p = cache_.find(sql);
         if (!p) {
             seg->sql.assign(sql);
             seg->name = fmt::format("weft_{}", ++next_statement_);
@@ -192,18 +283,14 @@ std::shared_ptr<PgConnection::Segment> PgConnection::queue_statement(std::string
             desc.kind = PgRequest::Kind::describe_prepared;
             desc.name = seg->name.c_str();
             send_or_fail(desc, sql);
-            seg->steps = {Step::prepare, Step::describe, Step::exec};
+            seg->set_steps({Step::prepare, Step::describe, Step::exec});
             Prepared fresh;
             fresh.name = seg->name;
             fresh.described = false;
             cache_.insert(sql, std::move(fresh));  // an eviction's DEALLOCATE is queued after this statement
         } else {
-            if (p->described && p->param_types.size() != static_cast<std::size_t>(params.size()))
-                throw ProgrammingError(fmt::format("statement expects {} parameter{}, got {}: {}", p->param_types.size(),
-                                                   p->param_types.size() == 1 ? "" : "s", params.size(),
-                                                   shorten_sql(sql)));
             seg->name = p->name;
-            seg->steps = {Step::exec};
+            seg->set_steps({Step::exec});
         }
         req.kind = PgRequest::Kind::exec_prepared;
         req.name = seg->name.c_str();
@@ -211,9 +298,6 @@ std::shared_ptr<PgConnection::Segment> PgConnection::queue_statement(std::string
     params.apply(req);
     send_or_fail(req, sql);
     if (!handle_.pipeline_sync()) pipeline_failed(sql);
-    segments_.push_back(seg);
-    (void)handle_.flush();  // what does not fit now goes out with the reader's next flush
-    return seg;
 }
 
 Result PgConnection::execute_shared(std::string_view sql, std::span<const Value> params) {
@@ -227,8 +311,14 @@ Result PgConnection::execute_shared(std::string_view sql, std::span<const Value>
                                            params.size(), features().max_query_params, shorten_sql(sql)),
                                "54000");
     PgParams encoded(params);  // DataError before anything is sent
+    struct Held {  // gives the segment back however this attempt ends
+        PgConnection& c;
+        Segment* s;
+        ~Held() { c.release_segment(s); }
+    };
     for (int attempt = 0;; ++attempt) {
-        auto seg = queue_statement(sql, encoded);
+        Held held{*this, queue_statement(sql, encoded)};
+        Segment* seg = held.s;
         await_segment(*seg);
         if (seg->error) std::rethrow_exception(seg->error);
         if (seg->result.has_value() && ok_status(seg->result.status()))
@@ -266,8 +356,7 @@ void PgConnection::await_segment(Segment& s) {
                 reading_ = false;
                 s.reading = false;
             } else {
-                s.wake.wait_until(no_deadline);
-                s.wake.clear();
+                s.wake.wait();
             }
         }
     } catch (...) {
@@ -280,7 +369,7 @@ void PgConnection::await_segment(Segment& s) {
 
 void PgConnection::hand_over_reading() {
     if (reading_) return;
-    for (auto& seg : segments_)
+    for (Segment* seg : segments_.queued)
         if (!seg->abandoned && !seg->done) {
             seg->wake.set();
             return;
@@ -311,8 +400,9 @@ void PgConnection::read_until_done(Segment& s) {
                 "no answer from PostgreSQL ({}) within {} ms ({} plus {} ms of grace) with {} statements in flight "
                 "on this shared connection, so they were abandoned and the connection closed{}",
                 cfg_.url, silence.count(), "statement_timeout", cancel_grace.count(), segments_.size(),
-                segments_.empty() || segments_.front()->sql.empty() ? std::string()
-                                                                    : "\nSQL: " + shorten_sql(segments_.front()->sql)))));
+                segments_.empty() || segments_.queued.front()->sql.empty()
+                    ? std::string()
+                    : "\nSQL: " + shorten_sql(segments_.queued.front()->sql)))));
             mark_broken();
             return;
         }
@@ -335,21 +425,22 @@ bool PgConnection::pump() {
         PgHandle::Result r;
         if (!handle_.next_result(r)) break;  // needs input
         progressed = true;
-        Segment& f = *segments_.front();
+        Segment& f = *segments_.queued.front();
         if (!r.has_value()) {  // the end of one step's results
-            if (f.step < f.steps.size()) ++f.step;
+            if (f.step < f.n_steps) ++f.step;
             if (!handle_.connection_ok()) break;
             continue;
         }
         const Status st = r.status();
         if (st == Status::pipeline_sync) {
-            auto done = std::move(segments_.front());
-            segments_.pop_front();
+            Segment* done = segments_.queued.front();
+            segments_.queued.pop_front();
             finish_segment(*done);
+            unqueue_segment(done);
             continue;
         }
         if (st == Status::pipeline_aborted) continue;
-        const Step kind = f.step < f.steps.size() ? f.steps[f.step] : Step::other;
+        const Step kind = f.step < f.n_steps ? f.steps[f.step] : Step::other;
         if (!ok_status(st)) {
             const std::string_view severity = r.error_field(Field::severity);
             const bool fatal = severity == "FATAL" || severity == "PANIC" || !handle_.connection_ok();
@@ -360,9 +451,10 @@ bool PgConnection::pump() {
             if (fatal) {
                 // The server ends the session: this statement gets the server's words, the
                 // others a ConnectionError.
-                auto front = std::move(segments_.front());
-                segments_.pop_front();
+                Segment* front = segments_.queued.front();
+                segments_.queued.pop_front();
                 finish_segment(*front);
+                unqueue_segment(front);
                 fail_segments(std::make_exception_ptr(ConnectionError(
                     fmt::format("connection to PostgreSQL ({}) lost: the server ended the session", cfg_.url),
                     "08006")));
@@ -379,7 +471,7 @@ bool PgConnection::pump() {
 }
 
 void PgConnection::finish_segment(Segment& s) {
-    if (s.steps.size() == 3 && !s.name.empty()) {  // it prepared s.name
+    if (s.n_steps == 3 && !s.name.empty()) {  // it prepared s.name
         Prepared* p = cache_.find(s.sql);
         const bool ours = p && p->name == s.name;
         if (ours) {
@@ -402,29 +494,40 @@ void PgConnection::finish_segment(Segment& s) {
 void PgConnection::fail_segments(std::exception_ptr error) {
     if (failing_) return;
     failing_ = true;
-    std::deque<std::shared_ptr<Segment>> failed;
-    failed.swap(segments_);
-    for (auto& seg : failed) {
-        if (seg->done) continue;
-        seg->error = error;
-        seg->done = true;
-        if (!seg->abandoned) seg->wake.set();
+    std::deque<Segment*> failed;
+    failed.swap(segments_.queued);
+    for (Segment* seg : failed) {
+        if (!seg->done) {
+            seg->error = error;
+            seg->done = true;
+            if (!seg->abandoned) seg->wake.set();
+        }
+        unqueue_segment(seg);
     }
     failing_ = false;
 }
 
 void PgConnection::end_sharing() noexcept {
     if (broken_ || closed_) {
-        segments_.clear();
+        std::deque<Segment*> gone;
+        gone.swap(segments_.queued);
+        for (Segment* seg : gone) unqueue_segment(seg);
         return;
     }
     try {
         // Statements nobody waits for any more (DEALLOCATEs, fibers that gave up).
         while (!segments_.empty()) {
-            auto last = segments_.back();
+            Segment* last = segments_.queued.back();
+            last->held = true;  // looked at below after the reader took it off the queue
             reading_ = true;
-            read_until_done(*last);
+            try {
+                read_until_done(*last);
+            } catch (...) {
+                release_segment(last);
+                throw;
+            }
             reading_ = false;
+            release_segment(last);
         }
         if (broken_ || closed_) return;
         if (handle_.in_pipeline() && !handle_.exit_pipeline()) mark_broken();

@@ -33,6 +33,7 @@ std::string Loop::describe(const Waiter& w) const {
         }
         case WaitKind::offload: return "thread offload";
         case WaitKind::queue: return "wait queue";
+        case WaitKind::signal: return "signal (same thread)";
     }
     return "?";
 }

@@ -15,7 +15,7 @@ struct FiberRecord;
 struct RunGroup;
 class Loop;
 
-enum class WaitKind : std::uint8_t { io, sleep, join, run_group, offload, queue };
+enum class WaitKind : std::uint8_t { io, sleep, join, run_group, offload, queue, signal };
 
 enum class WakeReason : std::uint8_t {
     none,       // still waiting

@@ -1,0 +1,45 @@
+// LocalSignal: a same-thread wake-up (see local_signal.hpp).
+#include "drivers/bridge/local_signal.hpp"
+
+#include <cassert>
+
+#include "drivers/bridge/detail/loop.hpp"
+#include "drivers/bridge/detail/report.hpp"
+#include "drivers/errors.hpp"
+
+namespace orm {
+
+LocalSignal::~LocalSignal() { assert(waiter_ == nullptr && "LocalSignal destroyed while a fiber waits on it"); }
+
+void LocalSignal::set() noexcept {
+    if (detail::Waiter* w = waiter_) {
+        waiter_ = nullptr;
+        w->loop->notify(*w);  // our own thread: straight into the ready queue
+        return;
+    }
+    set_ = true;
+}
+
+void LocalSignal::wait() {
+    if (set_) {
+        set_ = false;
+        return;
+    }
+    if (waiter_) throw InterfaceError("LocalSignal::wait(): another fiber already waits on this signal");
+    detail::Loop& loop = detail::Loop::current();
+    loop.check_can_wait("LocalSignal::wait()");
+    detail::Waiter w(loop, detail::current_fiber, detail::WaitKind::signal, no_deadline);
+    waiter_ = &w;
+    detail::WakeReason reason;
+    try {
+        reason = loop.park(w);
+    } catch (...) {
+        if (waiter_ == &w) waiter_ = nullptr;
+        throw;
+    }
+    if (waiter_ == &w) waiter_ = nullptr;  // woken otherwise (cancelled)
+    if (reason == detail::WakeReason::cancelled) detail::throw_cancelled("LocalSignal::wait()");
+    set_ = false;
+}
+
+}  // namespace orm
