@@ -365,18 +365,29 @@ Session::Inline::~Inline() {
         sqlite3_busy_timeout(s_.db_.get(), static_cast<int>(std::min<std::int64_t>(s_.busy_timeout_.count(), INT_MAX)));
 }
 
-Session::Step Session::step_inline(Statement& st) {
+// step() and step_inline() share this: one sqlite3_step, under the statement timeout when one is
+// set (the time it took is added to the statement's, which the deadline of its next step counts).
+WEFT_HOT inline int Session::timed_step(Statement& st) {
     ensure_open();
-    int rc;
     if (timeout_.count() > 0) {
         auto start = Clock::now();
         Armed armed(*this, start + timeout_ - st.spent);
-        rc = sqlite3_step(st.handle.get());
+        const int rc = sqlite3_step(st.handle.get());
         st.spent += Clock::now() - start;
-    } else {
-        timed_out_ = false;
-        rc = sqlite3_step(st.handle.get());
+        return rc;
     }
+    timed_out_ = false;
+    return sqlite3_step(st.handle.get());
+}
+
+void Session::step_failed(Statement& st, int rc) {
+    std::string message = sqlite3_errmsg(db_.get());
+    release(st);
+    fail(rc, std::move(message), "executing", st.sql);
+}
+
+Session::Step Session::step_inline(Statement& st) {
+    const int rc = timed_step(st);
     if (rc == SQLITE_ROW) [[likely]]
         return Step::row;
     if (rc == SQLITE_DONE) return Step::done;
@@ -394,32 +405,18 @@ Session::Step Session::step_inline(Statement& st) {
         }
         return Step::moved;
     }
-    std::string message = sqlite3_errmsg(db_.get());
-    release(st);
-    fail(rc, std::move(message), "executing", st.sql);
+    step_failed(st, rc);
 }
 
 WEFT_HOT bool Session::step(Statement& st) {
-    ensure_open();
-    int rc;
-    if (timeout_.count() > 0) {
-        auto start = Clock::now();
-        Armed armed(*this, start + timeout_ - st.spent);
-        rc = sqlite3_step(st.handle.get());
-        st.spent += Clock::now() - start;
-    } else {
-        timed_out_ = false;
-        rc = sqlite3_step(st.handle.get());
-    }
+    const int rc = timed_step(st);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) {
         if (st.sets_busy_timeout) [[unlikely]]
             reread_busy_timeout();
         return false;
     }
-    std::string message = sqlite3_errmsg(db_.get());
-    release(st);
-    fail(rc, std::move(message), "executing", st.sql);
+    step_failed(st, rc);
 }
 
 WEFT_HOT void Session::release(Statement& st) noexcept {

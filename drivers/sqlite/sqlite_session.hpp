@@ -136,6 +136,10 @@ private:
     }
     [[noreturn]] void throw_closed() const;
     [[noreturn]] void fail(int code, std::string message, std::string_view doing, std::string_view sql);
+    // What step() and step_inline() share: sqlite3_step under the statement timeout (its result
+    // code), and the error path (resets the statement, throws the mapped error).
+    int timed_step(Statement& st);
+    [[noreturn]] void step_failed(Statement& st, int rc);
     [[noreturn]] void bind_failed(int rc, Statement& st, int n, ValueKind kind);
     static int on_progress(void* self) noexcept;
     static int refuse_busy(void* self, int count) noexcept;
