@@ -101,6 +101,8 @@ Q::Q(std::string lookup, Operand rhs) {
     n.kind = detail::QNode::Kind::leaf;
     n.path = std::move(lookup);
     n.rhs = std::move(rhs);
+    // An expression as the value nests as deep as it does (a Case whose When holds a Case ...).
+    if (n.rhs.kind() == Operand::Kind::expr && n.rhs.expr()) n.depth = std::max<std::uint16_t>(1, n.rhs.expr()->depth);
     node_ = std::make_shared<const detail::QNode>(std::move(n));
 }
 

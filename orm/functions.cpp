@@ -31,6 +31,8 @@ ExprPtr make(ExprNode n) {
         if (*p) below = std::max(below, (*p)->depth);
     for (const auto& a : n.args)
         if (a) below = std::max(below, a->depth);
+    for (const auto& c : n.conditions)  // When conditions, which may hold expressions in turn
+        if (c) below = std::max(below, c->depth);
     if (below + 1u > max_expression_depth)
         throw FieldError(fmt::format("an expression nested {} levels deep: at most {} levels are supported "
                                      "(orm::max_expression_depth)",
@@ -366,6 +368,7 @@ std::optional<CT> function_output_type(const ExprNode& n) noexcept {
 }
 
 Expr exists_expr(std::shared_ptr<const Query> sub) {
+    check_query_nesting(*sub, "Exists()");
     ExprNode n;
     n.kind = ExprKind::exists;
     n.sub = std::move(sub);
@@ -378,6 +381,7 @@ Expr subquery_expr(std::shared_ptr<const Query> sub) {
                                      "selects {}",
                                      sub->values_mode ? fmt::format("{} columns", sub->values.size())
                                                       : std::string("whole model rows")));
+    check_query_nesting(*sub, "Subquery()");
     ExprNode n;
     n.kind = ExprKind::subquery;
     n.sub = std::move(sub);

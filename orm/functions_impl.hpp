@@ -23,4 +23,14 @@ std::optional<db::ColumnType> function_output_type(const ExprNode& n) noexcept;
 // A function's name as Django spells it ("Lower", "ExtractYear"), for messages.
 std::string function_name(const ExprNode& n);
 
+// Querysets nest in one another (as __in values, Subquery, Exists, union parts) at most this many
+// levels: every walk over a query (resolving, binding OuterRefs, compiling) recurses once per
+// level, and each level may hold max_expression_depth levels of conditions of its own.
+inline constexpr std::size_t max_query_nesting = 32;
+// Refuses (FieldError naming `what`, the depth and the limit) to nest `sub` one level deeper when
+// that would pass max_query_nesting. The walk that measures it is iterative.
+void check_query_nesting(const Query& sub, std::string_view what);
+// Lookup paths ("a__b__c") have at most this many parts (a FieldError names the count).
+inline constexpr std::size_t max_path_parts = 256;
+
 }  // namespace orm::detail

@@ -4,6 +4,7 @@
 #include "orm/query.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 #include <array>
 
 #include <fmt/format.h>
@@ -85,7 +86,19 @@ ExprPtr value_node(Value v) {
     return make(std::move(n));
 }
 
+// Refuses a path of more than max_path_parts parts before anything walks it (a self-referential
+// relation makes "parent__parent__..." legal however long; each part is a join or a query).
+void check_path_parts(std::string_view path, std::string_view what) {
+    std::size_t parts = 1;
+    for (std::size_t pos = path.find("__"); pos != std::string_view::npos; pos = path.find("__", pos + 2)) ++parts;
+    if (parts > max_path_parts)
+        throw FieldError(fmt::format("{} '{}...' has {} parts separated by '__': at most {} are supported "
+                                     "(orm::detail::max_path_parts)",
+                                     what, path.substr(0, 60), parts, max_path_parts));
+}
+
 std::vector<std::string_view> split_path(std::string_view path) {
+    check_path_parts(path, "the lookup path");
     std::vector<std::string_view> parts;
     std::size_t start = 0;
     while (true) {
@@ -945,7 +958,86 @@ QueryPtr with_distinct_fields(const Query& q, std::span<const std::string> names
     return out;
 }
 
+namespace {
+
+// The levels of querysets nested in `root` (root itself is 1): through __in subqueries, Subquery
+// and Exists expressions, union parts and Prefetch querysets, in its conditions, annotations,
+// values, ordering and inside expressions. An explicit stack, no recursion; a node shared by
+// several parents is walked again only when reached deeper than before.
+std::size_t query_nesting(const Query& root) {
+    enum class Kind : std::uint8_t { query, where, expr };
+    struct Item {
+        const void* node;
+        Kind kind;
+        std::size_t level;
+    };
+    std::vector<Item> todo{{&root, Kind::query, 1}};
+    std::unordered_map<const void*, std::size_t> seen;
+    std::size_t deepest = 1;
+    auto push = [&](const void* p, Kind k, std::size_t level) {
+        if (!p) return;
+        auto [it, fresh] = seen.try_emplace(p, level);
+        if (!fresh) {
+            if (it->second >= level) return;
+            it->second = level;
+        }
+        todo.push_back({p, k, level});
+    };
+    while (!todo.empty()) {
+        const Item item = todo.back();
+        todo.pop_back();
+        const std::size_t l = item.level;
+        switch (item.kind) {
+            case Kind::query: {
+                const auto& q = *static_cast<const Query*>(item.node);
+                deepest = std::max(deepest, l);
+                if (deepest > max_query_nesting) return deepest;  // enough to refuse
+                push(q.where.get(), Kind::where, l);
+                push(q.having.get(), Kind::where, l);
+                for (const auto& a : q.annotations) push(a.expr.get(), Kind::expr, l);
+                for (const auto& v : q.values) push(v.expr.get(), Kind::expr, l);
+                for (const auto& t : q.order_by) push(t.expr.get(), Kind::expr, l);
+                for (const auto& e : q.distinct_on) push(e.get(), Kind::expr, l);
+                if (q.combined)
+                    for (const auto& p : q.combined->parts) push(p.get(), Kind::query, l + 1);
+                for (const auto& spec : q.prefetch) push(spec.queryset.get(), Kind::query, l + 1);
+                break;
+            }
+            case Kind::where: {
+                const auto& w = *static_cast<const WhereNode*>(item.node);
+                for (const auto& c : w.children) push(c.get(), Kind::where, l);
+                push(w.lhs.get(), Kind::expr, l);
+                for (const auto& r : w.rhs) push(r.get(), Kind::expr, l);
+                push(w.sub.get(), Kind::query, l + 1);
+                break;
+            }
+            case Kind::expr: {
+                const auto& e = *static_cast<const ExprNode*>(item.node);
+                push(e.lhs.get(), Kind::expr, l);
+                push(e.rhs.get(), Kind::expr, l);
+                for (const auto& a : e.args) push(a.get(), Kind::expr, l);
+                for (const auto& w : e.resolved) push(w.get(), Kind::where, l);
+                push(e.sub.get(), Kind::query, l + 1);
+                break;
+            }
+        }
+    }
+    return deepest;
+}
+
+}  // namespace
+
+void check_query_nesting(const Query& sub, std::string_view what) {
+    const std::size_t levels = query_nesting(sub) + 1;
+    if (levels > max_query_nesting)
+        throw FieldError(fmt::format("{} would nest querysets {} levels deep (as __in values, Subquery, Exists, "
+                                     "union parts or Prefetch querysets): at most {} levels are supported "
+                                     "(orm::detail::max_query_nesting); join through relations or split the query",
+                                     what, levels, max_query_nesting));
+}
+
 QueryPtr as_in_subquery(const Query& q) {
+    check_query_nesting(q, "a queryset as the value of __in");
     if (q.combined && !q.values_mode) {
         const std::string pk[] = {q.model->pk().name};
         return as_in_subquery(*with_values(q, pk));
@@ -1146,6 +1238,8 @@ QueryPtr with_prefetch_related(const Query& q, std::span<const PrefetchSpec> spe
     auto out = copy(q);
     for (const auto& s : specs) {
         if (s.path.empty()) throw FieldError("prefetch_related(): empty relation name");
+        check_path_parts(s.path, "the prefetch_related() path");
+        if (s.queryset) check_query_nesting(*s.queryset, "a Prefetch() queryset");
         if (s.queryset) {
             const Query& sub = *s.queryset;
             if (sub.values_mode)
@@ -1281,6 +1375,7 @@ QueryPtr with_combined(const Query& q, std::span<const QueryPtr> others, db::Dia
         if (!o) throw InterfaceError(fmt::format("{}(): a queryset without a query", op_name(op)));
         c->parts.push_back(o);
     }
+    for (const auto& p : c->parts) check_query_nesting(*p, op_name(op));
     for (const auto& p : c->parts)
         if (!p->select_related.empty())
             throw NotSupportedError(fmt::format("{}(): a queryset with select_related() cannot be combined; drop it "

@@ -638,27 +638,49 @@ class Collector {
 public:
     explicit Collector(std::string_view alias) : alias_(alias) {}
 
-    void collect(const ModelInfo& m, std::vector<Value> keys) {
-        KeySet& seen = seen_[&m];
-        std::vector<Value> fresh;
-        for (auto& k : keys)
-            if (seen.insert(k).second) fresh.push_back(std::move(k));
-        if (fresh.empty()) return;
-        deletions_.emplace_back(&m, fresh);
-        for (const auto& rp : m.reverse_relations()) {
-            const Relation& rev = *rp;
+    // Depth first, in the order a recursive walk would take (a cascade's rows are collected, and
+    // their own dependents, before the next relation is asked), on an explicit stack: a
+    // self-referential chain (a tree of categories, a linked list of rows) is as deep as it has
+    // rows, and one stack frame per level would overflow a fiber's stack.
+    void collect(const ModelInfo& root, std::vector<Value> root_keys) {
+        struct Frame {
+            const ModelInfo* model;
+            std::size_t deletion;  // its entry in deletions_ (the keys collected for it)
+            std::size_t next = 0;  // the reverse relation to ask next
+        };
+        std::vector<Frame> stack;
+        auto enter = [&](const ModelInfo& m, std::vector<Value> keys) {
+            KeySet& seen = seen_[&m];
+            std::vector<Value> fresh;
+            for (auto& k : keys)
+                if (seen.insert(k).second) fresh.push_back(std::move(k));
+            if (fresh.empty()) return;
+            deletions_.emplace_back(&m, std::move(fresh));
+            stack.push_back({&m, deletions_.size() - 1});
+        };
+        enter(root, std::move(root_keys));
+        while (!stack.empty()) {
+            Frame& top = stack.back();
+            const ModelInfo& m = *top.model;
+            const auto& reverse = m.reverse_relations();
+            if (top.next == reverse.size()) {
+                stack.pop_back();
+                continue;
+            }
+            const Relation& rev = *reverse[top.next++];
+            const std::size_t deletion = top.deletion;  // `top` dangles once enter() pushes
             if (rev.kind == RelationKind::reverse_many_to_many) continue;  // its join table's own key does it
             const ModelInfo& src = rev.target();
             const FieldInfo& fk = *rev.fk;
             if (rev.on_delete == OnDelete::do_nothing) continue;
             std::vector<Value> rows;
-            in_batches(alias_, fresh, [&](std::vector<Value> batch) {
+            in_batches(alias_, deletions_[deletion].second, [&](std::vector<Value> batch) {
                 auto q = column_query(src, src.pk(), Q(fk.name + "__in", Operand(std::move(batch))), alias_);
                 for (auto& v : read_column(*q)) rows.push_back(src.normalize(src.pk(), v));
             });
             if (rows.empty()) continue;
             switch (rev.on_delete) {
-                case OnDelete::cascade: collect(src, std::move(rows)); break;
+                case OnDelete::cascade: enter(src, std::move(rows)); break;
                 case OnDelete::protect:
                     for (auto& v : rows) protected_.push_back({&src, &fk, &m, std::move(v)});
                     break;

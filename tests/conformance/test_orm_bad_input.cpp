@@ -238,3 +238,115 @@ CONFORMANCE_TEST("orm bad input: conditions and expressions nest at most 64 leve
         CT_CHECK_THROWS_AS(Sum(e + 1), FieldError);
     });
 }
+
+CONFORMANCE_TEST("orm bad input: querysets nest at most 32 levels (__in, Exists, Case/When, unions); deeper is a FieldError, never a crash") {
+    // 1,000 querysets nested as __in values used to overflow a fiber's stack while the query was
+    // resolved and compiled; so did Case/When nested through When conditions.
+    Tables<Author, Book> tables(ctx);
+    auto ann = Author::objects.create({.name = "Ann"});
+    for (int i = 0; i < 3; ++i) Book::objects.create({.title = fmt::format("b{}", i), .pages = 10 * i, .author_id = ann.id});
+    orm::run([&] {
+        // 32 levels compile and run (SQLite's own parser stops near 30 with a clear error of its
+        // own); the 33rd is refused, and so is every deeper one.
+        auto at_most_parser_limit = [&](auto&& run, std::int64_t expected) {
+            try {
+                CT_CHECK_EQ(run(), expected);
+            } catch (const DatabaseError& e) {
+                CT_CHECK(std::string(e.what()).find("parser stack overflow") != std::string::npos);
+            }
+        };
+        auto qs = Book::objects.filter("pages__gte", 10);
+        for (int level = 2; level <= 10; ++level) qs = Book::objects.filter("pk__in", qs);
+        CT_CHECK_EQ(qs.count(), 2);
+        for (int level = 11; level <= 32; ++level) qs = Book::objects.filter("pk__in", qs);
+        at_most_parser_limit([&] { return qs.count(); }, 2);
+        CT_CHECK_THROWS_WITH(Book::objects.filter("pk__in", qs), FieldError, "nest querysets 33 levels deep");
+        CT_CHECK_THROWS_WITH(Book::objects.filter("pk__in", qs), FieldError, "at most 32");
+        auto deep = Book::objects.all();
+        int refused_at = 0;
+        for (int level = 2; level <= 1000 && refused_at == 0; ++level) {
+            try {
+                deep = Book::objects.filter("pk__in", deep);
+            } catch (const FieldError&) {
+                refused_at = level;
+            }
+        }
+        CT_CHECK_EQ(refused_at, 33);
+        // Exists, and Exists inside an __in value.
+        auto ex = Book::objects.all();
+        for (int level = 2; level <= 32; ++level) ex = Book::objects.filter(Exists(ex));
+        at_most_parser_limit([&] { return ex.count(); }, 3);
+        CT_CHECK_THROWS_WITH(Book::objects.filter(Exists(ex)), FieldError, "Exists() would nest querysets 33");
+        CT_CHECK_THROWS_AS(Book::objects.filter("pk__in", ex), FieldError);
+        // Unions chained one at a time nest too.
+        auto u = Book::objects.filter("pages", 0);
+        for (int level = 2; level <= 32; ++level) u = u.union_(Book::objects.filter("pages", 10 * (level % 3)));
+        at_most_parser_limit([&] { return u.count(); }, 3);
+        CT_CHECK_THROWS_WITH(u.union_(Book::objects.all()), FieldError, "at most 32");
+
+        // Case/When nested through the When condition counts its levels like any expression.
+        Expr c = Val(1);
+        int case_refused_at = 0;
+        for (int level = 1; level <= 1000 && case_refused_at == 0; ++level) {
+            try {
+                c = Case({When(Q("pages__gte", c), 1)}, 0);
+            } catch (const FieldError& e) {
+                case_refused_at = level;
+                CT_CHECK(std::string(e.what()).find("at most 64") != std::string::npos);
+            }
+        }
+        CT_CHECK(case_refused_at > 1);
+        CT_CHECK(case_refused_at <= 64);
+    });
+}
+
+CONFORMANCE_TEST("orm bad input: lookup paths have at most 256 parts; a 100,000-part path is a FieldError") {
+    using rel_models::Category;
+    Tables<Category> tables(ctx);
+    auto root = Category::objects.create({.name = "root"});
+    auto child = Category::objects.create({.name = "child", .parent = root});
+    orm::run([&] {
+        std::string path = "parent";
+        for (int i = 1; i < 100000; ++i) path += "__parent";
+        CT_CHECK_THROWS_WITH(Category::objects.filter(path + "__isnull", true), FieldError, "has 100001 parts");
+        CT_CHECK_THROWS_WITH(Category::objects.filter(path + "__isnull", true), FieldError, "at most 256");
+        CT_CHECK_THROWS_AS(Category::objects.order_by(path), FieldError);
+        CT_CHECK_THROWS_AS(Category::objects.values(path), FieldError);
+        CT_CHECK_THROWS_AS(Category::objects.filter("id", F(path)), FieldError);
+        CT_CHECK_THROWS_AS(Category::objects.select_related(path), FieldError);
+        CT_CHECK_THROWS_AS(Category::objects.prefetch_related(path), FieldError);
+        std::string nonsense = "a";
+        for (int i = 1; i < 100000; ++i) nonsense += "__a";
+        CT_CHECK_THROWS_AS(Category::objects.filter(nonsense, 1), FieldError);
+        // A deep self-referential path within the bound still works.
+        std::string ten = "parent";
+        for (int i = 1; i < 10; ++i) ten += "__parent";
+        CT_CHECK_EQ(Category::objects.filter(ten + "__isnull", true).count(), 2);
+        CT_CHECK_EQ(Category::objects.prefetch_related("children__children__children__children").list().size(), std::size_t{2});
+        (void)child;
+    });
+}
+
+CONFORMANCE_TEST("orm bad input: deleting the root of a 5,000-row self-referential CASCADE chain works on a fiber") {
+    // The deletion collector used to recurse once per level: a chain this deep overflowed a
+    // fiber's stack. Django deletes it; so do we.
+    using rel_models::Category;
+    Tables<Category> tables(ctx);
+    Category::objects.create({.name = "other"});  // its key from the sequence; the chain's are explicit
+    constexpr int n = 5000, first = 1000;
+    std::vector<Category> chain;
+    chain.reserve(n);
+    for (int i = first; i < first + n; ++i) {
+        Category c{.id = i, .name = fmt::format("c{}", i)};
+        if (i > first) c.parent = ForeignKey<Category>(std::int64_t(i - 1));
+        chain.push_back(std::move(c));
+    }
+    Category::objects.bulk_create(chain);
+    CT_REQUIRE(Category::objects.count() == n + 1);
+    orm::run([&] {
+        auto root = Category::objects.get("pk", first);
+        CT_CHECK_EQ(root.remove(), std::int64_t{1});
+    });
+    CT_CHECK_EQ(Category::objects.count(), 1);
+    CT_CHECK_EQ(Category::objects.get("name", "other").name, std::string("other"));
+}
