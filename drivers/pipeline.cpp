@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "drivers/bridge/deadline.hpp"
+#include "drivers/bridge/local_signal.hpp"
 #include "drivers/bridge/wait.hpp"
 #include "drivers/connection.hpp"
 #include "drivers/errors.hpp"
@@ -21,10 +22,24 @@ struct Sharing::Slot {
     bool draining = false;  // takes no new leases: going back to the pool once its users are done
 };
 
+// A fiber waiting for room on this thread's shared connections. Only fibers of the thread wait
+// and wake each other, so a same-thread signal does (no locks). A lease that ends while fibers
+// wait passes its place on the connection straight to the oldest of them (`granted`), which
+// then cannot lose it to a fiber that came later.
+namespace {
+struct RoomWaiter {
+    orm::LocalSignal signal;
+    void* granted = nullptr;  // the Slot handed over, if one was
+    RoomWaiter* prev = nullptr;
+    RoomWaiter* next = nullptr;
+    bool linked = false;
+};
+}  // namespace
+
 struct Sharing::PerThread {
     std::vector<std::unique_ptr<Slot>> slots;
-    std::mutex mu;          // for `room` (only this thread's fibers use the rest)
-    orm::WaitQueue room;    // fibers waiting for a shared connection with room
+    RoomWaiter* room_head = nullptr;  // fibers waiting for a shared connection with room, oldest first
+    RoomWaiter* room_tail = nullptr;
     std::size_t waiting = 0;
     std::size_t acquiring = 0;  // fibers taking a connection from the pool for this thread now
     Slot* last = nullptr;       // the connection the previous lease took
@@ -34,6 +49,36 @@ struct Sharing::PerThread {
 namespace {
 
 std::atomic<std::uint64_t> next_sharing_id{1};
+
+template <class PT>
+void link_room(PT& pt, RoomWaiter& w) noexcept {
+    w.prev = pt.room_tail;
+    w.next = nullptr;
+    (pt.room_tail ? pt.room_tail->next : pt.room_head) = &w;
+    pt.room_tail = &w;
+    w.linked = true;
+    ++pt.waiting;
+}
+
+template <class PT>
+void unlink_room(PT& pt, RoomWaiter& w) noexcept {
+    if (!w.linked) return;
+    (w.prev ? w.prev->next : pt.room_head) = w.next;
+    (w.next ? w.next->prev : pt.room_tail) = w.prev;
+    w.prev = w.next = nullptr;
+    w.linked = false;
+    --pt.waiting;
+}
+
+// Wakes every waiting fiber without handing anything over: each looks for room again (a new
+// connection came, or taking one from the pool failed and one of them should try itself).
+template <class PT>
+void wake_all_room(PT& pt) noexcept {
+    while (RoomWaiter* w = pt.room_head) {
+        unlink_room(pt, *w);
+        w->signal.set();
+    }
+}
 
 struct CachedThread {
     std::uint64_t id;
@@ -110,17 +155,13 @@ Sharing::Ticket Sharing::take() {
                 c = pool_.try_acquire();
             } catch (...) {
                 --pt.acquiring;
-                std::lock_guard lock(pt.mu);
-                pt.room.notify_all();  // those waiting for this connection try themselves
+                wake_all_room(pt);  // those waiting for this connection try themselves
                 throw;
             }
             --pt.acquiring;
             if (c) {
                 best = add_slot(pt, std::move(c));
-                if (pt.waiting > 0) {
-                    std::lock_guard lock(pt.mu);
-                    pt.room.notify_all();
-                }
+                wake_all_room(pt);
             }
         }
         if (!best && pt.slots.empty() && pt.acquiring == 0) {
@@ -133,16 +174,12 @@ Sharing::Ticket Sharing::take() {
                 c = pool_.acquire();
             } catch (...) {
                 --pt.acquiring;
-                std::lock_guard lock(pt.mu);
-                pt.room.notify_all();  // one of them tries the pool itself next
+                wake_all_room(pt);  // one of them tries the pool itself next
                 throw;
             }
             --pt.acquiring;
             best = add_slot(pt, std::move(c));
-            if (pt.waiting > 0) {
-                std::lock_guard lock(pt.mu);
-                pt.room.notify_all();
-            }
+            wake_all_room(pt);
         }
         if (best) {
             // Callers outside this thread's sharing wait for a connection: let one of ours drain
@@ -168,16 +205,23 @@ Sharing::Ticket Sharing::take() {
             deadline = orm::deadline_after(pool_.options().acquire_timeout);
             timing = true;
         }
-        std::unique_lock lock(pt.mu);
-        ++pt.waiting;
+        RoomWaiter me;
+        link_room(pt, me);
         bool woke = false;
         try {
-            woke = pt.room.wait_until(lock, deadline);
+            woke = me.signal.wait_until(deadline);
         } catch (...) {
-            --pt.waiting;
+            unlink_room(pt, me);
+            if (me.granted) give_back(pt, static_cast<Slot*>(me.granted));
             throw;
         }
-        --pt.waiting;
+        unlink_room(pt, me);
+        if (me.granted) {  // a lease that ended passed its place on its connection to us
+            auto* slot = static_cast<Slot*>(me.granted);
+            pt.last = slot;
+            pt.last_mark = orm::io_poll_mark();
+            return Ticket(this, &pt, slot);
+        }
         if (!woke)
             throw TimeoutError(fmt::format(
                 "no connection available within {} ms: all {} connections of the pool are shared by this thread's "
@@ -189,6 +233,13 @@ Sharing::Ticket Sharing::take() {
 }
 
 void Sharing::give_back(PerThread& pt, Slot* slot) noexcept {
+    if (RoomWaiter* w = pt.room_head; w && !slot->draining && !slot->conn->is_broken()) {
+        // The oldest waiting fiber takes this lease's place on the connection (users stays).
+        unlink_room(pt, *w);
+        w->granted = slot;
+        w->signal.set();
+        return;
+    }
     if (--slot->users == 0) {
         // Out of the choice while it leaves pipeline mode (which may wait for statements of
         // fibers that gave up), then back to the pool.
@@ -207,9 +258,11 @@ void Sharing::give_back(PerThread& pt, Slot* slot) noexcept {
             slot->draining = false;
         }
     }
-    if (pt.waiting > 0) {
-        std::lock_guard lock(pt.mu);
-        pt.room.notify_one();
+    // A connection went back to the pool, or this one cannot take more: the oldest waiting fiber
+    // looks for room again (another connection, or the pool).
+    if (RoomWaiter* w = pt.room_head) {
+        unlink_room(pt, *w);
+        w->signal.set();
     }
 }
 

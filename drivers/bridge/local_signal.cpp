@@ -20,15 +20,16 @@ void LocalSignal::set() noexcept {
     set_ = true;
 }
 
-void LocalSignal::wait() {
+bool LocalSignal::wait_until(Deadline deadline) {
     if (set_) {
         set_ = false;
-        return;
+        return true;
     }
     if (waiter_) throw InterfaceError("LocalSignal::wait(): another fiber already waits on this signal");
     detail::Loop& loop = detail::Loop::current();
     loop.check_can_wait("LocalSignal::wait()");
-    detail::Waiter w(loop, detail::current_fiber, detail::WaitKind::signal, no_deadline);
+    if (deadline != no_deadline && deadline <= std::chrono::steady_clock::now()) return false;
+    detail::Waiter w(loop, detail::current_fiber, detail::WaitKind::signal, deadline);
     waiter_ = &w;
     detail::WakeReason reason;
     try {
@@ -37,9 +38,11 @@ void LocalSignal::wait() {
         if (waiter_ == &w) waiter_ = nullptr;
         throw;
     }
-    if (waiter_ == &w) waiter_ = nullptr;  // woken otherwise (cancelled)
+    if (waiter_ == &w) waiter_ = nullptr;  // woken otherwise (cancelled, timed out)
     if (reason == detail::WakeReason::cancelled) detail::throw_cancelled("LocalSignal::wait()");
+    if (reason == detail::WakeReason::timeout) return false;
     set_ = false;
+    return true;
 }
 
 }  // namespace orm

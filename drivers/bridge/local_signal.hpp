@@ -5,6 +5,8 @@
 // whose statements were answered with it.
 #pragma once
 
+#include "drivers/bridge/deadline.hpp"
+
 namespace orm {
 
 namespace detail {
@@ -26,8 +28,12 @@ public:
     bool is_set() const noexcept { return set_; }
     // Returns once set() was called (since the last wait() or clear()), which it consumes. One
     // waiter at a time (else orm::InterfaceError). Throws orm::FiberCancelled when the thread
-    // exits meanwhile; waits with no deadline (the caller's own waits carry those).
-    void wait();
+    // exits meanwhile.
+    void wait() { (void)wait_until(no_deadline); }
+    // The same with a deadline: false when it passed first (a set() that comes after that, before
+    // the waiter runs again, is lost: callers that hand something over with set() look for it
+    // themselves).
+    bool wait_until(Deadline deadline);
 
 private:
     detail::Waiter* waiter_ = nullptr;

@@ -329,6 +329,45 @@ CONFORMANCE_TEST("pipeline: URL options turn it off and cap statements per conne
     orm::disconnect("pipe_bad");
 }
 
+CONFORMANCE_TEST("pipeline: fibers waiting for room are all served, or time out after pool_timeout") {
+    require_pipelining(ctx);
+    Tables<Author> tables(ctx);
+    auto ids = seed_authors(2);
+    {
+        // One connection carrying 2 statements at most: 38 of the 40 fibers wait at first, and
+        // each lease that ends hands its place to the oldest of them.
+        auto& db = reopen(ctx, "pool_size=1&pipeline_depth=2");
+        db.sharing().reset_peak();
+        std::vector<Task<std::int64_t>> tasks;
+        for (int i = 0; i < 40; ++i)
+            tasks.push_back(orm::spawn([&, i] { return Author::objects.get("id", ids[i % 2]).id; }));
+        auto got = orm::join_all(tasks);
+        for (int i = 0; i < 40; ++i) CT_CHECK_EQ(got[i], ids[i % 2]);
+        CT_CHECK_EQ(db.sharing().peak_leases(), std::size_t{2});
+    }
+    {
+        // The only connection carries its one statement, a slow one: the next statement waits for
+        // room as long as pool_timeout, not until the slow one ends.
+        reopen(ctx, "pool_size=1&pipeline_depth=1&pool_timeout=200ms");
+        auto slow = orm::spawn([] { return Author::objects.raw(slow_authors_sql(1.5)).size(); });
+        orm::sleep_for(std::chrono::milliseconds(50));  // its statement is in flight
+        const auto start = std::chrono::steady_clock::now();
+        std::string message;
+        try {
+            (void)Author::objects.get("id", ids[0]);
+            CT_FAIL_AT("a statement found room on a connection that had none");
+        } catch (const TimeoutError& e) {
+            message = e.what();
+        }
+        const auto waited = std::chrono::steady_clock::now() - start;
+        CT_CHECK(message.find("pipeline_depth=1") != std::string::npos);
+        CT_CHECK(waited >= std::chrono::milliseconds(150));
+        CT_CHECK(waited < std::chrono::milliseconds(1400));
+        CT_CHECK_EQ(slow.get(), std::size_t{2});
+        CT_CHECK_EQ(Author::objects.get("id", ids[1]).id, ids[1]);  // the connection serves again
+    }
+}
+
 CONFORMANCE_TEST("pipeline: transactions and select_for_update keep their own connection") {
     require_pipelining(ctx);
     ctx.require(&db::Features::supports_select_for_update, "supports_select_for_update");
