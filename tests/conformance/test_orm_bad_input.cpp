@@ -272,6 +272,13 @@ CONFORMANCE_TEST("orm bad input: querysets nest at most 32 levels (__in, Exists,
             }
         }
         CT_CHECK_EQ(refused_at, 33);
+        // Both bounds at once: 32 levels of querysets, each with conditions 63 levels deep,
+        // resolve and compile on the fiber's stack.
+        Q deep_q = Q("pages__gte", 0);
+        for (int i = 1; i < 63; ++i) deep_q = i % 2 ? (deep_q & Q("pages__gte", 0)) : (deep_q | Q("pages__lt", -1));
+        auto widest = Book::objects.filter(deep_q);
+        for (int level = 2; level <= 32; ++level) widest = Book::objects.filter("pk__in", widest).filter(deep_q);
+        CT_CHECK(widest.sql().text.size() > 32 * 63);
         // Exists, and Exists inside an __in value.
         auto ex = Book::objects.all();
         for (int level = 2; level <= 32; ++level) ex = Book::objects.filter(Exists(ex));
