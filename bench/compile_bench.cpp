@@ -13,7 +13,13 @@
 // back, alternating which goes first; the difference ("above") and the ratio are the medians
 // of the rounds' paired ones. Wall-time medians are printed beside them. --json writes
 // the rows as the other programs do (bench_util.hpp), in milliseconds.
+// --instructions adds a second table: the instructions the compiler executes (user space, the
+// compiler proper cc1plus / clang, its driver left out) for each file and its baseline, counted
+// once (they barely vary between runs, unlike times on a shared machine) with `perf stat -e
+// instructions:u`, or, where the machine has no hardware counters (many VMs), under valgrind
+// --tool=callgrind, which takes about a minute per compile.
 //   build-bench/bench/compile_bench [--rounds N] [--quick] [--json FILE] [--cxx "CMD"] [--source DIR]
+//                                   [--instructions]
 // Target (issue 10): orm.hpp at most 0.6 s above its baseline at -O0.
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -141,8 +147,9 @@ struct Setup {
         f.push_back(opt);
         return f;
     }
-    Run compile(const fs::path& src, const std::string& opt) const {
-        std::vector<std::string> argv = cxx;
+    Run compile(const fs::path& src, const std::string& opt, const std::vector<std::string>& wrapper = {}) const {
+        std::vector<std::string> argv = wrapper;
+        argv.insert(argv.end(), cxx.begin(), cxx.end());
         for (auto& f : flags(opt)) argv.push_back(std::move(f));
         for (const char* a : {"-c", "-o"}) argv.emplace_back(a);
         argv.push_back((work / "out.o").string());
@@ -201,16 +208,69 @@ double paired_ratio(const Figures& f) {
     return weft::bench::median(q);
 }
 
+// Instructions of the compiler proper for one compile: `how` is "perf" or "callgrind".
+double count_instructions(const Setup& setup, const fs::path& src, const std::string& opt, const std::string& how) {
+    const std::string out = (setup.work / "count").string();
+    if (how == "perf") {
+        setup.compile(src, opt, {"perf", "stat", "-x,", "-e", "instructions:u", "-o", out, "--"});
+        // perf counts the driver and its children together; the driver is a small share.
+        std::istringstream in(read_all(out));
+        for (std::string line; std::getline(in, line);)
+            if (line.find("instructions") != std::string::npos) return std::atof(line.c_str());
+        throw std::runtime_error("perf stat printed no instruction count");
+    }
+    for (const auto& e : fs::directory_iterator(setup.work))
+        if (e.path().filename().string().rfind("cg.", 0) == 0) fs::remove(e.path());
+    setup.compile(src, opt,
+                  {"valgrind", "--tool=callgrind", "--trace-children=yes", "--cache-sim=no", "--branch-sim=no",
+                   "--callgrind-out-file=" + (setup.work / "cg.%p").string()});
+    // One profile per process (driver, compiler proper, assembler): the largest is the compiler's.
+    double most = 0;
+    for (const auto& e : fs::directory_iterator(setup.work)) {
+        if (e.path().filename().string().rfind("cg.", 0) != 0) continue;
+        std::istringstream in(read_all(e.path().string()));
+        for (std::string line; std::getline(in, line);)
+            if (line.rfind("summary:", 0) == 0 || line.rfind("totals:", 0) == 0)
+                most = std::max(most, std::atof(line.c_str() + line.find(':') + 1));
+    }
+    if (most <= 0) throw std::runtime_error("callgrind wrote no instruction count");
+    return most;
+}
+
+// "perf" when perf can count instructions here, else "callgrind" when valgrind runs, else "".
+std::string instruction_counter(const Setup& setup) {
+    const std::string log = (setup.work / "probe.log").string();
+    try {
+        run_command({"perf", "stat", "-x,", "-e", "instructions:u", "-o", (setup.work / "probe").string(), "--",
+                     "true"},
+                    log);
+        const std::string text = read_all((setup.work / "probe").string());
+        if (text.find("not supported") == std::string::npos && text.find("not counted") == std::string::npos &&
+            text.find("instructions") != std::string::npos)
+            return "perf";
+    } catch (const std::exception&) {
+    }
+    try {
+        run_command({"valgrind", "--version"}, log);
+        return "callgrind";
+    } catch (const std::exception&) {
+    }
+    return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     using namespace weft::bench;
     std::string cxx_cmd = WEFT_CXX, source = WEFT_SOURCE_ROOT;
+    bool instructions = false;
     Args args;
-    const char* usage = "compile_bench [--rounds N] [--quick] [--json FILE] [--cxx \"CMD\"] [--source DIR]";
+    const char* usage =
+        "compile_bench [--rounds N] [--quick] [--json FILE] [--cxx \"CMD\"] [--source DIR] [--instructions]";
     if (!parse_args(argc, argv, args, usage, [&](const std::string& flag, const std::function<std::string()>& next) {
             if (flag == "--cxx") cxx_cmd = next();
             else if (flag == "--source") source = next();
+            else if (flag == "--instructions") instructions = true;
             else return false;
             return true;
         }))
@@ -321,6 +381,28 @@ int main(int argc, char** argv) {
         const double above = paired_above(figs[0]);
         fmt::print("\ntarget: orm.hpp at most {:.1f} s above its baseline at -O0: {:.2f} s above, {}\n",
                    target_above_s, above, above <= target_above_s ? "met" : "NOT met");
+        if (instructions) {
+            const std::string how = instruction_counter(setup);
+            if (how.empty()) {
+                fmt::print("\ninstructions: neither perf (hardware counters) nor valgrind works here; not counted\n");
+            } else {
+                fmt::print("\ninstructions of the compiler ({}, one count each), in millions\n", how);
+                fmt::print("{:<36} {:>9} {:>9} {:>9} {:>6}\n", "file", "weft", "baseline", "above", "ratio");
+                fmt::print("{}\n", std::string(73, '-'));
+                for (const auto& [sub, opt] : cases) {
+                    const double ours = count_instructions(setup, sub->file, opt, how) / 1e6;
+                    const double base = count_instructions(setup, sub->baseline, opt, how) / 1e6;
+                    fmt::print("{:<36} {:>9.0f} {:>9.0f} {:>+9.0f} {:>6.3f}\n",
+                               fmt::format("{} {}", sub->name, opt), ours, base, ours - base, ours / base);
+                    std::fflush(stdout);
+                    Comparison row{fmt::format("compile {} (instructions): {}", opt, sub->name),
+                                   "std+fmt headers, no weft", 0, {ours, 0}, {base, 0}};
+                    row.unit = "Minstr";
+                    row.lower_is_better = true;
+                    rows.push_back(row);
+                }
+            }
+        }
         if (!args.json.empty()) write_json(args.json, rows);
     } catch (const std::exception& e) {
         fmt::print(stderr, "compile_bench: {}\n", e.what());

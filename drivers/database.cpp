@@ -50,7 +50,7 @@ void Database::learn_features(const Connection& c) const {
     const Features& configured = cfg_.features ? *cfg_.features : cfg_.backend->features();
     if (&c.features() == &configured) return;  // the connection learnt nothing new
     std::call_once(learnt_once_, [&] {
-        learnt_owner_ = std::make_unique<const Features>(c.features());
+        learnt_owner_.reset(new Features(c.features()));
         learnt_.store(learnt_owner_.get(), std::memory_order_release);
     });
 }

@@ -8,6 +8,7 @@
 
 #include "drivers/backend.hpp"
 #include "drivers/config.hpp"
+#include "drivers/own_ptr.hpp"
 #include "drivers/pipeline.hpp"
 #include "drivers/pool.hpp"
 
@@ -43,7 +44,7 @@ private:
 
     ConnectionConfig cfg_;
     mutable std::once_flag learnt_once_;
-    mutable std::unique_ptr<const Features> learnt_owner_;
+    mutable orm::detail::OwnPtr<const Features> learnt_owner_;
     mutable std::atomic<const Features*> learnt_{nullptr};
     Pool pool_;
     Sharing sharing_;  // after pool_: destroyed first

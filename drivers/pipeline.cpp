@@ -107,7 +107,7 @@ Sharing::PerThread& Sharing::here() const {
     for (const auto& c : thread_cache)
         if (c.id == id_) return *static_cast<PerThread*>(c.pt);
     std::lock_guard lock(mu_);
-    threads_.push_back(std::make_unique<PerThread>());
+    threads_.emplace_back(new PerThread());
     thread_cache.push_back({id_, threads_.back().get()});
     return *threads_.back();
 }

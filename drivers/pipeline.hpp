@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "drivers/bridge/wait_queue.hpp"
+#include "drivers/own_ptr.hpp"
 #include "drivers/pool.hpp"
 #include "drivers/result.hpp"
 #include "drivers/value.hpp"
@@ -112,7 +113,7 @@ private:
     std::atomic<std::size_t> peak_{0};
     std::uint64_t id_;  // names this object in the threads' lookup caches (never reused)
     mutable std::mutex mu_;
-    mutable std::vector<std::unique_ptr<PerThread>> threads_;
+    mutable std::vector<orm::detail::OwnPtr<PerThread>> threads_;
 };
 
 }  // namespace orm::db

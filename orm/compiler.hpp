@@ -25,11 +25,6 @@ namespace detail {
 // whose parts are ordered or sliced: orm::DatabaseError, as Django's. Called before it runs.
 void check_compound_features(const Query& q, const db::Features& f);
 
-struct Sql {
-    std::string text;
-    std::vector<Value> params;
-};
-
 using SetClause = std::vector<std::pair<const FieldInfo*, ExprPtr>>;
 
 class SqlCompiler {

@@ -371,13 +371,13 @@ public:
         using R = typename M::target_type;
         using K = typename M::key_type;
         static_assert(detail::is_scalar_field_v<K>, "orm::ForeignKey<T, K>: K must be the type of T's primary key");
-        auto rel = std::make_unique<Relation>();
+        auto rel = detail::make_own<Relation>();
         rel->name = name;
         rel->kind = std::is_same_v<M, OneToOne<R, K>> ? RelationKind::one_to_one : RelationKind::foreign_key;
         rel->target_fn = &model_info<R>;
         Relation& r = info_.add_relation(std::move(rel));
         auto& f = info_.add_field(std::move(name), detail::column_type_of<K>(), false,
-                                  std::make_unique<detail::ForeignKeyAccess<T, M>>(member));
+                                  detail::make_own<detail::ForeignKeyAccess<T, M>>(member));
         f.relation = &r;
         if (r.kind == RelationKind::one_to_one) f.unique = true;
         return FieldBuilder(info_, f.index);
@@ -386,12 +386,12 @@ public:
     // Declares a many-to-many relation to R (an automatic join table unless .through<M>()).
     template <class R>
     ManyToManyBuilder field(ManyToMany<R> T::*member, std::string name) {
-        auto rel = std::make_unique<Relation>();
+        auto rel = detail::make_own<Relation>();
         rel->name = name;
         rel->kind = RelationKind::many_to_many;
         rel->target_fn = &model_info<R>;
         Relation& r = info_.add_relation(std::move(rel));
-        info_.add_set_member(std::move(name), std::make_unique<detail::SetAccess<T, ManyToMany<R>, R>>(member),
+        info_.add_set_member(std::move(name), detail::make_own<detail::SetAccess<T, ManyToMany<R>, R>>(member),
                              &model_info<R>, true);
         return ManyToManyBuilder(r);
     }
@@ -400,7 +400,7 @@ public:
     // model; `name` is that relation's related_name (default: R's name in lower case).
     template <class R>
     Meta& field(RelatedSet<R> T::*member, std::string name) {
-        info_.add_set_member(std::move(name), std::make_unique<detail::SetAccess<T, RelatedSet<R>, R>>(member),
+        info_.add_set_member(std::move(name), detail::make_own<detail::SetAccess<T, RelatedSet<R>, R>>(member),
                              &model_info<R>, false);
         return *this;
     }
@@ -411,7 +411,7 @@ public:
     // this model's objects refused with orm::InterfaceError saying what is valid.
     template <class R>
     Meta& field(RelatedOne<R> T::*member, std::string name) {
-        info_.add_set_member(std::move(name), std::make_unique<detail::RelatedOneAccess<T, R>>(member),
+        info_.add_set_member(std::move(name), detail::make_own<detail::RelatedOneAccess<T, R>>(member),
                              &model_info<R>, false, true);
         return *this;
     }
@@ -426,7 +426,7 @@ public:
                       "orm::Timestamp), or std::optional of one of these");
         using S = typename detail::field_traits<M>::scalar;
         auto& f = info_.add_field(std::move(name), detail::column_type_of<S>(), detail::field_traits<M>::nullable,
-                                  std::make_unique<detail::MemberAccess<T, M>>(member));
+                                  detail::make_own<detail::MemberAccess<T, M>>(member));
         return FieldBuilder(info_, f.index);
     }
 
@@ -451,7 +451,7 @@ namespace detail {
 
 template <class T>
 const ModelInfo* build_model_info() {
-    auto info = std::make_unique<ModelInfo>(demangle(typeid(T).name()));
+    auto info = make_own<ModelInfo>(demangle(typeid(T).name()));
     Meta<T> meta(*info);
     T::describe(meta);
     info->set_error_thunks([](const std::string& m) { throw typename T::DoesNotExist(m); },

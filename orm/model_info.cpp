@@ -238,12 +238,12 @@ const FieldInfo& ModelInfo::field_of_member(const std::type_info& member_type, c
                                  type_name_, type_name_, choices()));
 }
 
-Relation& ModelInfo::add_relation(std::unique_ptr<Relation> r) {
+Relation& ModelInfo::add_relation(detail::OwnPtr<Relation> r) {
     relations_.push_back(std::move(r));
     return *relations_.back();
 }
 
-SetMember& ModelInfo::add_set_member(std::string name, std::unique_ptr<const detail::FieldAccess> access,
+SetMember& ModelInfo::add_set_member(std::string name, detail::OwnPtr<const detail::FieldAccess> access,
                                      const ModelInfo& (*target_fn)(), bool forward, bool single) {
     SetMember m;
     m.name = std::move(name);
@@ -255,9 +255,9 @@ SetMember& ModelInfo::add_set_member(std::string name, std::unique_ptr<const det
     return set_members_.back();
 }
 
-void ModelInfo::add_reverse(std::unique_ptr<Relation> r) const { reverse_.push_back(std::move(r)); }
+void ModelInfo::add_reverse(detail::OwnPtr<Relation> r) const { reverse_.push_back(std::move(r)); }
 
-ModelInfo& ModelInfo::add_owned_model(std::unique_ptr<ModelInfo> m) {
+ModelInfo& ModelInfo::add_owned_model(detail::OwnPtr<ModelInfo> m) {
     owned_.push_back(std::move(m));
     return *owned_.back();
 }
@@ -327,7 +327,7 @@ std::string ModelInfo::describe_object(const Value& pk) const {
 }
 
 FieldInfo& ModelInfo::add_field(std::string name, db::ColumnType type, bool nullable,
-                                std::unique_ptr<const detail::FieldAccess> access) {
+                                detail::OwnPtr<const detail::FieldAccess> access) {
     FieldInfo f;
     f.name = std::move(name);
     f.type = type;
@@ -467,7 +467,7 @@ db::TableSpec ModelInfo::table_spec() const {
 
 
 ModelInfo::ModelInfo(std::string type_name)
-    : type_name_(std::move(type_name)), load_plan_(std::make_unique<LoadPlan>()) {}
+    : type_name_(std::move(type_name)), load_plan_(new LoadPlan()) {}
 ModelInfo::~ModelInfo() = default;
 ModelInfo::ModelInfo(ModelInfo&&) noexcept = default;
 ModelInfo& ModelInfo::operator=(ModelInfo&&) noexcept = default;

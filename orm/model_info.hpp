@@ -12,6 +12,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "drivers/own_ptr.hpp"
 #include "drivers/result.hpp"
 #include "drivers/schema.hpp"
 #include "drivers/value.hpp"
@@ -136,7 +137,7 @@ struct Relation {
 // A ManyToMany, RelatedSet or RelatedOne member of a model (not a column).
 struct SetMember {
     std::string name;  // the relation it accesses
-    std::unique_ptr<const detail::FieldAccess> access;
+    detail::OwnPtr<const detail::FieldAccess> access;
     const ModelInfo& (*target_fn)() = nullptr;  // the member's element type
     bool forward = false;                        // a ManyToMany (declares the relation) or a reverse member
     bool single = false;                         // a RelatedOne: the reverse side of a one-to-one (one object)
@@ -157,7 +158,7 @@ struct FieldInfo {
     std::size_t max_length = 0;  // strings: > 0 makes the column varchar(n) and is validated
     std::optional<Value> default_value;
     std::size_t index = 0;  // position in ModelInfo::fields
-    std::unique_ptr<const detail::FieldAccess> access;
+    detail::OwnPtr<const detail::FieldAccess> access;
     // A foreign key / one-to-one field: its relation (the column holds the target's key).
     const Relation* relation = nullptr;
 
@@ -188,8 +189,8 @@ public:
     const FieldInfo* find(std::string_view name) const noexcept;
     // Relations: forward ones declared by this model, and reverse ones other models point here
     // (complete once detail::ensure_relations() ran).
-    const std::vector<std::unique_ptr<Relation>>& relations() const noexcept { return relations_; }
-    const std::vector<std::unique_ptr<Relation>>& reverse_relations() const noexcept { return reverse_; }
+    const std::vector<detail::OwnPtr<Relation>>& relations() const noexcept { return relations_; }
+    const std::vector<detail::OwnPtr<Relation>>& reverse_relations() const noexcept { return reverse_; }
     // The relation named `name` (forward or reverse, hidden ones excluded), or null. Calls
     // ensure_relations() first.
     const Relation* find_relation(std::string_view name) const;
@@ -238,24 +239,24 @@ public:
 
     // Declaration (used by orm::Meta<T>).
     FieldInfo& add_field(std::string name, db::ColumnType type, bool nullable,
-                         std::unique_ptr<const detail::FieldAccess> access);
+                         detail::OwnPtr<const detail::FieldAccess> access);
     FieldInfo& field_at(std::size_t i) { return fields_[i]; }
     void set_table(std::string name) { table_ = std::move(name); }
     void set_ordering(std::vector<std::string> o) { ordering_ = std::move(o); }
     void add_index(std::vector<std::string> field_names, bool unique, std::string name);
     // Relations (used by orm::Meta<T> and ensure_relations()).
-    Relation& add_relation(std::unique_ptr<Relation> r);
-    SetMember& add_set_member(std::string name, std::unique_ptr<const detail::FieldAccess> access,
+    Relation& add_relation(detail::OwnPtr<Relation> r);
+    SetMember& add_set_member(std::string name, detail::OwnPtr<const detail::FieldAccess> access,
                               const ModelInfo& (*target_fn)(), bool forward, bool single = false);
     Relation* mutable_relation(const Relation* r) const noexcept { return const_cast<Relation*>(r); }
-    void add_reverse(std::unique_ptr<Relation> r) const;
+    void add_reverse(detail::OwnPtr<Relation> r) const;
     void set_ops(const detail::ObjectOps& ops) {
         ops_ = ops;
         needs_bind_ = needs_bind_ || ops.set_db != nullptr;
     }
     // A model this one owns (an automatic many-to-many join table).
-    ModelInfo& add_owned_model(std::unique_ptr<ModelInfo> m);
-    const std::vector<std::unique_ptr<ModelInfo>>& owned_models() const noexcept { return owned_; }
+    ModelInfo& add_owned_model(detail::OwnPtr<ModelInfo> m);
+    const std::vector<detail::OwnPtr<ModelInfo>>& owned_models() const noexcept { return owned_; }
     void set_error_thunks(void (*does_not_exist)(const std::string&), void (*multiple)(const std::string&)) {
         does_not_exist_ = does_not_exist;
         multiple_ = multiple;
@@ -272,14 +273,14 @@ private:
     std::vector<db::IndexSpec> indexes_;
     std::vector<std::vector<std::string>> index_fields_;  // as declared (field names)
     std::size_t pk_ = 0;
-    std::vector<std::unique_ptr<Relation>> relations_;
-    mutable std::vector<std::unique_ptr<Relation>> reverse_;  // appended by ensure_relations() only
+    std::vector<detail::OwnPtr<Relation>> relations_;
+    mutable std::vector<detail::OwnPtr<Relation>> reverse_;  // appended by ensure_relations() only
     std::vector<SetMember> set_members_;
-    std::vector<std::unique_ptr<ModelInfo>> owned_;
+    std::vector<detail::OwnPtr<ModelInfo>> owned_;
     detail::ObjectOps ops_;
     // load()'s plan (db::PlainSlot per field), made from the first object loaded.
     struct LoadPlan;
-    std::unique_ptr<LoadPlan> load_plan_;
+    detail::OwnPtr<LoadPlan> load_plan_;
     const LoadPlan& load_plan(const void* obj) const;
     bool needs_bind_ = false;
     bool has_relation_members_ = false;

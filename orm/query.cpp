@@ -601,6 +601,12 @@ std::optional<Lookup> parse_lookup(std::string_view name) noexcept {
     return std::nullopt;
 }
 
+const ModelInfo& query_model(const Query& q) noexcept { return *q.model; }
+const std::string& query_alias(const Query& q) noexcept { return q.alias; }
+bool has_prefetch(const Query& q) noexcept { return !q.prefetch.empty(); }
+bool is_unordered(const Query& q) noexcept { return q.order_by.empty(); }
+bool is_unordered_unsliced(const Query& q) noexcept { return q.order_by.empty() && !q.sliced(); }
+
 bool Query::has_aggregate_select() const noexcept {
     for (const auto& s : values_mode ? values : annotations)
         if (s.aggregate) return true;

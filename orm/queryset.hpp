@@ -113,7 +113,7 @@ T get_by_pk(const Value& pk, std::string_view alias) {
 template <class T>
 T get_related_by_pk(const Query& q, const Value& pk) {
     T obj{};
-    if (!fetch_by_pk_related(q, pk, &obj)) check_get_result(*q.model, 0);
+    if (!fetch_by_pk_related(q, pk, &obj)) check_get_result(query_model(q), 0);
     return obj;
 }
 
@@ -312,18 +312,18 @@ public:
         std::vector<T> rows;
         detail::fetch_objects(*q, [&]() -> void* { return &rows.emplace_back(); }, for_update());
         detail::check_get_result(*q_, rows.size());
-        if (!q_->prefetch.empty()) prefetch(rows);
+        if (detail::has_prefetch(*q_)) prefetch(rows);
         return std::move(rows.front());
     }
     T get(const Q& q) const { return filter(q).get(); }
     T get(std::string_view lookup, Operand v) const {
         const ModelInfo& m = model_info<T>();
-        if (v.kind() == Operand::Kind::value && !lock_ && detail::is_pk_lookup(m, lookup) &&
-            detail::is_plain_with_related(*q_)) {
-            // is_plain(), without testing is_plain_with_related() twice
-            if (q_->joins.empty() && q_->select_related.empty() && q_->prefetch.empty())
-                return detail::get_by_pk<T>(v.value(), q_->alias);
-            if (q_->prefetch.empty()) return detail::get_related_by_pk<T>(*q_, v.value());
+        const auto path = v.kind() == Operand::Kind::value && !lock_ && detail::is_pk_lookup(m, lookup)
+                              ? detail::pk_get_path(*q_)
+                              : detail::PkGet::other;
+        if (path != detail::PkGet::other) {
+            if (path == detail::PkGet::plain) return detail::get_by_pk<T>(v.value(), detail::query_alias(*q_));
+            if (path == detail::PkGet::related) return detail::get_related_by_pk<T>(*q_, v.value());
             std::vector<T> rows(1);
             if (!detail::fetch_by_pk_related(*q_, v.value(), &rows[0])) detail::check_get_result(m, 0);
             prefetch(rows);
@@ -335,11 +335,11 @@ public:
     // The first / last row by the ordering (the primary key when unordered); nullopt when empty.
     std::optional<T> first() const {
         if (cache_) return cache_->empty() ? std::nullopt : std::optional<T>(cache_->front());
-        return chain(q_->order_by.empty() && !q_->sliced() ? order_by("pk").q_ : q_).slice(0, 1).one_or_none();
+        return chain(detail::is_unordered_unsliced(*q_) ? order_by("pk").q_ : q_).slice(0, 1).one_or_none();
     }
     std::optional<T> last() const {
         if (cache_) return cache_->empty() ? std::nullopt : std::optional<T>(cache_->back());
-        QuerySet ordered = q_->order_by.empty() ? order_by("pk") : *this;
+        QuerySet ordered = detail::is_unordered(*q_) ? order_by("pk") : *this;
         return ordered.reverse().slice(0, 1).one_or_none();
     }
 
@@ -422,7 +422,7 @@ public:
     // --- writing ---
     // Inserts obj and returns it with its primary key.
     T create(T obj) const {
-        detail::insert_object(model_info<T>(), &obj, q_->alias);
+        detail::insert_object(model_info<T>(), &obj, detail::query_alias(*q_));
         return obj;
     }
     // Inserts an object built from declared defaults and these values: create({{"name", "Ann"}}).
@@ -443,7 +443,7 @@ public:
         bulk_create(objs, options);
     }
     void bulk_create(std::vector<T>& objs, const BulkCreate& options) const {
-        detail::bulk_create_objects(model_info<T>(), objs.data(), objs.size(), sizeof(T), q_->alias, options);
+        detail::bulk_create_objects(model_info<T>(), objs.data(), objs.size(), sizeof(T), detail::query_alias(*q_), options);
     }
     std::vector<T> bulk_create(std::vector<T>&& objs, std::size_t batch_size = 0) const {
         bulk_create(objs, batch_size);
@@ -457,7 +457,7 @@ public:
     // {&Book::price}), batch_size objects per statement (0: as many as the parameter limit
     // allows), in one transaction. Returns the rows matched.
     std::int64_t bulk_update(const std::vector<T>& objs, const FieldNames& fields, std::size_t batch_size = 0) const {
-        return detail::bulk_update_objects(model_info<T>(), objs.data(), objs.size(), sizeof(T), q_->alias, fields,
+        return detail::bulk_update_objects(model_info<T>(), objs.data(), objs.size(), sizeof(T), detail::query_alias(*q_), fields,
                                            batch_size);
     }
     // get(lookup) or, when there is none, create it from lookup + defaults; .second: created.
@@ -538,17 +538,12 @@ private:
         if (!cache_) {
             auto rows = std::make_shared<std::vector<T>>();
             detail::fetch_objects(*q_, [&]() -> void* { return &rows->emplace_back(); }, for_update());
-            if (!q_->prefetch.empty()) prefetch(*rows);
+            if (detail::has_prefetch(*q_)) prefetch(*rows);
             cache_ = std::move(rows);
         }
         return *cache_;
     }
-    void prefetch(std::vector<T>& rows) const {
-        std::vector<void*> objs;
-        objs.reserve(rows.size());
-        for (auto& r : rows) objs.push_back(&r);
-        detail::prefetch_objects(*q_, objs);
-    }
+    void prefetch(std::vector<T>& rows) const { detail::prefetch_rows(*q_, rows.data(), rows.size(), sizeof(T)); }
     std::vector<T>& mutable_rows() {
         fetch_all();
         return *cache_;
@@ -562,7 +557,7 @@ template <class T>
 class Chunked {
 public:
     Chunked(detail::QueryPtr q, std::size_t chunk_size, std::optional<ForUpdate> lock = std::nullopt)
-        : reader_(std::make_unique<detail::ChunkReader>(std::move(q), chunk_size, lock)) {}
+        : reader_(std::move(q), chunk_size, lock) {}
 
     class iterator {
     public:
@@ -596,16 +591,12 @@ public:
 private:
     bool load() {
         rows_.clear();
-        if (!reader_->next([&]() -> void* { return &rows_.emplace_back(); })) return false;
-        if (!reader_->query().prefetch.empty()) {  // prefetch_related() applies per chunk
-            std::vector<void*> objs;
-            objs.reserve(rows_.size());
-            for (auto& r : rows_) objs.push_back(&r);
-            detail::prefetch_objects(reader_->query(), objs);
-        }
+        if (!reader_.next([&]() -> void* { return &rows_.emplace_back(); })) return false;
+        if (detail::has_prefetch(reader_.query()))  // prefetch_related() applies per chunk
+            detail::prefetch_rows(reader_.query(), rows_.data(), rows_.size(), sizeof(T));
         return true;
     }
-    std::unique_ptr<detail::ChunkReader> reader_;
+    detail::ChunkReader reader_;
     std::vector<T> rows_;
 };
 

@@ -14,8 +14,10 @@
 #include "drivers/features.hpp"
 #include "drivers/hints.hpp"
 #include "orm/errors.hpp"
+#include "orm/compiler.hpp"
 #include "orm/functions.hpp"
 #include "orm/model_info.hpp"
+#include "orm/query.hpp"
 #include "orm/routers.hpp"
 #include "orm/session.hpp"
 
@@ -232,6 +234,23 @@ bool is_plain(const Query& q) noexcept {
 bool is_plain_with_related(const Query& q) noexcept {
     return !q.where && !q.having && !q.sliced() && !q.none && !q.distinct && q.annotations.empty() && !q.values_mode &&
            !q.deferred && !q.combined;
+}
+
+void** RelatedScratch::grow(std::size_t n) {
+    heap_.resize(n);
+    return heap_.data();
+}
+
+void prefetch_rows(const Query& q, void* first, std::size_t count, std::size_t stride) {
+    std::vector<void*> objs(count);
+    for (std::size_t i = 0; i < count; ++i) objs[i] = static_cast<char*>(first) + i * stride;
+    prefetch_objects(q, objs);
+}
+
+PkGet pk_get_path(const Query& q) noexcept {
+    if (!is_plain_with_related(q)) return PkGet::other;
+    if (!q.prefetch.empty()) return PkGet::related_prefetch;
+    return q.joins.empty() && q.select_related.empty() ? PkGet::plain : PkGet::related;
 }
 
 namespace {
@@ -756,6 +775,8 @@ ValuesQuerySet ValuesQuerySet::select_for_update(ForUpdate options) const {
     detail::check_for_update_options(options);
     return ValuesQuerySet(q_, options);
 }
+
+std::vector<ValuesRow> ValuesQuerySet::list() && { return static_cast<const ValuesQuerySet&>(*this).list(); }
 
 const std::vector<ValuesRow>& ValuesQuerySet::list() const& {
     if (!cache_) {

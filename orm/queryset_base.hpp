@@ -17,12 +17,11 @@
 #include <vector>
 
 #include "drivers/result.hpp"
-#include "orm/compiler.hpp"
 #include "orm/expressions.hpp"
 #include "orm/for_update.hpp"
 #include "orm/function_ref.hpp"
 #include "orm/q.hpp"
-#include "orm/query.hpp"
+#include "orm/query_decl.hpp"
 
 namespace orm {
 
@@ -50,13 +49,10 @@ void fetch_objects(const Query& q, FunctionRef<void*()> make, const ForUpdate* l
 // Scratch space for load_row(): one slot per select_related object (inline for up to 8).
 class RelatedScratch {
 public:
-    void** get(std::size_t n) {
-        if (n <= sizeof inline_ / sizeof inline_[0]) return inline_;
-        heap_.resize(n);
-        return heap_.data();
-    }
+    void** get(std::size_t n) { return n <= sizeof inline_ / sizeof inline_[0] ? inline_ : grow(n); }
 
 private:
+    void** grow(std::size_t n);  // queryset_base.cpp
     void* inline_[8] = {};
     std::vector<void*> heap_;
 };
@@ -64,6 +60,8 @@ private:
 void load_row(const Query& q, const db::Row& row, void* obj, const std::string* alias, RelatedScratch& scratch);
 // prefetch_related(): fills the relation caches of the objects q returned (one query per level).
 void prefetch_objects(const Query& q, std::span<void* const> objects);
+// The same for `count` objects at first, first + stride, ... (QuerySet<T>'s rows).
+void prefetch_rows(const Query& q, void* first, std::size_t count, std::size_t stride);
 // Reads the model's loaded fields (those not in `deferred`) from consecutive columns starting
 // at `first`, and records `deferred` on the object.
 void load_selected(const ModelInfo& m, void* obj, const db::Row& row, std::uint64_t deferred, std::size_t first = 0);
@@ -301,7 +299,7 @@ public:
 
     // Evaluation (cached, like QuerySet).
     const std::vector<ValuesRow>& list() const&;
-    std::vector<ValuesRow> list() && { return static_cast<const ValuesQuerySet&>(*this).list(); }
+    std::vector<ValuesRow> list() &&;
     auto begin() const { return rows().begin(); }
     auto end() const { return rows().end(); }
     std::size_t size() const { return rows().size(); }

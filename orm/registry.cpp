@@ -101,7 +101,7 @@ void link_foreign_key(const ModelInfo& owner, Relation& r, bool hidden_reverse) 
                                "ForeignKey with the key type of {}",
                                r.name, db::to_string(r.fk->type), pk.name, target.type_name(), pk.type_name(),
                                target.type_name()));
-    auto rev = std::make_unique<Relation>();
+    auto rev = make_own<Relation>();
     rev->kind = r.kind == RelationKind::one_to_one ? RelationKind::reverse_one_to_one : RelationKind::reverse_foreign_key;
     rev->name = hidden_reverse ? owner.table() + "+" : (r.related_name.empty() ? lower_name(owner) : r.related_name);
     rev->hidden = hidden_reverse;
@@ -117,23 +117,23 @@ void link_foreign_key(const ModelInfo& owner, Relation& r, bool hidden_reverse) 
 
 // The automatic join table <owner table>_<name>, with foreign keys to both sides.
 const ModelInfo& make_auto_through(const ModelInfo& owner, const Relation& r, const ModelInfo& target) {
-    auto t = std::make_unique<ModelInfo>(owner.type_name() + "_" + r.name);
+    auto t = make_own<ModelInfo>(owner.type_name() + "_" + r.name);
     t->set_table(owner.table() + "_" + r.name);
     t->add_field("id", db::ColumnType::int64, false,
-                 std::make_unique<MemberAccess<ThroughRow, std::int64_t>>(&ThroughRow::id));
+                 make_own<MemberAccess<ThroughRow, std::int64_t>>(&ThroughRow::id));
     std::string from = lower_name(owner), to = lower_name(target);
     if (from == to) {
         from = "from_" + from;
         to = "to_" + to;
     }
     auto add_fk = [&](const std::string& name, Value ThroughRow::*m, const ModelInfo& side) {
-        auto rel = std::make_unique<Relation>();
+        auto rel = make_own<Relation>();
         rel->name = name;
         rel->kind = RelationKind::foreign_key;
         rel->target_model = &side;
         rel->on_delete = OnDelete::cascade;
         Relation& rr = t->add_relation(std::move(rel));
-        FieldInfo& f = t->add_field(name, side.pk().type, false, std::make_unique<ThroughValueAccess>(m));
+        FieldInfo& f = t->add_field(name, side.pk().type, false, make_own<ThroughValueAccess>(m));
         f.relation = &rr;
         if (side.pk().type == db::ColumnType::varchar) f.max_length = side.pk().max_length;
     };
@@ -171,7 +171,7 @@ void link_many_to_many(const ModelInfo& owner, Relation& r) {
         r.through_to = &through->fields()[2];
     }
     r.through = through;
-    auto rev = std::make_unique<Relation>();
+    auto rev = make_own<Relation>();
     rev->kind = RelationKind::reverse_many_to_many;
     rev->name = r.related_name.empty() ? lower_name(owner) : r.related_name;
     rev->owner = &target;

@@ -6,6 +6,7 @@
 
 #include "orm/errors.hpp"
 #include "orm/model_info.hpp"
+#include "orm/query.hpp"
 #include "orm/queryset_base.hpp"
 #include "orm/relations.hpp"
 

@@ -34,7 +34,7 @@
 
 #include "drivers/value.hpp"
 #include "orm/model_info.hpp"
-#include "orm/query.hpp"
+#include "orm/query_decl.hpp"
 
 namespace orm {
 

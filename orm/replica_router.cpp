@@ -78,7 +78,7 @@ struct PrimaryReplicaRouter::State {
 };
 
 PrimaryReplicaRouter::PrimaryReplicaRouter(ReplicaRouterOptions options)
-    : options_(std::move(options)), state_(std::make_unique<State>()) {
+    : options_(std::move(options)), state_(new State()) {
     if (options_.primary.empty()) throw InterfaceError("PrimaryReplicaRouter: the primary's alias is empty");
     if (options_.replicas.empty())
         throw InterfaceError("PrimaryReplicaRouter: no replica aliases (reads would have nowhere to go but the primary; "

@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "drivers/own_ptr.hpp"
 #include "orm/routers.hpp"
 
 namespace orm {
@@ -82,7 +83,7 @@ private:
     bool replayed(const std::string& replica, std::int64_t position) const;
 
     ReplicaRouterOptions options_;
-    std::unique_ptr<State> state_;
+    detail::OwnPtr<State> state_;
 };
 
 }  // namespace orm

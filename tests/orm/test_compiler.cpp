@@ -1,5 +1,7 @@
 // The compiler's statements per dialect: ordering, slicing, distinct, values, annotations and
 // grouping, count / exists / aggregate, update with F, delete, multi-row insert.
+#include "orm/compiler.hpp"
+#include "orm/query.hpp"
 #include "tests/orm/models.hpp"
 
 using namespace ut;

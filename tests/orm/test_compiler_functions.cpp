@@ -3,6 +3,8 @@
 // filter= / distinct / StdDev / Variance, several lookups in one filter(), database functions and
 // Case / When, subqueries (__in with a queryset, Exists / Subquery with OuterRef), order_by("?"),
 // distinct(fields). Every user value is a parameter.
+#include "orm/compiler.hpp"
+#include "orm/query.hpp"
 #include "tests/orm/models.hpp"
 
 namespace ut_fn {

@@ -3,6 +3,8 @@
 // spellings give the same query, combined querysets render their parts with the dialect's
 // operator and order by result positions; bad names and mismatched columns are FieldErrors
 // listing the choices.
+#include "orm/compiler.hpp"
+#include "orm/query.hpp"
 #include "tests/orm/models.hpp"
 
 using namespace ut;

@@ -1,5 +1,7 @@
 // Multiple databases and row locking without a database: using_db() and routers choosing the
 // alias, relation checks, select_for_update's SQL per dialect and its checks.
+#include "orm/compiler.hpp"
+#include "orm/query.hpp"
 #include "tests/orm/models.hpp"
 
 using namespace ut;
