@@ -96,7 +96,9 @@ Sample fibers_get(const std::shared_ptr<orm::db::Database>& db, int fibers, std:
                 std::uniform_int_distribution<std::int64_t> dist(1, table_rows);
                 while (next < total) {
                     ++next;
-                    Item it = Item::objects.get("id", dist(rng));
+                    const std::int64_t key = dist(rng);
+                    Item it = Item::objects.get("id", key);
+                    if (it.id != key) throw std::runtime_error(fmt::format("get({}) returned row {}", key, it.id));
                     checksum += it.id + it.qty + static_cast<std::int64_t>(it.name.size());
                 }
             }));

@@ -770,6 +770,8 @@ void PgConnection::refuse_session_state(std::string_view sql) const {
 }
 
 void PgConnection::mark_broken() {
+    sync_owed_ = false;
+    sync_later_.cancel();
     if (broken_ || closed_) return;
     broken_ = true;
     if (!segments_.empty())  // shared: every statement still in flight fails with it
@@ -800,6 +802,8 @@ void PgConnection::abandon_after_fork() noexcept {
 }
 
 void PgConnection::close() {
+    sync_owed_ = false;
+    sync_later_.cancel();  // scheduled only while shared, on the sharing thread
     if (closed_) return;
     closed_ = true;
     cache_.clear(false);  // ending the session frees them

@@ -49,6 +49,7 @@
 #include "drivers/bridge/deadline.hpp"
 #include "drivers/bridge/wait.hpp"
 #include "drivers/connection.hpp"
+#include "drivers/bridge/before_poll.hpp"
 #include "drivers/pipeline.hpp"
 #include "drivers/postgres/pg_libpq.hpp"
 #include "drivers/statement_cache.hpp"
@@ -94,6 +95,9 @@ public:
     // Pipelined: one statement starting with SELECT, INSERT, UPDATE, DELETE, WITH, VALUES or
     // TABLE that names none of FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE,
     // set_config, advisory locks, currval / lastval / setval, SELECT ... INTO, TEMP / TEMPORARY.
+    // Reads among them (SELECT, WITH, VALUES, TABLE naming no INSERT / UPDATE / DELETE / MERGE
+    // and calling only PostgreSQL built-ins of a fixed list) that fibers queue in the same loop
+    // round share one Sync; the other statements get one each (see pg_pipeline.cpp).
     bool shareable(std::string_view sql) const override;
     Result execute_shared(std::string_view sql, std::span<const Value> params) override;
     void end_sharing() noexcept override;
@@ -106,7 +110,9 @@ private:
         std::vector<Oid> param_types;  // as the server inferred them (PQdescribePrepared)
         bool gone = false;     // the server no longer has it: nothing to DEALLOCATE
         bool described = true; // param_types known (false while its Parse is in a pipeline)
-        signed char shareable = -1;  // shareable()'s verdict on its SQL (-1: not asked yet)
+        // shareable()'s verdict on its SQL: -1 not asked yet, 0 exclusive, 1 pipelined with a Sync
+        // of its own, 2 a read that may share its Sync with others queued in the same loop round
+        signed char shareable = -1;
     };
 
     // A PQcancel running on a canceller thread; `done` is set when it returns.
@@ -222,9 +228,21 @@ private:
     // The caller no longer needs `s` / the queue let go of it: spare once neither holds it.
     void release_segment(Segment* s) noexcept;
     void unqueue_segment(Segment* s) noexcept;
-    Segment* queue_statement(std::string_view sql, const PgParams& params);
-    // Queues the statement's Parse/Describe (new SQL; `p` null), Bind/Execute and Sync for `s`.
-    void queue_steps(Segment& s, Prepared* p, std::string_view sql, const PgParams& params);
+    // `alone`: with a Sync of its own even when it is a read (it was skipped once already).
+    Segment* queue_statement(std::string_view sql, const PgParams& params, bool alone);
+    // Queues the statement's Parse/Describe (new SQL; `p` null), Bind/Execute and, unless
+    // `defer`, a Sync for `s` (and for the reads queued before it without one).
+    void queue_steps(Segment& s, Prepared* p, std::string_view sql, const PgParams& params, bool defer);
+    // Queues the Sync owed to the reads queued without one, as an item of its own. False: libpq
+    // could not take it (the connection is to be marked broken).
+    bool send_owed_sync() noexcept;
+    // Sends the owed Sync just before this thread's loop polls, so that every fiber that runs
+    // before then adds its read to the same group.
+    struct SyncLater final : orm::BeforePoll {
+        explicit SyncLater(PgConnection& c) : conn(c) {}
+        void run() noexcept override;
+        PgConnection& conn;
+    };
     void queue_deallocations();
     // Waits until `s` is answered, reading the socket for every statement queued before it
     // when nobody else does. Rethrows what failed the connection.
@@ -261,6 +279,9 @@ private:
     SegmentQueue segments_;                     // shared mode: queued statements, oldest first
     bool reading_ = false;                      // a fiber reads the socket for the segments
     bool failing_ = false;                      // fail_segments() runs
+    bool sync_owed_ = false;                    // reads were queued after the last Sync
+    std::size_t group_bytes_ = 0;               // about what they take on the wire
+    SyncLater sync_later_{*this};               // scheduled while sync_owed_
 };
 
 }  // namespace orm::db::postgres

@@ -79,6 +79,9 @@ PgParams::PgParams(std::span<const Value> params) : n_(params.size()) {
                 }
             },
             v.storage());
+        bytes_ += 8 + (values_[i] == nullptr ? 0
+                       : formats_[i] == 1   ? static_cast<std::size_t>(lengths_[i])
+                                            : std::char_traits<char>::length(values_[i]));
     }
 }
 

@@ -30,6 +30,8 @@ public:
     PgParams& operator=(const PgParams&) = delete;
 
     int size() const { return static_cast<int>(n_); }
+    // About how many bytes the values take on the wire (what a pipeline batches by).
+    std::size_t wire_bytes() const { return bytes_; }
     // Fills the parameter fields of a request.
     void apply(PgRequest& req) const;
 
@@ -39,6 +41,7 @@ private:
     static constexpr std::size_t inline_count = 8;
     static constexpr std::size_t number_chars = 24;  // an int64 in decimal, its sign and a NUL
     std::size_t n_ = 0;
+    std::size_t bytes_ = 0;
     const char** values_;
     int* lengths_;
     int* formats_;

@@ -1,13 +1,22 @@
-// PgConnection shared by the fibers of one thread: libpq pipeline mode, one Sync per statement.
+// PgConnection shared by the fibers of one thread: libpq pipeline mode.
 //
 // While shared (from the first execute_shared() until end_sharing()), the connection stays in
 // pipeline mode and nonblocking. Every statement is queued as a segment of its own:
-//     [Parse + Describe, the first time this connection sees the SQL]  Bind/Execute  Sync
-// so an error aborts only the rest of its own segment (PGRES_PIPELINE_ABORTED up to its Sync) and
-// the next statement starts afresh. The server answers segments in the order they were queued.
-// (libpq 15's PQpipelineSync sends what is queued at once, so each statement costs a write:
-// fibers of one thread queue theirs on the same connection while they can, see Sharing::take,
-// so that the server reads them together.)
+//     [Parse + Describe, the first time this connection sees the SQL]  Bind/Execute  [Sync]
+// The server answers segments in the order they were queued.
+//
+// Syncs. Everything up to a Sync is one implicit transaction on the server, and an error there
+// skips the rest of it (PGRES_PIPELINE_ABORTED up to the Sync) and rolls it back. So:
+//  - a statement that may change anything (a write, a read calling a function not known to be a
+//    built-in) ends with a Sync, which closes the group of reads queued before it;
+//  - pure reads (shareable() verdict 2) queued in the same loop round share one Sync, sent just
+//    before the thread's loop polls (SyncLater, an orm::BeforePoll), in one write with them. The
+//    server then commits once and answers the group in one write, instead of once per statement.
+//    A read skipped because an earlier statement of its group failed never ran: its fiber sends
+//    it again with a Sync of its own, so an error still ends only the statement that made it.
+//    Reads only, because the rollback would undo what an earlier write of the group did after
+//    its fiber was told it succeeded. A read finishes at the end of its own results; a segment
+//    that ends with a Sync finishes at that Sync (a deferred constraint fails only there).
 // One fiber at a time reads the socket (the one whose statement was queued earliest among those
 // waiting, or whoever waits when nobody reads): it hands every result to its segment, wakes that
 // segment's fiber, and stops once its own statement is answered, handing the reading to the
@@ -80,7 +89,9 @@ struct PgConnection::Segment {
     bool reading = false;         // its own fiber reads the socket (needs no wake-up)
     bool held = false;            // its fiber still looks at it
     bool queued = false;          // in segments_.queued
+    bool synced = false;          // a Sync follows it: it finishes there (else after its last step)
     int failed_step = -1;
+    int aborted_step = -1;        // the first step the server skipped (an earlier error in its group)
     std::string sql;              // owned (when it prepares, or is unnamed): its fiber may be gone by the answer
     std::string name;             // the prepared statement it prepares or runs ("" unnamed)
     PgHandle::Result result;      // the Execute's result, or the first error
@@ -96,8 +107,8 @@ struct PgConnection::Segment {
     void reset() noexcept {
         n_steps = 0;
         step = 0;
-        done = abandoned = reading = held = queued = false;
-        failed_step = -1;
+        done = abandoned = reading = held = queued = synced = false;
+        failed_step = aborted_step = -1;
         sql.clear();
         name.clear();
         result = PgHandle::Result();
@@ -151,9 +162,78 @@ void PgConnection::unqueue_segment(Segment* s) noexcept {
 
 namespace {
 
+// Words that may come right before a '(' in a read that shares its Sync with others: keywords,
+// type names with a modifier, and PostgreSQL built-in functions that change nothing (what the ORM
+// compiles lookups, aggregates and functions to). Anything else before a '(' may be a function
+// of the user's that writes, so the read gets a Sync of its own.
+bool pure_before_paren(std::string_view w) {
+    static constexpr std::string_view words[] = {
+        // keywords
+        "all", "and", "any", "array", "as", "between", "by", "case", "cast", "distinct", "else", "exists", "filter",
+        "from", "in", "is", "join", "lateral", "like", "ilike", "not", "on", "or", "over", "partition", "row",
+        "select", "some", "then", "using", "values", "when", "where", "within", "group", "limit", "offset",
+        // types with a modifier
+        "numeric", "decimal", "varchar", "char", "character", "varying", "timestamp", "time", "interval", "bit",
+        // built-in functions
+        "abs", "array_agg", "array_length", "array_position", "avg", "bit_length", "bool_and", "bool_or", "btrim",
+        "cardinality", "ceil", "ceiling", "char_length", "chr", "coalesce", "concat", "concat_ws", "count",
+        "date_part", "date_trunc", "degrees", "div", "every", "exp", "extract", "floor", "greatest", "initcap",
+        "json_build_object", "jsonb_build_object", "jsonb_extract_path", "jsonb_extract_path_text",
+        "jsonb_array_length", "jsonb_typeof", "json_extract_path", "json_extract_path_text", "least", "left",
+        "length", "ln", "log", "lower", "lpad", "ltrim", "max", "md5", "min", "mod", "now", "nullif",
+        "octet_length", "overlay", "pi", "position", "power", "radians", "regexp_replace", "repeat", "replace",
+        "reverse", "right", "round", "rpad", "rtrim", "sha224", "sha256", "sha384", "sha512", "sign", "sqrt",
+        "stddev", "stddev_pop", "stddev_samp", "strpos", "string_agg", "substr", "substring", "sum", "timezone",
+        "to_char", "to_date", "to_number", "to_timestamp", "trim", "trunc", "upper", "var_pop", "var_samp",
+        "variance", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "cot", "random", "statement_timestamp",
+        "clock_timestamp", "transaction_timestamp", "unnest", "generate_series", "jsonb_each", "jsonb_array_elements",
+    };
+    for (std::string_view x : words)
+        if (x == w) return true;
+    return false;
+}
+
+// Whether every '(' of the statement follows an operator, another '(' or a word of the list above.
+// String literals are skipped; a quoted identifier before a '(' is a function of the user's.
+bool calls_only_builtins(std::string_view sql) {
+    bool after_word = false;      // the last token was an identifier (or keyword)
+    bool after_quoted = false;    // ... a quoted one
+    std::string_view word;
+    std::string lower;
+    std::size_t k = 0;
+    while (k < sql.size()) {
+        const char c = sql[k];
+        if (c == '\'' || c == '"') {
+            const std::size_t end = sql.find(c, k + 1);
+            if (end == std::string_view::npos) return false;
+            after_word = after_quoted = c == '"';
+            k = end + 1;
+            continue;
+        }
+        if (ident_char(c)) {
+            const std::size_t start = k;
+            while (k < sql.size() && ident_char(sql[k])) ++k;
+            word = sql.substr(start, k - start);
+            after_word = true;
+            after_quoted = false;
+            continue;
+        }
+        if (c == '(' && after_word) {
+            if (after_quoted) return false;
+            lower.assign(word);
+            for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            if (!pure_before_paren(lower)) return false;
+        }
+        if (!std::isspace(static_cast<unsigned char>(c))) after_word = after_quoted = false;
+        ++k;
+    }
+    return true;
+}
+
 // The words of the statement, lower-cased (identifiers, keywords, and what quotes hold too: a
-// quoted "temp" column only costs an exclusive connection). One statement only.
-bool classify(std::string_view sql) {
+// quoted "temp" column only costs an exclusive connection). One statement only. 0: not to be
+// shared; 1: shared with a Sync of its own; 2: a pure read, which may share a Sync.
+int classify(std::string_view sql) {
     std::string lower(sql.size(), ' ');
     bool seen_semicolon = false;
     for (std::size_t k = 0; k < sql.size(); ++k) {
@@ -172,18 +252,20 @@ bool classify(std::string_view sql) {
     };
     std::string_view first = next_word();
     const bool reads = first == "select" || first == "with" || first == "values" || first == "table";
-    if (!reads && first != "insert" && first != "update" && first != "delete") return false;
+    if (!reads && first != "insert" && first != "update" && first != "delete") return 0;
     bool after_for = false;
+    bool writes = !reads;
     for (std::string_view x = next_word(); !x.empty(); x = next_word()) {
-        if (after_for && (x == "update" || x == "share" || x == "no" || x == "key")) return false;  // row locks
+        if (after_for && (x == "update" || x == "share" || x == "no" || x == "key")) return 0;  // row locks
         after_for = x == "for";
         if (x == "temp" || x == "temporary" || x.starts_with("pg_temp") || x == "set_config" || x == "currval" ||
             x == "lastval" || x == "setval" || x.find("advisory") != std::string_view::npos ||
             x == "dblink_connect" || x == "dblink_connect_u")
-            return false;
-        if (reads && x == "into") return false;  // SELECT ... INTO creates a table
+            return 0;
+        if (reads && x == "into") return 0;  // SELECT ... INTO creates a table
+        if (x == "insert" || x == "update" || x == "delete" || x == "merge") writes = true;  // WITH ... DELETE
     }
-    return true;
+    return !writes && calls_only_builtins(sql) ? 2 : 1;
 }
 
 }  // namespace
@@ -196,9 +278,9 @@ bool PgConnection::shareable(std::string_view sql) const {
     auto& cache = const_cast<StatementCache<Prepared>&>(cache_);
     Prepared* p = cfg_.statement_cache_size > 0 ? cache.peek(sql) : nullptr;
     if (p && p->shareable >= 0) return p->shareable > 0;
-    const bool verdict = classify(sql);
-    if (p) p->shareable = verdict ? 1 : 0;
-    return verdict;
+    const int verdict = classify(sql);
+    if (p) p->shareable = static_cast<signed char>(verdict);
+    return verdict > 0;
 }
 
 void PgConnection::send_or_fail(const PgRequest& req, std::string_view sql) {
@@ -216,6 +298,8 @@ void PgConnection::pipeline_failed(std::string_view sql) {
 
 void PgConnection::queue_deallocations() {
     if (pending_deallocate_.empty()) return;
+    // A DEALLOCATE in a group whose read fails would be skipped: it goes in a group of its own.
+    if (sync_owed_ && !send_owed_sync()) pipeline_failed("DEALLOCATE");
     std::vector<std::string> names;
     names.swap(pending_deallocate_);
     for (const auto& n : names) {
@@ -229,10 +313,42 @@ void PgConnection::queue_deallocations() {
         seg->sql = sql;
         seg->set_steps({Step::other});
         seg->abandoned = true;
+        seg->synced = true;
     }
 }
 
-PgConnection::Segment* PgConnection::queue_statement(std::string_view sql, const PgParams& params) {
+bool PgConnection::send_owed_sync() noexcept {
+    sync_owed_ = false;
+    group_bytes_ = 0;
+    sync_later_.cancel();
+    try {
+        Segment* sync = new_segment(false);  // no steps: its answer is the Sync's
+        sync->abandoned = true;
+        sync->synced = true;
+    } catch (...) {
+        return false;
+    }
+    return handle_.pipeline_sync();  // libpq 15 writes what it can at once
+}
+
+void PgConnection::SyncLater::run() noexcept {
+    PgConnection& c = conn;
+    if (!c.sync_owed_ || c.broken_ || c.closed_) return;
+    const int fd = c.handle_.socket();
+    const bool sent = c.send_owed_sync();
+    if (sent && c.handle_.flush() == 0) return;
+    if (!sent) {
+        try {
+            c.mark_broken();  // fails every statement in flight with a ConnectionError
+        } catch (...) {
+        }
+    }
+    // The reader waits for the socket to be readable: wake it, so that it sends the rest (it
+    // waits to write then) or finds its statement failed.
+    orm::io_rouse(fd);
+}
+
+PgConnection::Segment* PgConnection::queue_statement(std::string_view sql, const PgParams& params, bool alone) {
     if (!handle_.in_pipeline()) {
         if (!handle_.set_nonblocking(true) || !handle_.enter_pipeline()) {
             std::string why = handle_.error_message();
@@ -248,21 +364,35 @@ PgConnection::Segment* PgConnection::queue_statement(std::string_view sql, const
     if (p && p->described && p->param_types.size() != static_cast<std::size_t>(params.size()))
         throw ProgrammingError(fmt::format("statement expects {} parameter{}, got {}: {}", p->param_types.size(),
                                            p->param_types.size() == 1 ? "" : "s", params.size(), shorten_sql(sql)));
+    // A read already prepared here may wait for the Sync that the loop sends before it polls,
+    // while its group stays well under libpq's 64 KB output threshold (so that the group reaches
+    // the server in one piece, after every statement in it was queued).
+    constexpr std::size_t group_limit = 32 * 1024;
+    bool defer = false;
+    if (!alone && p && p->shareable == 2) {
+        const std::size_t cost = 64 + p->name.size() + params.wire_bytes();
+        if (group_bytes_ + cost <= group_limit && sync_later_.schedule()) {
+            defer = true;
+            group_bytes_ += cost;
+        }
+    }
+    if (alone && sync_owed_ && !send_owed_sync()) pipeline_failed(sql);
     // Queued first (held by this fiber): a send that fails marks the connection broken, which
     // fails and frees what is queued.
     Segment* seg = new_segment(true);
     try {
-        queue_steps(*seg, p, sql, params);
+        queue_steps(*seg, p, sql, params, defer);
     } catch (...) {
         seg->abandoned = true;
         release_segment(seg);
         throw;
     }
-    (void)handle_.flush();  // what does not fit now goes out with the reader's next flush
+    if (!defer) (void)handle_.flush();  // what does not fit now goes out with the reader's next flush
     return seg;
 }
 
-void PgConnection::queue_steps(Segment& s, Prepared* p, std::string_view sql, const PgParams& params) {
+void PgConnection::queue_steps(Segment& s, Prepared* p, std::string_view sql, const PgParams& params,
+                               bool defer) {
     Segment* seg = &s;
     PgRequest req;
     if (cfg_.statement_cache_size == 0) {
@@ -297,7 +427,15 @@ void PgConnection::queue_steps(Segment& s, Prepared* p, std::string_view sql, co
     }
     params.apply(req);
     send_or_fail(req, sql);
+    if (defer) {
+        sync_owed_ = true;
+        return;
+    }
     if (!handle_.pipeline_sync()) pipeline_failed(sql);
+    seg->synced = true;  // and the reads queued before it without a Sync share this one
+    sync_owed_ = false;
+    group_bytes_ = 0;
+    sync_later_.cancel();
 }
 
 Result PgConnection::execute_shared(std::string_view sql, std::span<const Value> params) {
@@ -316,23 +454,31 @@ Result PgConnection::execute_shared(std::string_view sql, std::span<const Value>
         Segment* s;
         ~Held() { c.release_segment(s); }
     };
-    for (int attempt = 0;; ++attempt) {
-        Held held{*this, queue_statement(sql, encoded)};
+    bool alone = false;     // sent again after its group failed before it: with a Sync of its own
+    bool reprepared = false;
+    for (;;) {
+        Held held{*this, queue_statement(sql, encoded, alone)};
         Segment* seg = held.s;
         await_segment(*seg);
         if (seg->error) std::rethrow_exception(seg->error);
         if (seg->result.has_value() && ok_status(seg->result.status()))
             return Result(std::make_unique<PgCursor>(std::move(seg->result)));
+        if (seg->failed_step < 0 && seg->aborted_step >= 0) {
+            // Another read of its group failed first, so the server skipped this one: it never ran.
+            alone = true;
+            continue;
+        }
         std::string_view state = seg->result.error_field(Field::sqlstate);
         // A statement another fiber's failed Parse named (26000), a cached plan whose result
         // type changed (0A000), parameter types from before the table changed: drop the entry
         // and run it once more with a Parse of its own. The failed statement changed nothing.
-        if (attempt == 0 && !seg->name.empty() && seg->result.has_value() && !lost(seg->result) &&
+        if (!reprepared && !seg->name.empty() && seg->result.has_value() && !lost(seg->result) &&
             (state == "26000" || state == "0A000" || may_be_stale_types(state))) {
             if (Prepared* p = cache_.find(sql); p && p->name == seg->name) {
                 if (state == "26000") p->gone = true;
                 cache_.erase(sql);
             }
+            reprepared = true;
             continue;
         }
         check(std::move(seg->result), sql);  // throws
@@ -384,7 +530,9 @@ void PgConnection::read_until_done(Segment& s) {
         const bool progressed = pump();
         if (s.done) return;
         if (progressed && silence.count() > 0) deadline = deadline_after(silence);
-        const int f = handle_.flush();
+        // Reads waiting for their group's Sync stay in libpq's buffer: SyncLater sends them with
+        // it, so that the server starts the group once every statement in it was queued.
+        const int f = sync_owed_ ? 0 : handle_.flush();
         const int fd = handle_.socket();
         if (f < 0 || fd < 0) {
             fail_segments(std::make_exception_ptr(ConnectionError(
@@ -429,6 +577,12 @@ bool PgConnection::pump() {
         if (!r.has_value()) {  // the end of one step's results
             if (f.step < f.n_steps) ++f.step;
             if (!handle_.connection_ok()) break;
+            if (!f.synced && f.step == f.n_steps) {  // a read whose group's Sync comes later
+                Segment* done = segments_.queued.front();
+                segments_.queued.pop_front();
+                finish_segment(*done);
+                unqueue_segment(done);
+            }
             continue;
         }
         const Status st = r.status();
@@ -439,7 +593,10 @@ bool PgConnection::pump() {
             unqueue_segment(done);
             continue;
         }
-        if (st == Status::pipeline_aborted) continue;
+        if (st == Status::pipeline_aborted) {
+            if (f.failed_step < 0 && f.aborted_step < 0) f.aborted_step = static_cast<int>(f.step);
+            continue;
+        }
         const Step kind = f.step < f.n_steps ? f.steps[f.step] : Step::other;
         if (!ok_status(st)) {
             const std::string_view severity = r.error_field(Field::severity);
@@ -475,8 +632,8 @@ void PgConnection::finish_segment(Segment& s) {
         Prepared* p = cache_.find(s.sql);
         const bool ours = p && p->name == s.name;
         if (ours) {
-            if (s.failed_step == 0) {
-                p->gone = true;  // the Parse failed: the server has nothing to DEALLOCATE
+            if (s.failed_step == 0 || (s.failed_step < 0 && s.aborted_step == 0)) {
+                p->gone = true;  // the Parse failed or was skipped: the server has nothing to DEALLOCATE
                 cache_.erase(s.sql);
             } else if (s.describe.has_value()) {
                 p->param_types.clear();
@@ -515,8 +672,9 @@ void PgConnection::end_sharing() noexcept {
         return;
     }
     try {
+        if (sync_owed_ && !send_owed_sync()) mark_broken();
         // Statements nobody waits for any more (DEALLOCATEs, fibers that gave up).
-        while (!segments_.empty()) {
+        while (!broken_ && !segments_.empty()) {
             Segment* last = segments_.queued.back();
             last->held = true;  // looked at below after the reader took it off the queue
             reading_ = true;

@@ -212,6 +212,7 @@ Loop::~Loop() {
     // std::exit() called on a fiber runs this on that fiber's stack: leave everything as it is.
     if (current_fiber) return;
     if (live_ > 0) shut_down_fibers();
+    while (before_head_) cancel(*before_head_);  // their owners outlive the loop: forget it
     {
         std::lock_guard lock(remote_mu_);  // a notifier on another thread may still be writing
         ::close(wake_fd_);
@@ -380,6 +381,7 @@ void Loop::drive(Done done, Waiter* waiting) {
             }
         }
         resumes_since_poll_ = 0;
+        if (before_head_) run_before_poll();  // may wake fibers: before the deadlock check
         const bool block = ready_head_ == nullptr;
         if (block && timers_.empty() && fd_waits_ == 0 && queue_waits == 0 && offload_waits == 0)
             throw_deadlock();
@@ -430,14 +432,14 @@ std::size_t Loop::step() {
 }
 
 bool Loop::pending() const {
-    if (ready_head_) return true;
+    if (ready_head_ || before_head_) return true;
     if (!timers_.empty() && timers_.top()->deadline <= Clock::now()) return true;
     pollfd p{epoll_fd_, POLLIN, 0};
     return ::poll(&p, 1, 0) > 0;
 }
 
 std::chrono::nanoseconds Loop::timeout() const {
-    if (ready_head_) return std::chrono::nanoseconds::zero();
+    if (ready_head_ || before_head_) return std::chrono::nanoseconds::zero();
     if (timers_.empty()) return std::chrono::nanoseconds::max();
     const auto left = timers_.top()->deadline - Clock::now();
     if (left <= Clock::duration::zero()) return std::chrono::nanoseconds::zero();

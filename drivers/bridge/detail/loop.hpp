@@ -15,6 +15,7 @@
 #include "drivers/bridge/detail/fiber.hpp"
 #include "drivers/bridge/detail/stack_pool.hpp"
 #include "drivers/bridge/detail/timer_heap.hpp"
+#include "drivers/bridge/before_poll.hpp"
 #include "drivers/bridge/detail/waiter.hpp"
 #include "drivers/bridge/dump.hpp"
 
@@ -65,6 +66,12 @@ public:
     static constexpr unsigned mark_poll_bits = 40;
     static constexpr std::uint64_t mark_poll_mask = (std::uint64_t{1} << mark_poll_bits) - 1;
 
+    // orm::BeforePoll: scheduled work, run (in the order scheduled) at the start of the next poll.
+    void schedule(BeforePoll& b) noexcept;
+    void cancel(BeforePoll& b) noexcept;
+    // orm::io_rouse: wakes fd's waiters with what they wait for.
+    void rouse(int fd) noexcept;
+
     // In the child of a fork(): new epoll set and eventfd, registrations re-armed by the waiters.
     void reset_after_fork() noexcept;
 
@@ -106,6 +113,7 @@ private:
     void drive_once();
     void run_ready();
     void poll(bool block);
+    void run_before_poll() noexcept;
     void fire_timers();
     void drain_remote();
     void finish(FiberRecord& f);
@@ -139,6 +147,9 @@ private:
     bool driving_ = false;
     bool closing_ = false;
     unsigned resumes_since_poll_ = 0;
+    BeforePoll* before_head_ = nullptr;  // scheduled BeforePoll work, oldest first
+    BeforePoll* before_tail_ = nullptr;
+    std::size_t before_count_ = 0;
 
     std::mutex remote_mu_;
     std::vector<Waiter*> remote_;  // notify()'ed from other threads, not yet delivered

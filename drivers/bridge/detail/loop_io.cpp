@@ -29,6 +29,10 @@ std::int64_t coarse_now_ns() noexcept {
 }  // namespace
 
 void Loop::poll(bool block) {
+    if (before_head_) {
+        run_before_poll();
+        if (ready_head_) block = false;  // it woke a fiber
+    }
     timespec ts{0, 0};
     timespec* timeout = &ts;
     if (block) {
