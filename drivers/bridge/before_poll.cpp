@@ -17,6 +17,11 @@ void BeforePoll::cancel() noexcept {
     if (loop_) loop_->cancel(*this);
 }
 
+bool other_fibers_ready() noexcept {
+    detail::Loop* loop = detail::Loop::current_if_any();
+    return loop && loop->has_ready();
+}
+
 void io_rouse(int fd) noexcept {
     if (detail::Loop* loop = detail::Loop::current_if_any()) loop->rouse(fd);
 }

@@ -42,6 +42,10 @@ private:
     BeforePoll* next_ = nullptr;
 };
 
+// Whether another fiber of this thread is ready to run now: it will run before the loop next
+// polls. (With none, work deferred to before the poll may as well be done at once.)
+bool other_fibers_ready() noexcept;
+
 // Wakes whoever on this thread waits for `fd` with wait_io, as though it were ready for what it
 // waits for: a spurious wake-up, which wait_io's contract allows, so the waiter looks again (and
 // may wait for something else this time). Nothing when nobody waits.

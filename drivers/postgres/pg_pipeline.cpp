@@ -9,8 +9,10 @@
 // skips the rest of it (PGRES_PIPELINE_ABORTED up to the Sync) and rolls it back. So:
 //  - a statement that may change anything (a write, a read calling a function not known to be a
 //    built-in) ends with a Sync, which closes the group of reads queued before it;
-//  - pure reads (shareable() verdict 2) queued in the same loop round share one Sync, sent just
-//    before the thread's loop polls (SyncLater, an orm::BeforePoll), in one write with them. The
+//  - pure reads (shareable() verdict 2) queued in the same loop round share one Sync: the Sync
+//    of the statement that comes last before the thread's loop polls (the one queued when no
+//    other fiber is ready to run), or, when that is a read waiting for company, one sent just
+//    before the poll (SyncLater, an orm::BeforePoll); either way in one write with them. The
 //    server then commits once and answers the group in one write, instead of once per statement.
 //    A read skipped because an earlier statement of its group failed never ran: its fiber sends
 //    it again with a Sync of its own, so an error still ends only the statement that made it.
@@ -365,11 +367,12 @@ PgConnection::Segment* PgConnection::queue_statement(std::string_view sql, const
         throw ProgrammingError(fmt::format("statement expects {} parameter{}, got {}: {}", p->param_types.size(),
                                            p->param_types.size() == 1 ? "" : "s", params.size(), shorten_sql(sql)));
     // A read already prepared here may wait for the Sync that the loop sends before it polls,
-    // while its group stays well under libpq's 64 KB output threshold (so that the group reaches
-    // the server in one piece, after every statement in it was queued).
+    // when other fibers will run before then (else it would be alone in its group: it is sent at
+    // once), while its group stays well under libpq's 64 KB output threshold (so that the group
+    // reaches the server in one piece, after every statement in it was queued).
     constexpr std::size_t group_limit = 32 * 1024;
     bool defer = false;
-    if (!alone && p && p->shareable == 2) {
+    if (!alone && p && p->shareable == 2 && orm::other_fibers_ready()) {
         const std::size_t cost = 64 + p->name.size() + params.wire_bytes();
         if (group_bytes_ + cost <= group_limit && sync_later_.schedule()) {
             defer = true;

@@ -105,3 +105,16 @@ TEST_CASE("io_rouse wakes a fiber waiting on an fd, which then finds nothing to 
         reader.get();
     });
 }
+
+TEST_CASE("other_fibers_ready: true while fibers woken in the same round have yet to run") {
+    std::vector<int> seen;
+    orm::run([&] {
+        std::vector<orm::Task<void>> tasks;
+        for (int i = 0; i < 3; ++i)
+            tasks.push_back(orm::spawn([&] { seen.push_back(orm::other_fibers_ready() ? 1 : 0); }));
+        orm::sleep_for(5ms);  // (waiting on the tasks would make this fiber ready when the first ends)
+        for (auto& t : tasks) t.get();
+        seen.push_back(orm::other_fibers_ready() ? 1 : 0);  // all done: nobody else is ready
+    });
+    CHECK(seen == std::vector<int>{1, 1, 0, 0});
+}

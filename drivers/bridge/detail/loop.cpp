@@ -454,7 +454,9 @@ void Loop::run_ready() {
     while (f) {
         FiberRecord* next = std::exchange(f->next_ready, nullptr);
         ++resumes_since_poll_;
+        batch_rest_ = next;
         switch_in(*f);
+        batch_rest_ = nullptr;
         if (threshold > 0) {
             const std::int64_t now = switch_clock_ns(threshold);
             if (now - started > threshold) report_slow(*f, now - started, threshold);

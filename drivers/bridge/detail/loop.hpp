@@ -71,6 +71,9 @@ public:
     void cancel(BeforePoll& b) noexcept;
     // orm::io_rouse: wakes fd's waiters with what they wait for.
     void rouse(int fd) noexcept;
+    // Whether a fiber other than the running one is ready: queued, or later in the batch that
+    // run_ready() took off the queue.
+    bool has_ready() const noexcept { return ready_head_ != nullptr || batch_rest_ != nullptr; }
 
     // In the child of a fork(): new epoll set and eventfd, registrations re-armed by the waiters.
     void reset_after_fork() noexcept;
@@ -147,6 +150,7 @@ private:
     bool driving_ = false;
     bool closing_ = false;
     unsigned resumes_since_poll_ = 0;
+    FiberRecord* batch_rest_ = nullptr;  // run_ready(): the fibers after the running one
     BeforePoll* before_head_ = nullptr;  // scheduled BeforePoll work, oldest first
     BeforePoll* before_tail_ = nullptr;
     std::size_t before_count_ = 0;
