@@ -298,3 +298,46 @@ TEST_CASE("a frozen network: cancel() gives up at connect_timeout with a Timeout
         CHECK(contains(what, "within 1000 ms (connect_timeout)"));
     });
 }
+
+// Reads that share sync points (automatic pipelining) wait in libpq's buffer until the loop is
+// about to poll, and are then written with their Sync; behind a frozen network that write stops
+// part way (30 MB of statements against the kernel's buffers), and the rest must go out when the
+// network comes back: every statement completes with its own answer after the thaw. (The fiber
+// reading the connection is woken to write the rest; here the earlier groups' answers would also
+// wake it, so this guards the path rather than proving that wake-up needed.)
+TEST_CASE("pipelined reads behind a frozen network: more than the socket buffers hold, all answered after the thaw") {
+    const std::string port = pgtest::env("WEFT_TEST_PG_PORT");
+    REQUIRE_FALSE(port.empty());
+    pgtest::AsyncMode async;
+    orm::run([&] {
+        FreezableProxy proxy(std::stoi(port));
+        // statement_timeout: a hang would end as a TimeoutError (10 s plus the grace), not hang.
+        auto db = orm::db::Database::open(proxied_url(proxy, "pool_size=1&pipeline_depth=1024&statement_timeout=10s"));
+        REQUIRE(db->sharing().on());
+        const std::string sql = "SELECT length($1::text)";
+        auto run_one = [&](std::int64_t n) -> std::int64_t {
+            auto ticket = db->sharing().take();
+            orm::db::Multiplexed* mx = ticket.multiplexed();
+            REQUIRE(mx != nullptr);
+            REQUIRE(mx->shareable(sql));
+            auto r = mx->execute_shared(sql, std::vector<orm::Value>{orm::Value(std::string(std::size_t(n), 'x'))});
+            REQUIRE(r.next());
+            return r.row().get<std::int64_t>(0);
+        };
+        CHECK(run_one(5) == 5);  // prepared on the connection: the fibers' reads may share a Sync
+        proxy.freeze();
+        std::vector<orm::Task<std::int64_t>> tasks;
+        // Two such reads fill a group (32 KB), so the odd one out waits for the Sync that the
+        // loop sends before it polls; the fiber after it, which sends nothing, makes it wait.
+        constexpr int fibers = 999;
+        for (int i = 0; i < fibers; ++i) tasks.push_back(orm::spawn([&, i] { return run_one(30'000 + i); }));
+        auto idle = orm::spawn([] { return std::int64_t{0}; });
+        orm::sleep_for(300ms);  // they queue, and the writes fill the kernel's buffers
+        proxy.thaw();
+        const auto start = Clock::now();
+        for (int i = 0; i < fibers; ++i) CHECK(tasks[std::size_t(i)].get() == 30'000 + i);
+        CHECK(idle.get() == 0);
+        CHECK(Clock::now() - start < 8s);
+        CHECK(db->pool().stats().discarded == 0);
+    });
+}
