@@ -101,7 +101,8 @@ public:
     bool shareable(std::string_view sql) const override;
     Result execute_shared(std::string_view sql, std::span<const Value> params) override;
     void end_sharing() noexcept override;
-    // Statements queued on the shared connection and not yet answered (tests).
+    // Statements (and Syncs sent on their own) queued on the shared connection and not yet
+    // answered (tests).
     std::size_t in_flight() const { return segments_.size(); }
 
 private:
