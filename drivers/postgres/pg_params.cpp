@@ -79,10 +79,16 @@ PgParams::PgParams(std::span<const Value> params) : n_(params.size()) {
                 }
             },
             v.storage());
-        bytes_ += 8 + (values_[i] == nullptr ? 0
-                       : formats_[i] == 1   ? static_cast<std::size_t>(lengths_[i])
-                                            : std::char_traits<char>::length(values_[i]));
     }
+}
+
+std::size_t PgParams::wire_bytes() const {
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < n_; ++i)
+        bytes += 8 + (values_[i] == nullptr ? 0
+                      : formats_[i] == 1   ? static_cast<std::size_t>(lengths_[i])
+                                           : std::char_traits<char>::length(values_[i]));
+    return bytes;
 }
 
 void PgParams::apply(PgRequest& req) const {

@@ -30,8 +30,9 @@ public:
     PgParams& operator=(const PgParams&) = delete;
 
     int size() const { return static_cast<int>(n_); }
-    // About how many bytes the values take on the wire (what a pipeline batches by).
-    std::size_t wire_bytes() const { return bytes_; }
+    // About how many bytes the values take on the wire (what a pipeline batches by). Counted on
+    // each call, which only a read that may share its Sync makes.
+    std::size_t wire_bytes() const;
     // Fills the parameter fields of a request.
     void apply(PgRequest& req) const;
 
@@ -41,7 +42,6 @@ private:
     static constexpr std::size_t inline_count = 8;
     static constexpr std::size_t number_chars = 24;  // an int64 in decimal, its sign and a NUL
     std::size_t n_ = 0;
-    std::size_t bytes_ = 0;
     const char** values_;
     int* lengths_;
     int* formats_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -548,6 +549,32 @@ CONFORMANCE_TEST("batch: gather runs independent queries and returns each result
         CT_CHECK((order == std::vector<int>{0, 1, 2, 3}));  // one after another
         CT_CHECK_EQ(database().sharing().peak_leases(), std::size_t{0});
     }
+}
+
+CONFORMANCE_TEST("batch: on PostgreSQL gather's reads share one Sync, in sync mode too") {
+    if (!pipelines(ctx)) throw Skip{"the backend or the URL does not pipeline"};
+    Tables<Author> tables(ctx);
+    auto ids = seed_authors(3);
+    reopen(ctx, "pool_size=1");
+    // As in the pipelining test above: the start of the server's transaction tells which reads
+    // shared a Sync.
+    const std::string sql =
+        "SELECT id, name, transaction_timestamp()::text AS email FROM weft_ct_orm_author WHERE id = $1";
+    CT_REQUIRE(Author::objects.raw(sql, {Value(ids[0])}).size() == 1);  // prepared on the connection
+    constexpr int reads = 20;
+    std::vector<std::string> stamps(reads);
+    std::vector<std::function<void()>> fns;
+    for (int i = 0; i < reads; ++i)
+        fns.push_back([i, &ids, &sql, &stamps] {
+            auto rows = Author::objects.raw(sql, {Value(ids[i % 3])});
+            stamps[std::size_t(i)] = rows.size() == 1 && rows[0].id == ids[i % 3] ? rows[0].email.value_or("null")
+                                                                                    : "wrong row";
+        });
+    orm::gather(std::span<const std::function<void()>>(fns));
+    CT_CHECK(std::find(stamps.begin(), stamps.end(), "wrong row") == stamps.end());
+    std::sort(stamps.begin(), stamps.end());
+    const auto distinct = static_cast<int>(std::unique(stamps.begin(), stamps.end()) - stamps.begin());
+    CT_CHECK(distinct <= reads / 4);
 }
 
 CONFORMANCE_TEST("batch: a failing callable is rethrown after the others finished") {
